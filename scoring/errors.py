@@ -1,0 +1,51 @@
+"""Domain errors raised by the scoring core.
+
+The API maps these to HTTP statuses in one place (api/errors.py); the CLI prints them as one line
+and exits non-zero. None of them carries personal data: they name files, columns and features.
+"""
+
+from __future__ import annotations
+
+
+class ScoringError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class DataValidationError(ScoringError):
+    """A raw input table breaks the schema: names the file and the column at fault."""
+
+    def __init__(self, file: str, column: str | None, message: str) -> None:
+        self.file = file
+        self.column = column
+        self.message = message
+        where = f"{file}, column {column}" if column else file
+        super().__init__(f"{where}: {message}")
+
+
+class BundleError(ScoringError):
+    """A model bundle is missing, corrupt or written by an incompatible version."""
+
+
+class UnknownFeatureError(ScoringError):
+    """A record names features the model does not know."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = sorted(names)
+        super().__init__(f"unknown features: {', '.join(self.names)}")
+
+
+class InvalidFeatureValueError(ScoringError):
+    """A feature value is not a finite number (or null)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"feature {name}: {reason}")
+
+
+class UnknownColumnError(ScoringError):
+    """A what-if change names a raw column that does not exist or cannot be edited."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = sorted(names)
+        super().__init__(f"unknown or non-editable columns: {', '.join(self.names)}")
