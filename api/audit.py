@@ -1,0 +1,232 @@
+"""Decision audit log (EU AI Act art. 12): one row per score or explanation served.
+
+Rows are written by one writer thread that commits whatever is queued in a single transaction
+(group commit), so throughput holds under concurrency. A request waits until its rows are
+committed: when the database is down it gets an error (mapped to 503) instead of serving a
+decision that was never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    text,
+)
+
+log = logging.getLogger("api.audit")
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit log could not record a decision."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    request_id: str
+    key_name: str
+    route: str
+    model_version: str
+    probability: float
+    decision: str
+    client_id: int | None = None
+    input_hash: str | None = None
+
+
+def input_hash(payload: Any) -> str:
+    """Stable fingerprint of an input record (never the record itself)."""
+    data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return hashlib.sha256(data).hexdigest()
+
+
+def audit_table(name: str, metadata: MetaData) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("request_id", String(64), nullable=False),
+        Column("key_name", String(64), nullable=False),
+        Column("route", String(128), nullable=False),
+        Column("client_id", BigInteger, nullable=True),
+        Column("input_hash", String(64), nullable=True),
+        Column("model_version", String(64), nullable=False),
+        Column("probability", Float, nullable=False),
+        Column("decision", String(8), nullable=False),
+    )
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
+
+
+Done = Callable[[BaseException | None], None]
+_STOP = object()
+
+
+class AuditLog:
+    """Owns the engine, the table and the writer thread."""
+
+    def __init__(self, url: str, table: str = "decision_audit") -> None:
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(url)
+        self.metadata = MetaData()
+        self.table = audit_table(table, self.metadata)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._schema_ready = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            self._ensure_schema()
+        except Exception as exc:  # the API still starts; /ready and audited routes say 503
+            log.warning("audit database unreachable at start: %s", type(exc).__name__)
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.engine.dispose()
+
+    def _ensure_schema(self) -> None:
+        if not self._schema_ready:
+            self.metadata.create_all(self.engine)
+            self._schema_ready = True
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            self._ensure_schema()
+        except Exception:
+            return False
+        return True
+
+    # -- writing ---------------------------------------------------------------------------
+    def submit(self, entries: Sequence[AuditEntry], done: Done) -> None:
+        """Queue rows; ``done`` is called from the writer thread once they are committed (None)
+        or failed (the exception)."""
+        if self._thread is None:
+            done(AuditUnavailableError("audit log is not running"))
+            return
+        self._queue.put((entries, done))
+
+    async def record(self, *entries: AuditEntry) -> None:
+        """Await the commit of ``entries``; raises AuditUnavailableError when it fails."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(exc: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, future, exc)
+
+        self.submit(entries, done)
+        await future
+
+    def record_sync(self, *entries: AuditEntry) -> None:
+        """Blocking variant for threads and tests."""
+        finished = threading.Event()
+        errors: list[BaseException] = []
+
+        def done(exc: BaseException | None) -> None:
+            if exc is not None:
+                errors.append(exc)
+            finished.set()
+
+        self.submit(entries, done)
+        finished.wait()
+        if errors:
+            raise AuditUnavailableError(str(errors[0])) from errors[0]
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop = False
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.append(more)
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[tuple[Sequence[AuditEntry], Done]]) -> None:
+        now = datetime.now(UTC)
+        rows = [dict(asdict(entry), at=now) for entries, _ in batch for entry in entries]
+        error: BaseException | None = None
+        try:
+            self._ensure_schema()
+            with self.engine.begin() as conn:
+                conn.execute(self.table.insert(), rows)
+        except Exception as exc:
+            log.error("audit write failed: %s", type(exc).__name__)
+            error = AuditUnavailableError("decision audit log unavailable")
+        for _, done in batch:
+            done(error)
+
+    # -- reading (tests, ops) --------------------------------------------------------------
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {self.table.name}")).scalar_one())
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            result = conn.execute(self.table.select().order_by(self.table.c.id))
+            return [dict(row._mapping) for row in result]
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)

@@ -1,0 +1,112 @@
+"""Dependencies of the routes, as ``Annotated`` aliases: services, API key (with rate limit)
+and the decision audit context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.audit import AuditEntry, AuditLog
+from api.errors import NotReadyError
+from api.services import Services
+from api.store import ClientStore
+from scoring.model import ScoringModel
+from scoring.neighbors import NeighborIndex
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+def get_services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise NotReadyError("the API is starting")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_model(services: ServicesDep) -> ScoringModel:
+    return services.model
+
+
+def get_store(services: ServicesDep) -> ClientStore:
+    return services.store
+
+
+def get_neighbors(services: ServicesDep) -> NeighborIndex:
+    return services.neighbors
+
+
+ModelDep = Annotated[ScoringModel, Depends(get_model)]
+StoreDep = Annotated[ClientStore, Depends(get_store)]
+NeighborsDep = Annotated[NeighborIndex, Depends(get_neighbors)]
+
+
+async def require_key(
+    services: ServicesDep, key: Annotated[str | None, Security(api_key_header)] = None
+) -> str:
+    """Name of the caller's key; 401 without a valid key, 429 (Retry-After) over the limit."""
+    name = services.keys.identify(key)
+    if name is None:
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid API key (header X-API-Key)",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    verdict = await services.limiter.hit(name)
+    if not verdict.allowed:
+        raise HTTPException(
+            status_code=429,
+            detail=f"rate limit exceeded; retry in {verdict.retry_after} s",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    return name
+
+
+KeyDep = Annotated[str, Depends(require_key)]
+
+
+@dataclass(frozen=True)
+class Auditor:
+    """Writes the audit rows of one request; awaiting it means they are committed."""
+
+    log: AuditLog
+    request_id: str
+    key_name: str
+    route: str
+
+    def entry(
+        self,
+        *,
+        model_version: str,
+        probability: float,
+        decision: str,
+        client_id: int | None = None,
+        input_hash: str | None = None,
+    ) -> AuditEntry:
+        return AuditEntry(
+            request_id=self.request_id,
+            key_name=self.key_name,
+            route=self.route,
+            model_version=model_version,
+            probability=probability,
+            decision=decision,
+            client_id=client_id,
+            input_hash=input_hash,
+        )
+
+    async def record(self, *entries: AuditEntry) -> None:
+        await self.log.record(*entries)
+
+
+def get_auditor(request: Request, services: ServicesDep, key_name: KeyDep) -> Auditor:
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    request_id = getattr(request.state, "request_id", "-")
+    return Auditor(services.audit, request_id, key_name, route)
+
+
+AuditDep = Annotated[Auditor, Depends(get_auditor)]

@@ -1,0 +1,156 @@
+"""Request ids, one JSON log line per request and Prometheus metrics, as one pure ASGI
+middleware (cheaper than BaseHTTPMiddleware). Logs carry the route template, never the path:
+no client id or other personal data reaches the logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import traceback
+import uuid
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+access_log = logging.getLogger("api.access")
+
+
+def configure_logging() -> None:
+    """JSON lines on stderr for the api.* loggers (idempotent)."""
+    logger = logging.getLogger("api")
+    if not any(getattr(h, "_api_json", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._api_json = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            payload.update(fields)
+        else:
+            payload["message"] = record.getMessage()
+        return orjson.dumps(payload).decode()
+
+
+class Metrics:
+    """The app's own registry, so several apps (tests) never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "api_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "api_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+            registry=self.registry,
+        )
+        self.cache_ready = Gauge(
+            "api_batch_cache_ready",
+            "1 when every stored client is precomputed",
+            registry=self.registry,
+        )
+        self.audit_failures = Counter(
+            "api_audit_failures",
+            "decisions refused because the audit log failed",
+            registry=self.registry,
+        )
+
+
+def request_id_of(scope: Scope) -> str:
+    state = scope.get("state") or {}
+    return str(state.get("request_id", "-"))
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, _one_line_startup_failure(send))
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        scope["state"] = {**(scope.get("state") or {}), "request_id": request_id}
+        status = 500
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(elapsed)
+            if self.log_requests:
+                access_log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "route": template,
+                            "status": status,
+                            "latency_ms": round(elapsed * 1000, 3),
+                        }
+                    },
+                )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            return candidate if _VALID_ID.match(candidate) else None
+    return None
+
+
+def _one_line_startup_failure(send: Send) -> Send:
+    """Servers print the lifespan failure message; make it the exception's one-line reason
+    instead of a traceback."""
+
+    async def wrapper(message: Message) -> None:
+        if message["type"] == "lifespan.startup.failed" and message.get("message"):
+            lines = [line for line in str(message["message"]).strip().splitlines() if line]
+            reason = lines[-1] if lines else "startup failed"
+            message = {**message, "message": f"API cannot start: {reason}"}
+        await send(message)
+
+    return wrapper
+
+
+def format_exception_line(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()

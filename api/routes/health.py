@@ -1,0 +1,45 @@
+"""Liveness, readiness and Prometheus metrics: no key needed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import NotReadyError
+from api.schemas import Health, Message, Ready
+from api.services import Services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, summary="Liveness")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    response_model=Ready,
+    summary="Readiness: bundle and clients loaded, database reachable",
+    responses={503: {"model": Message}},
+)
+async def ready(request: Request) -> dict[str, object]:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise NotReadyError("the API is starting")
+    if not await run_in_threadpool(services.audit.ping):
+        raise NotReadyError("the audit database is unreachable")
+    return {
+        "status": "ready",
+        "model_version": services.model.version,
+        "clients": len(services.store),
+        "database": "ok",
+        "cache": services.cache_state,
+    }
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,44 @@
+"""The model card and global importance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import ModelDep, require_key
+from api.schemas import ImportanceList, Message, ModelCard
+
+router = APIRouter(
+    prefix="/v1/model",
+    tags=["model"],
+    dependencies=[Depends(require_key)],
+    responses={401: {"model": Message}, 429: {"model": Message}},
+)
+
+
+@router.get("", response_model=ModelCard, summary="Model card: version, metrics, threshold, data")
+async def model_card(model: ModelDep) -> dict[str, Any]:
+    meta = model.metadata
+    return {
+        "version": model.version,
+        "trained_at": str(meta.get("trained_at", "")),
+        "threshold": model.threshold,
+        "cost": meta["cost"],
+        "metrics": meta["metrics"],
+        "data": meta["data"],
+        "library_versions": {str(k): str(v) for k, v in meta.get("library_versions", {}).items()},
+    }
+
+
+@router.get("/importance", response_model=ImportanceList, summary="Global importance (mean |SHAP|)")
+async def importance(
+    model: ModelDep, top: Annotated[int | None, Query(ge=1, le=1000)] = None
+) -> dict[str, Any]:
+    ranked = list(model.importance.items())[: top or None]
+    return {
+        "items": [
+            {"feature": name, "label": model.labels.get(name, name), "importance": float(value)}
+            for name, value in ranked
+        ]
+    }

@@ -1,0 +1,344 @@
+"""Request and response bodies: the JSON shapes of docs/api-contract.md, with examples."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+
+Decision = Literal["grant", "refuse"]
+Lang = Literal["en", "fr"]
+FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+FeatureValues = dict[str, FiniteNumber | None]
+RawValue = Annotated[float, Strict(), Field(allow_inf_nan=False)] | str | None
+
+_SCORE_EXAMPLE = {
+    "probability": 0.2731,
+    "decision": "refuse",
+    "threshold": 0.2449,
+    "model_version": "20260101-abc123",
+}
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    model_version: str
+    clients: int
+    database: Literal["ok"] = "ok"
+    cache: Literal["warming", "ready"]
+
+
+# -- clients ----------------------------------------------------------------------------------
+class ClientList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"total": 2, "limit": 50, "offset": 0, "items": [100001, 100005]}]
+        }
+    )
+    total: int
+    limit: int
+    offset: int
+    items: list[int]
+
+
+class RawField(BaseModel):
+    name: str
+    value: str | float | int | None
+    description: str
+
+
+class ClientRecord(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": 100001,
+                    "fields": [
+                        {"name": "AMT_CREDIT", "value": 568800.0, "description": "Credit amount"}
+                    ],
+                }
+            ]
+        }
+    )
+    client_id: int
+    fields: list[RawField]
+
+
+class ClientFeatures(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": 100001,
+                    "model_version": "20260101-abc123",
+                    "features": {"EXT_SOURCE_2": 0.79, "OWN_CAR_AGE": None},
+                }
+            ]
+        }
+    )
+    client_id: int
+    model_version: str
+    features: dict[str, float | None]
+
+
+# -- scores -----------------------------------------------------------------------------------
+class Score(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_EXAMPLE]})
+    probability: float = Field(ge=0, le=1, description="probability of payment difficulties")
+    decision: Decision = Field(description="refuse when probability >= threshold")
+    threshold: float
+    model_version: str
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"features": {"EXT_SOURCE_2": 0.62, "OWN_CAR_AGE": None}}]},
+    )
+    features: FeatureValues = Field(
+        description="model features by name; absent names count as missing"
+    )
+
+
+class Prediction(Score):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_SCORE_EXAMPLE, "missing_features": ["OWN_CAR_AGE"]}]}
+    )
+    missing_features: list[str]
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    records: list[PredictRequest]
+
+
+class BatchPrediction(BaseModel):
+    model_version: str
+    items: list[Prediction]
+
+
+class ClientScore(Score):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_SCORE_EXAMPLE, "client_id": 100001}]}
+    )
+    client_id: int
+
+
+# -- explanations -----------------------------------------------------------------------------
+class Contribution(BaseModel):
+    feature: str
+    label: str
+    value: float | None
+    shap: float = Field(description="contribution in log-odds; positive pushes towards refusal")
+
+
+class Rest(BaseModel):
+    count: int
+    shap: float
+
+
+class Reasons(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    against: list[str]
+    for_: list[str] = Field(alias="for")
+
+
+class Explanation(Score):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_SCORE_EXAMPLE,
+                    "client_id": 100001,
+                    "base_value": -2.41,
+                    "raw_score": -0.98,
+                    "contributions": [
+                        {
+                            "feature": "EXT_SOURCE_2",
+                            "label": "External score 2",
+                            "value": 0.12,
+                            "shap": 0.61,
+                        }
+                    ],
+                    "rest": {"count": 199, "shap": 0.82},
+                    "reasons": {"against": ["Low external score 2"], "for": []},
+                }
+            ]
+        }
+    )
+    client_id: int | None
+    base_value: float
+    raw_score: float
+    contributions: list[Contribution]
+    rest: Rest
+    reasons: Reasons
+
+
+class ExplainRequest(BaseModel):
+    """Either a full feature record, or a stored client with what-if changes to raw columns."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"client_id": 100001, "changes": {"AMT_CREDIT": 400000}, "top": 10, "lang": "en"},
+                {"features": {"EXT_SOURCE_2": 0.62}, "top": 5, "lang": "fr"},
+            ]
+        },
+    )
+    features: FeatureValues | None = None
+    client_id: int | None = None
+    changes: dict[str, RawValue] | None = None
+    top: int = Field(default=10, ge=1, le=50)
+    lang: Lang = "en"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExplainRequest:
+        if (self.features is None) == (self.client_id is None):
+            raise ValueError("give either features or client_id (with optional changes)")
+        if self.changes is not None and self.client_id is None:
+            raise ValueError("changes apply to a stored client: give client_id")
+        return self
+
+
+# -- features and model -----------------------------------------------------------------------
+class FeatureInfo(BaseModel):
+    name: str
+    label: str
+    description: str
+    dtype: str
+    sources: list[str]
+    importance: float
+    actionable: bool
+
+
+class FeatureList(BaseModel):
+    items: list[FeatureInfo]
+
+
+class Distribution(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "feature": "EXT_SOURCE_2",
+                    "label": "External score 2",
+                    "by": "target",
+                    "bin_edges": [0.0, 0.5, 1.0],
+                    "counts_0": [120, 480],
+                    "counts_1": [40, 20],
+                    "labels": ["repaid", "payment difficulties"],
+                    "missing_0": 3,
+                    "missing_1": 1,
+                    "client_value": 0.62,
+                }
+            ]
+        }
+    )
+    feature: str
+    label: str
+    by: Literal["target", "prediction"]
+    bin_edges: list[float]
+    counts_0: list[int]
+    counts_1: list[int]
+    labels: list[str]
+    missing_0: int
+    missing_1: int
+    client_value: float | None
+
+
+class ScatterPoints(BaseModel):
+    x: list[float | None]
+    y: list[float | None]
+    target: list[int]
+    probability: list[float]
+
+
+class Scatter(BaseModel):
+    x: str
+    y: str
+    points: ScatterPoints
+
+
+class Neighbor(BaseModel):
+    client_id: int
+    distance: float
+    target: int
+    probability: float
+
+
+class Neighbors(BaseModel):
+    client_id: int
+    k: int
+    default_rate: float
+    features: list[str]
+    items: list[Neighbor]
+
+
+class CounterfactualChange(BaseModel):
+    column: str
+    label: str
+    before: float | str | None
+    after: float | str
+
+
+class Counterfactual(BaseModel):
+    client_id: int
+    found: bool
+    decision_before: Decision
+    decision_after: Decision | None
+    probability_before: float
+    probability_after: float | None
+    changes: list[CounterfactualChange]
+    message: str
+
+
+class Cost(BaseModel):
+    fn: float
+    fp: float
+
+
+class Metrics(BaseModel):
+    auc: float
+    auc_std: float
+    business_cost: float
+    business_cost_accept_all: float
+    recall: float
+    precision: float
+    brier: float
+
+
+class DataSummary(BaseModel):
+    rows: int
+    defaults: int
+    default_rate: float
+    features: int
+    fingerprint: str
+
+
+class ModelCard(BaseModel):
+    version: str
+    trained_at: str
+    threshold: float
+    cost: Cost
+    metrics: Metrics
+    data: DataSummary
+    library_versions: dict[str, str]
+
+
+class Importance(BaseModel):
+    feature: str
+    label: str
+    importance: float
+
+
+class ImportanceList(BaseModel):
+    items: list[Importance]

@@ -1,0 +1,96 @@
+"""What the app holds while it runs, built once by the lifespan: keys, model, clients, nearest-
+neighbour index, audit log, rate limiter, and the background fill of the batch cache."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from api.audit import AuditLog
+from api.auth import KeyRing
+from api.observability import Metrics
+from api.ratelimit import RateLimiter, make_limiter
+from api.settings import Settings
+from api.store import ClientStore
+from scoring.batch import score_clients
+from scoring.clients import load_clients
+from scoring.model import ScoringModel
+from scoring.neighbors import NeighborIndex
+from scoring.schema import ID
+
+log = logging.getLogger("api.services")
+
+
+class StartupError(RuntimeError):
+    """The API cannot start; the message is the one-line reason."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    keys: KeyRing
+    model: ScoringModel
+    store: ClientStore
+    neighbors: NeighborIndex
+    audit: AuditLog
+    limiter: RateLimiter
+    metrics: Metrics
+    warmer: threading.Thread | None = field(default=None)
+
+    @property
+    def cache_state(self) -> str:
+        return "ready" if self.store.batch is not None else "warming"
+
+    async def close(self) -> None:
+        self.audit.stop()
+        await self.limiter.close()
+
+
+def build(settings: Settings, metrics: Metrics) -> Services:
+    """Load everything; raises StartupError (one line) or a ScoringError naming what is wrong."""
+    started = time.perf_counter()
+    keys = KeyRing.parse(settings.api_keys, settings.api_allow_demo_key)
+    model = ScoringModel.load(settings.scoring_bundle)
+    if not settings.scoring_clients.exists():
+        raise StartupError(f"clients file not found: {settings.scoring_clients}")
+    raw = load_clients(settings.scoring_clients)
+    store = ClientStore(raw, model.transform(raw))
+    neighbors = NeighborIndex.build(model.reference)
+    audit = AuditLog(settings.database_url, settings.audit_table)
+    audit.start()
+    limiter = make_limiter(settings.api_rate_limit, settings.redis_url)
+    services = Services(settings, keys, model, store, neighbors, audit, limiter, metrics)
+    log.info(
+        "loaded model %s and %d clients in %.1f s",
+        model.version,
+        len(store),
+        time.perf_counter() - started,
+    )
+    if settings.api_warm_cache:
+        services.warmer = threading.Thread(
+            target=_fill_cache, args=(services,), name="batch-cache", daemon=True
+        )
+        services.warmer.start()
+    return services
+
+
+def _fill_cache(services: Services) -> None:
+    """Scores and SHAP values of every stored client, from the core's on-disk cache when it has
+    them; until this is done, explanations are computed on the fly."""
+    started = time.perf_counter()
+    store = services.store
+    try:
+        features = pd.DataFrame(
+            store.features, index=pd.Index(store.ids, name=ID), columns=store.feature_names
+        )
+        batch = score_clients(services.model, features, services.settings.scoring_cache)
+        del features
+        store.attach(batch)
+        services.metrics.cache_ready.set(1)
+        log.info("batch cache ready in %.1f s", time.perf_counter() - started)
+    except Exception as exc:  # the API keeps serving, on the fly
+        log.error("batch cache failed: %s: %s", type(exc).__name__, exc)

@@ -1,0 +1,31 @@
+"""Typed configuration of the API, read from environment variables with safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the API. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    scoring_bundle: Path = Path("var/demo/bundle")
+    scoring_clients: Path = Path("var/demo/data/application_test.parquet")
+    scoring_cache: Path = Path("var/cache")
+    # "name:key,name2:sha256:<hex>". Empty means: refuse to start unless API_ALLOW_DEMO_KEY=1.
+    api_keys: str = ""
+    api_allow_demo_key: bool = False
+    database_url: str = "sqlite:///var/audit.db"
+    audit_table: str = "decision_audit"
+    redis_url: str | None = None
+    # Requests per minute and key; 0 disables limiting.
+    api_rate_limit: int = Field(default=6000, ge=0)
+    api_batch_max: int = Field(default=1000, ge=1)
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Fill the batch cache (scores + SHAP of every stored client) in a background thread.
+    api_warm_cache: bool = True
+    api_log_requests: bool = True

@@ -1,0 +1,116 @@
+"""The new clients held in memory: raw records, model-ready features (computed once, in one
+vectorised transform) and, once the background fill is done, their scores and SHAP values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from api.errors import NotFoundError
+from scoring.batch import BatchScores
+from scoring.errors import InvalidFeatureValueError, UnknownColumnError
+from scoring.schema import ID, RAW_COLUMNS, describe
+
+
+class ClientStore:
+    def __init__(self, raw: pd.DataFrame, features: pd.DataFrame) -> None:
+        self.raw = raw.reset_index(drop=True)
+        self.ids = self.raw[ID].to_numpy(dtype=np.int64)
+        # dict lookup into a numpy table: ~1 us, against ~150 us for df.loc[[id]]
+        self.row_of: dict[int, int] = {int(i): n for n, i in enumerate(self.ids)}
+        ordered = features.reindex(self.ids)
+        self.feature_names = list(features.columns)
+        self.features = ordered.to_numpy(dtype=np.float64)
+        self._id_text = self.ids.astype(str)
+        self.columns = [c for c in RAW_COLUMNS if c in self.raw.columns]
+        self._descriptions = {c: describe(c) for c in self.columns}
+        self.batch: BatchScores | None = None
+        self._batch_rows: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def row(self, client_id: int) -> int:
+        try:
+            return self.row_of[client_id]
+        except KeyError:
+            raise NotFoundError("client", client_id) from None
+
+    def feature_row(self, client_id: int) -> np.ndarray:
+        return self.features[self.row(client_id)]
+
+    def feature_dict(self, client_id: int) -> dict[str, float | None]:
+        return {
+            name: (None if math.isnan(v) else v)
+            for name, v in zip(
+                self.feature_names, self.feature_row(client_id).tolist(), strict=True
+            )
+        }
+
+    def search(self, digits: str, limit: int, offset: int) -> tuple[int, list[int]]:
+        """Ids containing ``digits``, in file order."""
+        if digits:
+            mask = np.char.find(self._id_text, digits) >= 0
+            matched = self.ids[mask]
+        else:
+            matched = self.ids
+        return len(matched), [int(i) for i in matched[offset : offset + limit]]
+
+    def raw_record(self, client_id: int) -> list[dict[str, Any]]:
+        values = self.raw.iloc[self.row(client_id)]
+        return [
+            {"name": c, "value": _plain(values[c]), "description": self._descriptions[c]}
+            for c in self.columns
+        ]
+
+    def raw_frame(self, client_id: int, changes: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """The client's raw row as a one-row table, with what-if ``changes`` applied."""
+        frame = self.raw.iloc[[self.row(client_id)]].reset_index(drop=True)
+        if changes:
+            unknown = [c for c in changes if c not in self.columns or c == ID]
+            if unknown:
+                raise UnknownColumnError(unknown)
+            for column, value in changes.items():
+                frame[column] = _cell(column, frame[column], value)
+        return frame
+
+    # -- batch cache -----------------------------------------------------------------------
+    def attach(self, batch: BatchScores) -> None:
+        """Install the precomputed scores; rows are re-mapped to this store's order once."""
+        position = {int(i): n for n, i in enumerate(batch.ids)}
+        rows = np.array([position.get(int(i), -1) for i in self.ids], dtype=np.int64)
+        self._batch_rows = rows
+        self.batch = batch
+
+    def cached_row(self, client_id: int) -> int | None:
+        """Row of the client in the batch cache, or None while the cache is warming."""
+        if self.batch is None or self._batch_rows is None:
+            return None
+        row = int(self._batch_rows[self.row(client_id)])
+        return row if row >= 0 else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _cell(name: str, column: pd.Series, value: Any) -> pd.Series:
+    """A one-row column holding ``value``, typed like the raw column it replaces."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        if isinstance(value, str):
+            raise InvalidFeatureValueError(name, "must be a number or null")
+        return pd.Series([np.nan if value is None else float(value)], dtype="float64")
+    if value is not None and not isinstance(value, str):
+        raise InvalidFeatureValueError(name, "must be text or null")
+    return pd.Series([value], dtype=column.dtype)
