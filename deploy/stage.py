@@ -1,0 +1,136 @@
+"""Stage one app's deployment package: the folder that App Service (or `docker build`) receives.
+
+App Service's build (Oryx) installs `requirements.txt` from the root of what it is given, and
+this repository holds two apps with a requirements file each, so every deploy ships its own
+folder:
+
+    api:        api/ scoring/ requirements.txt (= requirements-api.txt) bundle/ [clients/]
+    dashboard:  dashboard/ requirements.txt (= requirements-dashboard.txt) [.streamlit/config.toml]
+
+The dashboard talks to the API over HTTP only, so it ships without the scoring core.
+
+Usage:
+    python deploy/stage.py api --out build/api --bundle var/bundle \
+        --clients var/demo/application_test.csv
+    python deploy/stage.py dashboard --out build/dashboard
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """What one deployable app is made of, relative to the repository root."""
+
+    packages: tuple[str, ...]
+    requirements: str
+    needs_bundle: bool
+
+
+APPS: dict[str, AppSpec] = {
+    "api": AppSpec(
+        packages=("api", "scoring"), requirements="requirements-api.txt", needs_bundle=True
+    ),
+    "dashboard": AppSpec(
+        packages=("dashboard",), requirements="requirements-dashboard.txt", needs_bundle=False
+    ),
+}
+
+
+class StageError(Exception):
+    """The package cannot be staged as asked (missing input, non-empty output, ...)."""
+
+
+def _copy_requirements(source: Path, target: Path) -> None:
+    """Copy a requirements file, refusing `-r` includes that would not exist in the package."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    includes = [line for line in lines if line.strip().startswith(("-r ", "--requirement"))]
+    if includes:
+        raise StageError(f"{source.name} includes other files ({includes}); inline them")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def stage(
+    app: str,
+    out: Path,
+    *,
+    bundle: Path | None = None,
+    clients: Path | None = None,
+    repo_root: Path = REPO_ROOT,
+) -> Path:
+    """Build the package folder for `app` in `out` (created; must be absent or empty)."""
+    if app not in APPS:
+        raise StageError(f"unknown app {app!r}; expected one of {sorted(APPS)}")
+    spec = APPS[app]
+    if spec.needs_bundle and bundle is None:
+        raise StageError(f"{app} needs --bundle (a model bundle folder)")
+    if not spec.needs_bundle and (bundle is not None or clients is not None):
+        raise StageError(f"{app} ships no model bundle nor client data")
+    if bundle is not None and (not bundle.is_dir() or not any(bundle.iterdir())):
+        raise StageError(f"bundle folder {bundle} is missing or empty")
+    if clients is not None and not clients.exists():
+        raise StageError(f"clients path {clients} does not exist")
+    if out.exists() and any(out.iterdir()):
+        raise StageError(f"output folder {out} is not empty")
+
+    out.mkdir(parents=True, exist_ok=True)
+    for package in spec.packages:
+        source = repo_root / package
+        if not (source / "__init__.py").is_file():
+            raise StageError(f"{source} is not a Python package")
+        shutil.copytree(source, out / package, ignore=IGNORED)
+    _copy_requirements(repo_root / spec.requirements, out / "requirements.txt")
+
+    streamlit_config = repo_root / ".streamlit" / "config.toml"
+    if app == "dashboard" and streamlit_config.is_file():
+        (out / ".streamlit").mkdir()
+        shutil.copy2(streamlit_config, out / ".streamlit" / "config.toml")  # never secrets.toml
+    if bundle is not None:
+        shutil.copytree(bundle, out / "bundle", ignore=IGNORED)
+    if clients is not None:
+        (out / "clients").mkdir()
+        if clients.is_dir():
+            shutil.copytree(clients, out / "clients", ignore=IGNORED, dirs_exist_ok=True)
+        else:
+            shutil.copy2(clients, out / "clients" / clients.name)
+
+    info = {
+        "app": app,
+        "commit": os.environ.get("GITHUB_SHA", "local"),
+        "run_id": os.environ.get("GITHUB_RUN_ID", "local"),
+        "staged_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("app", choices=sorted(APPS))
+    parser.add_argument("--out", type=Path, required=True, help="package folder to create")
+    parser.add_argument("--bundle", type=Path, help="model bundle folder (api only)")
+    parser.add_argument("--clients", type=Path, help="application_test file or folder (api only)")
+    args = parser.parse_args(argv)
+    try:
+        out = stage(args.app, args.out, bundle=args.bundle, clients=args.clients)
+    except StageError as error:
+        print(f"stage: {error}", file=sys.stderr)
+        return 2
+    print(f"staged {args.app} in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""deploy/stage.py: one folder per app, what App Service's build (or docker build) receives."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.delivery.support import DEPLOY, REPO_ROOT, load_stage_module
+
+stage_module = load_stage_module()
+stage = stage_module.stage
+StageError = stage_module.StageError
+
+
+def requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0].lower())
+    return names
+
+
+@pytest.fixture
+def fake_bundle(tmp_path: Path) -> Path:
+    bundle = tmp_path / "bundle-in"
+    (bundle / "nested").mkdir(parents=True)
+    (bundle / "model.txt").write_text("tree\n", encoding="utf-8")
+    (bundle / "metadata.json").write_text('{"version": "test"}\n', encoding="utf-8")
+    (bundle / "nested" / "reference.parquet").write_bytes(b"PAR1")
+    return bundle
+
+
+@pytest.fixture
+def fake_clients(tmp_path: Path) -> Path:
+    clients = tmp_path / "application_test.csv"
+    clients.write_text("SK_ID_CURR,AMT_CREDIT\n100001,1000.0\n", encoding="utf-8")
+    return clients
+
+
+def files_under(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_api_package_has_the_app_the_core_its_requirements_and_the_bundle(
+    tmp_path: Path, fake_bundle: Path, fake_clients: Path
+) -> None:
+    out = stage("api", tmp_path / "out", bundle=fake_bundle, clients=fake_clients)
+    top = {p.name for p in out.iterdir()}
+    assert top == {"api", "scoring", "bundle", "clients", "requirements.txt", "build-info.json"}
+    assert (out / "api" / "__init__.py").is_file()
+    assert (out / "scoring" / "__init__.py").is_file()
+    source_files = {
+        p.relative_to(REPO_ROOT).as_posix()
+        for package in ("api", "scoring")
+        for p in (REPO_ROOT / package).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+    assert source_files <= files_under(out), "every source and resource file of the packages"
+    assert files_under(out / "bundle") == files_under(fake_bundle)
+    assert (out / "bundle" / "model.txt").read_text(encoding="utf-8") == "tree\n"
+    assert files_under(out / "clients") == {"application_test.csv"}
+    assert (out / "requirements.txt").read_text(encoding="utf-8").strip() == (
+        (REPO_ROOT / "requirements-api.txt").read_text(encoding="utf-8").strip()
+    )
+    assert not list(out.rglob("__pycache__"))
+    assert json.loads((out / "build-info.json").read_text(encoding="utf-8"))["app"] == "api"
+
+
+def test_api_package_installs_what_its_startup_command_runs() -> None:
+    names = requirement_names(REPO_ROOT / "requirements-api.txt")
+    assert {"gunicorn", "uvicorn-worker", "fastapi"} <= names
+    assert "streamlit" not in names
+
+
+def test_dashboard_package_is_the_dashboard_alone(tmp_path: Path) -> None:
+    out = stage("dashboard", tmp_path / "out")
+    top = {p.name for p in out.iterdir()}
+    assert {"dashboard", "requirements.txt", "build-info.json"} <= top
+    assert top <= {"dashboard", "requirements.txt", "build-info.json", ".streamlit"}
+    assert (out / "dashboard" / "app.py").is_file()
+    if (REPO_ROOT / ".streamlit" / "config.toml").is_file():
+        assert files_under(out / ".streamlit") == {"config.toml"}  # never secrets.toml
+    assert (out / "requirements.txt").read_text(encoding="utf-8").strip() == (
+        (REPO_ROOT / "requirements-dashboard.txt").read_text(encoding="utf-8").strip()
+    )
+    assert "streamlit" in requirement_names(out / "requirements.txt")
+
+
+def test_the_dashboard_imports_nothing_it_does_not_ship() -> None:
+    for path in (REPO_ROOT / "dashboard").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from|import)\s+(scoring|api)\b", text, re.MULTILINE), path
+
+
+@pytest.mark.parametrize(
+    ("app", "given", "message"),
+    [
+        ("api", (), "needs --bundle"),
+        ("dashboard", ("bundle",), "ships no model bundle"),
+        ("dashboard", ("clients",), "ships no model bundle"),
+        ("worker", (), "unknown app"),
+    ],
+)
+def test_refuses_an_incomplete_or_wrong_request(
+    tmp_path: Path, fake_bundle: Path, app: str, given: tuple[str, ...], message: str
+) -> None:
+    arguments = dict.fromkeys(given, fake_bundle)
+    with pytest.raises(StageError, match=message):
+        stage(app, tmp_path / "out", **arguments)
+
+
+def test_refuses_an_empty_bundle_and_a_non_empty_output(tmp_path: Path, fake_bundle: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(StageError, match="missing or empty"):
+        stage("api", tmp_path / "out", bundle=empty)
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "old.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(StageError, match="not empty"):
+        stage("api", used, bundle=fake_bundle)
+
+
+def test_cli_stages_and_reports_errors(tmp_path: Path, fake_bundle: Path) -> None:
+    script = str(DEPLOY / "stage.py")
+    ok = subprocess.run(
+        [
+            sys.executable,
+            script,
+            "api",
+            "--out",
+            str(tmp_path / "out"),
+            "--bundle",
+            str(fake_bundle),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "out" / "bundle" / "model.txt").is_file()
+    failed = subprocess.run(
+        [sys.executable, script, "api", "--out", str(tmp_path / "other")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert failed.returncode == 2
+    assert "needs --bundle" in failed.stderr
