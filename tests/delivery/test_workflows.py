@@ -210,3 +210,19 @@ def test_actions_use_current_majors(path: Path) -> None:
         if action in MINIMUM_MAJORS and ref.startswith("v"):
             major = int(ref[1:].split(".")[0])
             assert major >= MINIMUM_MAJORS[action], f"{action}@{ref} is outdated"
+
+
+def test_production_bundle_is_pinned_in_the_repository() -> None:
+    """A model release is a reviewed change of deploy/bundle-release.env (which api.yml watches)."""
+    release = (REPO_ROOT / "deploy" / "bundle-release.env").read_text(encoding="utf-8")
+    keys = {
+        line.split("=", 1)[0] for line in release.splitlines() if line and not line.startswith("#")
+    }
+    assert keys == {"SCORING_BUNDLE_BLOB", "SCORING_CLIENTS_BLOB"}
+    deploy = load("api")["jobs"]["deploy"]
+    fetch = next(
+        str(s["run"]) for s in deploy["steps"] if "bundle-release.env" in str(s.get("run"))
+    )
+    assert "--auth-mode login" in fetch  # Entra identity of the deploy job: no storage key
+    assert "python -m scoring train" in fetch  # the demo fallback
+    assert "deploy/**" in triggers(load("api"))["push"]["paths"]
