@@ -1,0 +1,153 @@
+"""The versioned model bundle: one folder, every file checksummed in metadata.json.
+
+Written to a temporary sibling folder then renamed, so a crash never leaves a half bundle under
+the final name. Loading checks the format version, that every file exists and matches its
+checksum, and that the files agree with each other, before anything is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import pandas as pd
+
+from scoring.errors import BundleError
+from scoring.features import FeatureBuilder
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.txt"
+METADATA_FILE = "metadata.json"
+TRANSFORMER_FILE = "transformer.json"
+STATS_FILE = "reference_stats.json"
+IMPORTANCE_FILE = "importance.json"
+REFERENCE_FILE = "reference.parquet"
+CHECKSUMMED = [MODEL_FILE, TRANSFORMER_FILE, STATS_FILE, IMPORTANCE_FILE, REFERENCE_FILE]
+
+
+@dataclass
+class Bundle:
+    path: Path
+    metadata: dict[str, Any]
+    booster: lgb.Booster
+    builder: FeatureBuilder
+    stats: dict[str, Any]
+    importance: dict[str, float]
+    reference: pd.DataFrame
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(
+        json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8"
+    )
+
+
+def save_bundle(bundle: Bundle, out: Path) -> Path:
+    """Write the bundle to `out` atomically (an existing bundle there is replaced whole)."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        bundle.booster.save_model(str(staging / MODEL_FILE))
+        _write_json(staging / TRANSFORMER_FILE, bundle.builder.to_dict())
+        _write_json(staging / STATS_FILE, bundle.stats)
+        _write_json(staging / IMPORTANCE_FILE, bundle.importance)
+        bundle.reference.to_parquet(staging / REFERENCE_FILE)
+        metadata = dict(bundle.metadata)
+        metadata["format_version"] = FORMAT_VERSION
+        metadata["files"] = {name: sha256(staging / name) for name in CHECKSUMMED}
+        _write_json(staging / METADATA_FILE, metadata)
+        os.chmod(staging, 0o755)
+        if out.exists():
+            retired = out.with_name(f".{out.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    bundle.metadata = metadata
+    bundle.path = out
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path.name} is unreadable or not valid JSON ({exc})") from exc
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """metadata.json of a bundle, after checking the folder and the format version."""
+    if not path.is_dir():
+        raise BundleError(f"model bundle not found: {path}")
+    meta_path = path / METADATA_FILE
+    if not meta_path.is_file():
+        raise BundleError(f"{path} is not a model bundle: {METADATA_FILE} is missing")
+    metadata = _read_json(meta_path)
+    if not isinstance(metadata, dict):
+        raise BundleError(f"{METADATA_FILE} must hold a JSON object")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format {version!r} is not supported (this code reads format {FORMAT_VERSION});"
+            " retrain with this version"
+        )
+    return metadata
+
+
+def verify_files(path: Path, metadata: dict[str, Any]) -> None:
+    """Every file present and unchanged since the bundle was written."""
+    expected = metadata.get("files", {})
+    for name in CHECKSUMMED:
+        file = path / name
+        if not file.is_file():
+            raise BundleError(f"bundle {path.name}: {name} is missing")
+        if name not in expected or sha256(file) != expected[name]:
+            raise BundleError(f"bundle {path.name}: {name} is corrupt (checksum mismatch)")
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Load and check a bundle; any problem is a BundleError with a one-line reason."""
+    path = Path(path)
+    metadata = read_metadata(path)
+    verify_files(path, metadata)
+    try:
+        booster = lgb.Booster(model_file=str(path / MODEL_FILE))
+    except lgb.basic.LightGBMError as exc:
+        raise BundleError(f"bundle {path.name}: {MODEL_FILE} is not a LightGBM model") from exc
+    try:
+        builder = FeatureBuilder.from_dict(_read_json(path / TRANSFORMER_FILE))
+        reference = pd.read_parquet(path / REFERENCE_FILE)
+    except (KeyError, TypeError, AttributeError, OSError, ValueError) as exc:
+        raise BundleError(f"bundle {path.name}: unreadable transformer or reference") from exc
+    if booster.feature_name() != builder.feature_names:
+        raise BundleError(f"bundle {path.name}: model and transformer disagree on the features")
+    return Bundle(
+        path=path,
+        metadata=metadata,
+        booster=booster,
+        builder=builder,
+        stats=_read_json(path / STATS_FILE),
+        importance={k: float(v) for k, v in _read_json(path / IMPORTANCE_FILE).items()},
+        reference=reference,
+    )

@@ -1,0 +1,177 @@
+"""ScoringModel: probability of default, decision and exact TreeSHAP explanation.
+
+Single rows go straight to the LightGBM Booster as a numpy row with one thread: the sklearn
+wrapper costs ~1 ms of checks per call and the default two OpenMP threads stall ~8 ms on some
+calls on 2-core machines (measured, see shared/notes/performance.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from scoring.bundle import Bundle, load_bundle
+from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
+from scoring.reference import By, Distribution, classes_for, distribution
+
+Decision = Literal["grant", "refuse"]
+
+
+@dataclass(frozen=True)
+class Score:
+    probability: float
+    decision: Decision
+    threshold: float
+    model_version: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    probability: float
+    decision: Decision
+    threshold: float
+    model_version: str
+    base_value: float  # log-odds of the average client
+    raw_score: float  # log-odds of this client: base_value + shap.sum()
+    shap: np.ndarray  # one contribution per feature, in feature order
+    values: np.ndarray  # the feature values explained, in feature order
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class ScoringModel:
+    """A loaded bundle ready to score and explain. Thread-safe for reads."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.booster = bundle.booster
+        self.builder = bundle.builder
+        self.metadata = bundle.metadata
+        self.version: str = str(bundle.metadata["version"])
+        self.threshold: float = float(bundle.metadata["threshold"])
+        self.feature_names: list[str] = list(bundle.builder.feature_names)
+        self.reference: pd.DataFrame = bundle.reference
+        self.importance: dict[str, float] = dict(
+            sorted(bundle.importance.items(), key=lambda item: -item[1])
+        )
+        self._position = {name: i for i, name in enumerate(self.feature_names)}
+
+    @classmethod
+    def load(cls, path: Path) -> ScoringModel:
+        return cls(load_bundle(Path(path)))
+
+    @cached_property
+    def features_info(self) -> dict[str, dict[str, Any]]:
+        return {f["name"]: f for f in self.metadata.get("features", [])}
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        return {name: str(info.get("label", name)) for name, info in self.features_info.items()}
+
+    def label(self, feature: str, lang: str = "en") -> str:
+        info = self.features_info.get(feature, {})
+        if lang == "fr" and info.get("label_fr"):
+            return str(info["label_fr"])
+        return str(info.get("label", feature))
+
+    def decision(self, probability: float) -> Decision:
+        return "refuse" if probability >= self.threshold else "grant"
+
+    def transform(
+        self, raw: pd.DataFrame, aux: Mapping[str, pd.DataFrame] | None = None
+    ) -> pd.DataFrame:
+        """Raw application rows -> the model's features, exactly as in training."""
+        return self.builder.transform(raw, aux)
+
+    def vector(self, features: Mapping[str, Any]) -> tuple[np.ndarray, list[str]]:
+        """A model-ready row from a {feature: number | None} mapping, and the missing names.
+
+        Missing is legitimate (LightGBM routes it); anything that is not a finite number is an
+        error naming the feature, because silently scoring garbage would be a wrong decision.
+        """
+        unknown = [name for name in features if name not in self._position]
+        if unknown:
+            raise UnknownFeatureError(unknown)
+        row = np.full(len(self.feature_names), np.nan, dtype="float64")
+        for name, value in features.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise InvalidFeatureValueError(
+                    name, f"expected a number or null, got {type(value).__name__}"
+                )
+            number = float(value)
+            if not math.isfinite(number):
+                raise InvalidFeatureValueError(
+                    name, "must be a finite number (NaN and infinity are not)"
+                )
+            row[self._position[name]] = number
+        missing = [n for n in self.feature_names if features.get(n) is None]
+        return row, missing
+
+    def predict_proba(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Probabilities of default for a 2-D array of model-ready rows."""
+        matrix = np.ascontiguousarray(X, dtype="float64")
+        return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype="float64")
+
+    def score(self, x: np.ndarray) -> Score:
+        probability = float(self.predict_proba(x.reshape(1, -1))[0])
+        return Score(probability, self.decision(probability), self.threshold, self.version)
+
+    def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        """TreeSHAP contributions (n, features + 1): the last column is the base value."""
+        matrix = np.ascontiguousarray(X, dtype="float64")
+        return np.asarray(
+            self.booster.predict(matrix, pred_contrib=True, num_threads=threads), dtype="float64"
+        )
+
+    def explain(self, x: np.ndarray) -> Explanation:
+        """Exact TreeSHAP of one row: base value + contributions == the model's raw score."""
+        row = x.reshape(1, -1)
+        contrib = self.contributions(row)[0]
+        base, shap_values = float(contrib[-1]), contrib[:-1]
+        raw = float(base + shap_values.sum())
+        probability = sigmoid(raw)
+        return Explanation(
+            probability=probability,
+            decision=self.decision(probability),
+            threshold=self.threshold,
+            model_version=self.version,
+            base_value=base,
+            raw_score=raw,
+            shap=shap_values,
+            values=row[0].copy(),
+        )
+
+    def explanation_from(
+        self, values: np.ndarray, shap_values: np.ndarray, base: float
+    ) -> Explanation:
+        """An Explanation rebuilt from precomputed SHAP values (the batch cache)."""
+        raw = float(base + float(np.sum(shap_values, dtype="float64")))
+        probability = sigmoid(raw)
+        return Explanation(
+            probability,
+            self.decision(probability),
+            self.threshold,
+            self.version,
+            base,
+            raw,
+            np.asarray(shap_values, dtype="float64"),
+            np.asarray(values, dtype="float64"),
+        )
+
+    def distribution(self, name: str, by: By = "target", bins: int = 20) -> Distribution:
+        """Histogram of one feature in the reference population, class 0 against class 1."""
+        if name not in self._position:
+            raise UnknownFeatureError([name])
+        values = self.reference[name].to_numpy(dtype="float64")
+        return distribution(values, classes_for(self.reference, by, self.threshold), bins)

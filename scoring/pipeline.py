@@ -1,0 +1,131 @@
+"""Training run -> model bundle: metadata, feature catalogue, importance, reference statistics."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scoring.bundle import Bundle
+from scoring.features import BINARY_COLUMNS, FeatureBuilder
+from scoring.labels import label
+from scoring.reference import reference_sample, summary_statistics
+from scoring.schema import ACTIONABLE_COLUMNS, describe
+from scoring.train import TrainConfig, TrainResult
+
+IMPORTANCE_ROWS = 5000
+LIBRARIES = ["lightgbm", "numpy", "pandas", "scikit-learn", "pyarrow"]
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def global_importance(result: TrainResult, seed: int) -> dict[str, float]:
+    """Mean |SHAP| per feature over a sample of training rows, largest first."""
+    X = result.features.to_numpy(dtype="float64")
+    if len(X) > IMPORTANCE_ROWS:
+        X = X[np.random.default_rng(seed).choice(len(X), IMPORTANCE_ROWS, replace=False)]
+    contrib = np.asarray(result.booster.predict(X, pred_contrib=True, num_threads=0))[:, :-1]
+    mean_abs = np.abs(contrib).mean(axis=0)
+    pairs = sorted(
+        zip(result.builder.feature_names, mean_abs.tolist(), strict=True), key=lambda p: -p[1]
+    )
+    return dict(pairs)
+
+
+def _description(feature: str, sources: list[str]) -> str:
+    if sources == [feature]:
+        return describe(feature)
+    described = [
+        describe(s) if "." not in s else describe(*reversed(s.split(".", 1))) for s in sources
+    ]
+    parts = [text for text in described if text]
+    return f"Derived from {', '.join(sources)}" + (f": {parts[0]}" if len(parts) == 1 else "")
+
+
+def _dtype(builder: FeatureBuilder, feature: str) -> str:
+    if feature in builder.vocabularies:
+        return "category"
+    if feature in {name for name, _ in BINARY_COLUMNS.values()} or feature.endswith("_ANOMALY"):
+        return "binary"
+    return "float"
+
+
+def feature_catalogue(builder: FeatureBuilder) -> list[dict[str, Any]]:
+    """name, labels, description, dtype, raw sources and actionability of every feature."""
+    catalogue = []
+    for feature, sources in builder.sources().items():
+        entry: dict[str, Any] = {
+            "name": feature,
+            "label": label(feature, "en"),
+            "label_fr": label(feature, "fr"),
+            "description": _description(feature, sources),
+            "dtype": _dtype(builder, feature),
+            "sources": sources,
+            "actionable": any(s in ACTIONABLE_COLUMNS for s in sources),
+        }
+        if feature in builder.vocabularies:
+            entry["levels"] = builder.vocabularies[feature]
+        catalogue.append(entry)
+    return catalogue
+
+
+def model_version(trained_at: datetime, fingerprint: str) -> str:
+    return f"hc-{trained_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
+
+
+def build_bundle(
+    result: TrainResult, config: TrainConfig, fingerprint: str, reference_rows: int
+) -> Bundle:
+    """Everything the API needs, computed once from a finished training run."""
+    trained_at = datetime.now(UTC).replace(microsecond=0)
+    reference = reference_sample(
+        result.features, result.target, result.cv.oof, reference_rows, config.seed
+    )
+    defaults = int(result.target.sum())
+    metadata: dict[str, Any] = {
+        "version": model_version(trained_at, fingerprint),
+        "trained_at": trained_at.isoformat(),
+        "threshold": result.threshold,
+        "cost": asdict(config.weights),
+        "metrics": result.metrics,
+        "cv": {
+            "folds": config.folds,
+            "seed": config.seed,
+            "fold_auc": result.cv.fold_auc,
+            "best_iterations": result.cv.best_iterations,
+        },
+        "data": {
+            "rows": len(result.target),
+            "defaults": defaults,
+            "default_rate": defaults / len(result.target),
+            "features": len(result.builder.feature_names),
+            "fingerprint": fingerprint,
+            "auxiliary_tables": result.builder.aux_tables,
+            "reference_rows": len(reference),
+        },
+        "params": {k: v for k, v in result.params.items() if k != "num_threads"},
+        "features": feature_catalogue(result.builder),
+        "library_versions": library_versions(),
+    }
+    return Bundle(
+        path=Path(),  # set by save_bundle
+        metadata=metadata,
+        booster=result.booster,
+        builder=result.builder,
+        stats=summary_statistics(reference, result.builder.feature_names, result.threshold),
+        importance=global_importance(result, config.seed),
+        reference=reference,
+    )
