@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from api.store import ClientStore
 from scoring.model import Explanation, ScoringModel
 from scoring.reasons import reasons, top_contributions
@@ -36,27 +34,16 @@ def cached_explanation(
     row = store.cached_row(client_id)
     if row is None or store.batch is None:
         return None
-    shap = store.batch.shap[row].astype(np.float64)
-    base = float(store.batch.base_value)
-    raw = base + float(shap.sum())
-    probability = 1.0 / (1.0 + math.exp(-raw))
-    return Explanation(
-        probability=probability,
-        decision=decision(probability, model.threshold),
-        threshold=model.threshold,
-        model_version=model.version,
-        base_value=base,
-        raw_score=raw,
-        shap=shap,
-        values=store.feature_row(client_id),
+    return model.explanation_from(
+        store.feature_row(client_id), store.batch.shap[row], float(store.batch.base_value)
     )
 
 
 def explanation_body(
     expl: Explanation, model: ScoringModel, client_id: int | None, top: int, lang: str
 ) -> dict[str, Any]:
-    contributions, rest_count, rest_shap = top_contributions(expl, model, top)
-    why = reasons(expl, model, lang, n=3)  # type: ignore[arg-type]
+    contributions, rest_count, rest_shap = top_contributions(expl, model, top, lang)
+    why = reasons(expl, model, lang, n=3)
     return {
         "probability": float(expl.probability),
         "decision": expl.decision,

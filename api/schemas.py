@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, Strict, model_validator
 
 Decision = Literal["grant", "refuse"]
 Lang = Literal["en", "fr"]
@@ -12,7 +12,7 @@ FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 FeatureValues = dict[str, FiniteNumber | None]
 RawValue = Annotated[float, Strict(), Field(allow_inf_nan=False)] | str | None
 
-_SCORE_EXAMPLE = {
+_SCORE_EXAMPLE: dict[str, JsonValue] = {
     "probability": 0.2731,
     "decision": "refuse",
     "threshold": 0.2449,

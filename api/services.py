@@ -23,6 +23,7 @@ from scoring.neighbors import NeighborIndex
 from scoring.schema import ID
 
 log = logging.getLogger("api.services")
+NEIGHBOR_FEATURES = 30  # similarity on the most important features only
 
 
 class StartupError(RuntimeError):
@@ -59,7 +60,8 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         raise StartupError(f"clients file not found: {settings.scoring_clients}")
     raw = load_clients(settings.scoring_clients)
     store = ClientStore(raw, model.transform(raw))
-    neighbors = NeighborIndex.build(model.reference)
+    ranked = [name for name in model.importance if name in model.reference.columns]
+    neighbors = NeighborIndex.build(model.reference, ranked[:NEIGHBOR_FEATURES] or None)
     audit = AuditLog(settings.database_url, settings.audit_table)
     audit.start()
     limiter = make_limiter(settings.api_rate_limit, settings.redis_url)

@@ -93,7 +93,7 @@ async def distribution(
     bins: Annotated[int, Query(ge=2, le=100)] = 20,
     client_id: int | None = None,
 ) -> dict[str, Any]:
-    if name not in model.labels and name not in model.feature_names:
+    if name not in model.feature_names:
         raise NotFoundError("feature", name)
     client_value: float | None = None
     if client_id is not None:

@@ -1,0 +1,323 @@
+"""Every route on success: status and body, against the core's own answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.services import Services
+from tests.api.conftest import HEADERS
+
+
+def get(client: TestClient, path: str, **params: object) -> dict:
+    response = client.get(path, headers=HEADERS, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_health_and_ready(client: TestClient, services: Services) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready").json()
+    assert ready == {
+        "status": "ready",
+        "model_version": services.model.version,
+        "clients": len(services.store),
+        "database": "ok",
+        "cache": "ready",
+    }
+
+
+def test_clients_paginated_and_searchable(client: TestClient, client_ids: list[int]) -> None:
+    page = get(client, "/v1/clients", limit=5, offset=2)
+    assert page == {"total": len(client_ids), "limit": 5, "offset": 2, "items": client_ids[2:7]}
+    digits = str(client_ids[0])[-3:]
+    found = get(client, "/v1/clients", search=digits, limit=200)
+    expected = [i for i in client_ids if digits in str(i)]
+    assert found["total"] == len(expected)
+    assert found["items"] == expected[:200]
+    assert get(client, "/v1/clients", search="999999999")["items"] == []
+    assert get(client, "/v1/clients", offset=10**6)["items"] == []
+
+
+def test_raw_record(client: TestClient, services: Services, client_ids: list[int]) -> None:
+    cid = client_ids[0]
+    body = get(client, f"/v1/clients/{cid}")
+    assert body["client_id"] == cid
+    fields = {f["name"]: f for f in body["fields"]}
+    assert fields["SK_ID_CURR"]["value"] == cid
+    raw = services.store.raw.iloc[0]
+    assert fields["AMT_CREDIT"]["value"] == pytest.approx(float(raw["AMT_CREDIT"]))
+    assert fields["AMT_CREDIT"]["description"]
+    missing = [
+        name for name, value in raw.items() if isinstance(value, float) and math.isnan(value)
+    ]
+    assert all(fields[name]["value"] is None for name in missing)
+
+
+def test_features_are_exactly_what_the_model_sees(
+    client: TestClient, services: Services, client_ids: list[int]
+) -> None:
+    cid = client_ids[3]
+    body = get(client, f"/v1/clients/{cid}/features")
+    model = services.model
+    expected = model.transform(services.store.raw_frame(cid)).iloc[0]
+    assert body["model_version"] == model.version
+    assert list(body["features"]) == model.feature_names
+    for name, value in body["features"].items():
+        if value is None:
+            assert math.isnan(expected[name])
+        else:
+            assert value == pytest.approx(expected[name], rel=1e-12)
+
+
+def test_score_matches_the_model_and_predict(
+    client: TestClient, services: Services, client_ids: list[int]
+) -> None:
+    model = services.model
+    for cid in client_ids[:5]:
+        body = get(client, f"/v1/clients/{cid}/score")
+        expected = model.score(services.store.feature_row(cid))
+        assert body["client_id"] == cid
+        assert body["probability"] == pytest.approx(expected.probability, abs=1e-12)
+        assert body["decision"] == expected.decision
+        assert body["threshold"] == model.threshold
+        assert body["model_version"] == model.version
+        features = get(client, f"/v1/clients/{cid}/features")["features"]
+        predicted = client.post("/v1/predict", json={"features": features}, headers=HEADERS)
+        assert predicted.status_code == 200
+        assert predicted.json()["probability"] == pytest.approx(body["probability"], abs=1e-12)
+        assert predicted.json()["missing_features"] == [k for k, v in features.items() if v is None]
+
+
+def test_predict_missing_features_and_batch(client: TestClient, services: Services) -> None:
+    model = services.model
+    body = client.post("/v1/predict", json={"features": {}}, headers=HEADERS).json()
+    assert body["missing_features"] == model.feature_names
+    assert 0 < body["probability"] < 1
+    rows = [
+        dict(zip(model.feature_names, r.tolist(), strict=True)) for r in services.store.features[:7]
+    ]
+    records = [
+        {"features": {k: (None if math.isnan(v) else v) for k, v in r.items()}} for r in rows
+    ]
+    batch = client.post("/v1/predict/batch", json={"records": records}, headers=HEADERS)
+    assert batch.status_code == 200
+    items = batch.json()["items"]
+    assert batch.json()["model_version"] == model.version
+    expected = model.predict_proba(services.store.features[:7])
+    assert [i["probability"] for i in items] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert (
+        client.post("/v1/predict/batch", json={"records": []}, headers=HEADERS).json()["items"]
+        == []
+    )
+
+
+def additive(body: dict) -> None:
+    total = (
+        body["base_value"] + sum(c["shap"] for c in body["contributions"]) + body["rest"]["shap"]
+    )
+    assert total == pytest.approx(body["raw_score"], abs=1e-9)
+    assert body["probability"] == pytest.approx(1 / (1 + math.exp(-body["raw_score"])), abs=1e-12)
+    assert body["decision"] == ("refuse" if body["probability"] >= body["threshold"] else "grant")
+    magnitudes = [abs(c["shap"]) for c in body["contributions"]]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+
+
+def test_explanation_is_additive_and_matches_the_model(
+    client: TestClient, services: Services, client_ids: list[int]
+) -> None:
+    model = services.model
+    for cid in client_ids[:5]:
+        body = get(client, f"/v1/clients/{cid}/explanation", top=5)
+        additive(body)
+        expected = model.explain(services.store.feature_row(cid))
+        assert body["raw_score"] == pytest.approx(expected.raw_score, abs=1e-9)
+        assert body["base_value"] == pytest.approx(expected.base_value, abs=1e-12)
+        assert len(body["contributions"]) == 5
+        assert body["rest"]["count"] == len(model.feature_names) - 5
+        assert body["client_id"] == cid
+        assert set(body["reasons"]) == {"against", "for"}
+        score = get(client, f"/v1/clients/{cid}/score")
+        assert body["probability"] == pytest.approx(score["probability"], abs=1e-9)
+
+
+def test_explanation_in_french(client: TestClient, client_ids: list[int]) -> None:
+    en = get(client, f"/v1/clients/{client_ids[1]}/explanation", lang="en", top=50)
+    fr = get(client, f"/v1/clients/{client_ids[1]}/explanation", lang="fr", top=50)
+    assert [c["shap"] for c in en["contributions"]] == [c["shap"] for c in fr["contributions"]]
+    assert en["reasons"] != fr["reasons"]
+
+
+def test_on_the_fly_explanation_equals_the_cached_one(
+    make_client: object, client: TestClient, client_ids: list[int]
+) -> None:
+    cid = client_ids[2]
+    cached = get(client, f"/v1/clients/{cid}/explanation", top=50)
+    with make_client(api_warm_cache=False) as cold:  # type: ignore[operator]
+        assert cold.get("/ready").json()["cache"] == "warming"
+        fresh = get(cold, f"/v1/clients/{cid}/explanation", top=50)
+        score = get(cold, f"/v1/clients/{cid}/score")
+    additive(fresh)
+    assert fresh["raw_score"] == pytest.approx(cached["raw_score"], abs=1e-9)
+    assert [c["feature"] for c in fresh["contributions"][:10]] == [
+        c["feature"] for c in cached["contributions"][:10]
+    ]
+    assert score["probability"] == pytest.approx(cached["probability"], abs=1e-9)
+
+
+def test_explain_features_and_what_if(
+    client: TestClient, services: Services, client_ids: list[int]
+) -> None:
+    model = services.model
+    cid = client_ids[4]
+    features = get(client, f"/v1/clients/{cid}/features")["features"]
+    body = client.post(
+        "/v1/explain", json={"features": features, "top": 3, "lang": "fr"}, headers=HEADERS
+    ).json()
+    additive(body)
+    assert body["client_id"] is None
+    assert body["raw_score"] == pytest.approx(
+        get(client, f"/v1/clients/{cid}/explanation")["raw_score"], abs=1e-9
+    )
+
+    raw = services.store.raw_frame(cid)
+    changes = {"AMT_CREDIT": float(raw.at[0, "AMT_CREDIT"]) * 3, "FLAG_OWN_CAR": "N"}
+    what_if = client.post(
+        "/v1/explain", json={"client_id": cid, "changes": changes}, headers=HEADERS
+    ).json()
+    additive(what_if)
+    edited = services.store.raw_frame(cid, changes)
+    expected = model.explain(model.transform(edited).to_numpy(dtype=np.float64)[0])
+    assert what_if["client_id"] == cid
+    assert what_if["raw_score"] == pytest.approx(expected.raw_score, abs=1e-9)
+    unchanged = client.post("/v1/explain", json={"client_id": cid}, headers=HEADERS).json()
+    assert unchanged["raw_score"] == pytest.approx(
+        get(client, f"/v1/clients/{cid}/explanation")["raw_score"], abs=1e-9
+    )
+
+
+def test_distribution(client: TestClient, services: Services, client_ids: list[int]) -> None:
+    model = services.model
+    name = next(iter(model.importance))
+    cid = client_ids[0]
+    body = get(client, f"/v1/features/{name}/distribution", bins=7, client_id=cid)
+    assert body["feature"] == name
+    assert body["by"] == "target"
+    assert len(body["bin_edges"]) == 8
+    assert len(body["counts_0"]) == len(body["counts_1"]) == 7
+    reference = model.reference
+    assert sum(body["counts_0"]) + body["missing_0"] == int((reference["TARGET"] == 0).sum())
+    assert sum(body["counts_1"]) + body["missing_1"] == int((reference["TARGET"] == 1).sum())
+    assert body["labels"] == ["repaid", "payment difficulties"]
+    assert body["client_value"] == pytest.approx(
+        get(client, f"/v1/clients/{cid}/features")["features"][name]
+    )
+    by_prediction = get(client, f"/v1/features/{name}/distribution", by="prediction")
+    assert len(by_prediction["bin_edges"]) == 21
+    assert by_prediction["labels"] == ["granted", "refused"]
+    assert by_prediction["client_value"] is None
+
+
+def test_scatter_is_deterministic(client: TestClient, services: Services) -> None:
+    x, y = list(services.model.importance)[:2]
+    first = get(client, "/v1/features/scatter", x=x, y=y, n=40)
+    assert first == get(client, "/v1/features/scatter", x=x, y=y, n=40)
+    points = first["points"]
+    assert (
+        len(points["x"])
+        == len(points["y"])
+        == len(points["target"])
+        == len(points["probability"])
+        == 40
+    )
+    assert set(points["target"]) <= {0, 1}
+
+
+def test_neighbors(client: TestClient, services: Services, client_ids: list[int]) -> None:
+    cid = client_ids[0]
+    body = get(client, f"/v1/clients/{cid}/neighbors", k=7)
+    assert body["client_id"] == cid
+    assert body["k"] == 7
+    assert len(body["items"]) == 7
+    distances = [i["distance"] for i in body["items"]]
+    assert distances == sorted(distances)
+    assert body["default_rate"] == pytest.approx(np.mean([i["target"] for i in body["items"]]))
+    assert body["features"] == services.neighbors.features
+    reference_ids = set(services.model.reference.index.tolist())
+    assert all(i["client_id"] in reference_ids for i in body["items"])
+
+
+def test_counterfactual(client: TestClient, services: Services, client_ids: list[int]) -> None:
+    probabilities = services.model.predict_proba(services.store.features)
+    refused = [
+        cid
+        for cid, p in zip(client_ids, probabilities, strict=True)
+        if p >= services.model.threshold
+    ]
+    granted = [
+        cid
+        for cid, p in zip(client_ids, probabilities, strict=True)
+        if p < services.model.threshold
+    ]
+    assert refused
+    assert granted
+    body = get(client, f"/v1/clients/{refused[0]}/counterfactual")
+    assert body["decision_before"] == "refuse"
+    assert body["probability_before"] == pytest.approx(
+        probabilities[client_ids.index(refused[0])], abs=1e-9
+    )
+    if body["found"]:
+        assert body["decision_after"] == "grant"
+        assert body["probability_after"] < services.model.threshold
+        assert 1 <= len(body["changes"]) <= 3
+        assert all(c["label"] for c in body["changes"])
+    else:
+        assert body["decision_after"] is None
+    assert body["message"]
+    fr = get(client, f"/v1/clients/{refused[0]}/counterfactual", lang="fr")
+    assert fr["message"] != body["message"]
+    ok = get(client, f"/v1/clients/{granted[0]}/counterfactual")
+    assert ok["found"] is True
+    assert ok["changes"] == []
+    assert ok["decision_after"] == "grant"
+
+
+def test_model_card_and_importance(client: TestClient, services: Services) -> None:
+    card = get(client, "/v1/model")
+    meta = services.model.metadata
+    assert card["version"] == services.model.version
+    assert card["threshold"] == services.model.threshold
+    assert card["cost"] == meta["cost"]
+    assert set(card["metrics"]) == set(meta["metrics"]) >= {"auc", "business_cost", "brier"}
+    assert card["data"]["features"] == len(services.model.feature_names)
+    assert "lightgbm" in card["library_versions"]
+    items = get(client, "/v1/model/importance")["items"]
+    assert [i["feature"] for i in items] == list(services.model.importance)
+    values = [i["importance"] for i in items]
+    assert values == sorted(values, reverse=True)
+    assert len(get(client, "/v1/model/importance", top=3)["items"]) == 3
+
+
+def test_features_catalogue(client: TestClient, services: Services) -> None:
+    items = get(client, "/v1/features")["items"]
+    assert {i["name"] for i in items} == set(services.model.feature_names)
+    values = [i["importance"] for i in items]
+    assert values == sorted(values, reverse=True)
+    first = items[0]
+    assert first["label"]
+    assert first["sources"]
+    assert isinstance(first["actionable"], bool)
+
+
+def test_metrics_are_exposed(client: TestClient, client_ids: list[int]) -> None:
+    get(client, f"/v1/clients/{client_ids[0]}/score")
+    text = client.get("/metrics").text
+    assert (
+        'api_requests_total{method="GET",route="/v1/clients/{client_id}/score",status="200"}'
+        in text
+    )
+    assert "api_request_seconds_bucket" in text
+    assert str(client_ids[0]) not in text
