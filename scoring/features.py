@@ -201,8 +201,9 @@ class FeatureBuilder:
         """
         columns = _application_features(app)
         for column, levels in self.vocabularies.items():
-            codes = pd.Categorical(app[column].astype(object), categories=levels).codes
-            columns[column] = np.where(codes < 0, np.nan, codes).astype("float64")
+            # Unseen levels map to NaN: the model treats them as missing, never as a known level.
+            codes = app[column].map({level: float(i) for i, level in enumerate(levels)})
+            columns[column] = pd.to_numeric(codes, errors="coerce").to_numpy(dtype="float64")
         ids = pd.Index(pd.to_numeric(app[ID]).astype("int64"), name=ID)
         frame = pd.DataFrame(columns, index=ids)
         for table in self.aux_tables:
