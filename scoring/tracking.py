@@ -1,6 +1,7 @@
 """MLflow tracking of a training run: parameters, metrics and the bundle as artifacts.
 
-Local ./mlruns by default; MLFLOW_TRACKING_URI is honoured. Tracking must never lose a trained
+Local ./mlruns by default (a SQLite store, mlruns/mlflow.db, artifacts beside it: MLflow 3 put
+its plain-file store in maintenance mode); MLFLOW_TRACKING_URI is honoured. Tracking must never lose a trained
 bundle: a tracking failure is reported and the bundle stays on disk.
 """
 
@@ -19,6 +20,11 @@ def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{k}": v for k, v in values.items() if isinstance(v, int | float | str | bool)}
 
 
+def default_tracking_uri(root: Path = Path("mlruns")) -> str:
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
 def log_run(
     bundle_dir: Path, metadata: dict[str, Any], tracking_uri: str | None = None
 ) -> str | None:
@@ -26,11 +32,7 @@ def log_run(
     try:
         import mlflow
 
-        uri = (
-            tracking_uri
-            or os.environ.get("MLFLOW_TRACKING_URI")
-            or Path("mlruns").resolve().as_uri()
-        )
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(EXPERIMENT)
         with mlflow.start_run(run_name=str(metadata["version"])) as run:
