@@ -1,8 +1,8 @@
 """MLflow tracking of a training run: parameters, metrics and the bundle as artifacts.
 
 Local ./mlruns by default (a SQLite store, mlruns/mlflow.db, artifacts beside it: MLflow 3 put
-its plain-file store in maintenance mode); MLFLOW_TRACKING_URI is honoured. Tracking must never lose a trained
-bundle: a tracking failure is reported and the bundle stays on disk.
+its plain-file store in maintenance mode); MLFLOW_TRACKING_URI is honoured. Tracking must never
+lose a trained bundle: a tracking failure is reported and the bundle stays on disk.
 """
 
 from __future__ import annotations
