@@ -291,7 +291,9 @@ def test_model_card_and_importance(client: TestClient, services: Services) -> No
     assert card["version"] == services.model.version
     assert card["threshold"] == services.model.threshold
     assert card["cost"] == meta["cost"]
-    assert set(card["metrics"]) == set(meta["metrics"]) >= {"auc", "business_cost", "brier"}
+    contract = {"auc", "auc_std", "business_cost", "business_cost_accept_all", "recall"}
+    assert set(card["metrics"]) == contract | {"precision", "brier"}
+    assert all(card["metrics"][k] == meta["metrics"][k] for k in card["metrics"])
     assert card["data"]["features"] == len(services.model.feature_names)
     assert "lightgbm" in card["library_versions"]
     items = get(client, "/v1/model/importance")["items"]
