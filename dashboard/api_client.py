@@ -1,0 +1,363 @@
+"""The dashboard's only door to the scoring API: a typed HTTP client of docs/api-contract.md.
+
+Pure httpx, no Streamlit: the pages reach it through ``dashboard.data`` (caching) and tests
+drive it with ``httpx.MockTransport``. Every failure surfaces as one of four typed exceptions so
+that a page can show a clear message and a retry button instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, cast
+
+import httpx
+
+Decision = Literal["grant", "refuse"]
+Lang = Literal["en", "fr"]
+RawValue = str | float | int | None
+
+
+# --- errors ------------------------------------------------------------------------------------
+class ApiError(Exception):
+    """The API answered something the dashboard cannot use (422, 429, 5xx, a malformed body)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiUnavailable(ApiError):  # noqa: N818  (names fixed by the brief)
+    """The API cannot be reached, is not ready (503) or is too slow."""
+
+
+class ApiTimeout(ApiUnavailable):
+    """The API did not answer within the client's timeout."""
+
+
+class ApiAuthError(ApiError):
+    """The API key is missing or refused (401/403)."""
+
+
+class ApiNotFound(ApiError):  # noqa: N818
+    """The client (or feature) does not exist (404)."""
+
+
+# --- response shapes (docs/api-contract.md) ----------------------------------------------------
+class Score(TypedDict):
+    probability: float
+    decision: Decision
+    threshold: float
+    model_version: str
+
+
+class ClientScore(Score):
+    client_id: int
+
+
+class Contribution(TypedDict):
+    feature: str
+    label: str
+    value: float | None
+    shap: float
+
+
+class Rest(TypedDict):
+    count: int
+    shap: float
+
+
+# "for" is a Python keyword: the functional syntax keeps the contract's field name.
+Reasons = TypedDict("Reasons", {"against": list[str], "for": list[str]})
+
+
+class Explanation(Score):
+    client_id: int | None
+    base_value: float
+    raw_score: float
+    contributions: list[Contribution]
+    rest: Rest
+    reasons: Reasons
+
+
+class ClientPage(TypedDict):
+    total: int
+    limit: int
+    offset: int
+    items: list[int]
+
+
+class FeatureInfo(TypedDict):
+    name: str
+    label: str
+    description: str
+    dtype: str
+    sources: list[str]
+    importance: float
+    actionable: bool
+
+
+class RawField(TypedDict):
+    name: str
+    value: RawValue
+    description: str
+
+
+class ClientRecord(TypedDict):
+    client_id: int
+    fields: list[RawField]
+
+
+class Distribution(TypedDict):
+    feature: str
+    label: str
+    by: str
+    bin_edges: list[float]
+    counts_0: list[int]
+    counts_1: list[int]
+    labels: list[str]
+    missing_0: int
+    missing_1: int
+    client_value: float | None
+
+
+class ScatterPoints(TypedDict):
+    x: list[float | None]
+    y: list[float | None]
+    target: list[int]
+    probability: list[float]
+
+
+class Scatter(TypedDict):
+    x: str
+    y: str
+    points: ScatterPoints
+
+
+class Neighbor(TypedDict):
+    client_id: int
+    distance: float
+    target: int
+    probability: float
+
+
+class Neighbors(TypedDict):
+    client_id: int
+    k: int
+    default_rate: float
+    features: list[str]
+    items: list[Neighbor]
+
+
+class Change(TypedDict):
+    column: str
+    label: str
+    before: float | None
+    after: float
+
+
+class Counterfactual(TypedDict):
+    client_id: int
+    found: bool
+    decision_before: str
+    decision_after: str | None
+    probability_before: float
+    probability_after: float | None
+    changes: list[Change]
+    message: str
+
+
+class Cost(TypedDict):
+    fn: float
+    fp: float
+
+
+class Metrics(TypedDict):
+    auc: float
+    auc_std: float
+    business_cost: float
+    business_cost_accept_all: float
+    recall: float
+    precision: float
+    brier: float
+
+
+class DataSummary(TypedDict):
+    rows: int
+    defaults: int
+    default_rate: float
+    features: int
+    fingerprint: str
+
+
+class ModelCard(TypedDict):
+    version: str
+    trained_at: str
+    threshold: float
+    cost: Cost
+    metrics: Metrics
+    data: DataSummary
+    library_versions: dict[str, str]
+
+
+class Importance(TypedDict):
+    feature: str
+    label: str
+    importance: float
+
+
+class ImportanceList(TypedDict):
+    items: list[Importance]
+
+
+class ScoringApi(Protocol):
+    """What the pages need from the API; the real client and the tests' fake both provide it."""
+
+    def search_clients(self, search: str, limit: int = 10) -> ClientPage: ...
+    def features(self) -> list[FeatureInfo]: ...
+    def client(self, client_id: int) -> ClientRecord: ...
+    def client_features(self, client_id: int) -> dict[str, float | None]: ...
+    def explanation(self, client_id: int, top: int = 10, lang: Lang = "en") -> Explanation: ...
+    def explain_changes(
+        self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: Lang = "en"
+    ) -> Explanation: ...
+    def distribution(
+        self, feature: str, client_id: int, by: str = "target", bins: int = 20
+    ) -> Distribution: ...
+    def scatter(self, x: str, y: str, n: int = 500) -> Scatter: ...
+    def neighbors(self, client_id: int, k: int = 10) -> Neighbors: ...
+    def counterfactual(self, client_id: int, lang: Lang = "en") -> Counterfactual: ...
+    def model(self) -> ModelCard: ...
+    def importance(self, top: int = 20) -> ImportanceList: ...
+
+
+T = TypeVar("T")
+
+
+def _expect(body: Any, keys: tuple[str, ...], shape: type[T]) -> T:
+    """Check that a body has the contract's top-level keys; the types are the API's promise."""
+    if not isinstance(body, dict) or any(key not in body for key in keys):
+        raise ApiError(f"unexpected response: expected {shape.__name__}")
+    return cast(T, body)
+
+
+_SCORE = ("probability", "decision", "threshold", "model_version")
+_EXPLANATION = (*_SCORE, "base_value", "raw_score", "contributions", "rest", "reasons")
+
+
+class ApiClient:
+    """Synchronous client of the scoring API; one instance per (url, key), reused."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"X-API-Key": api_key, "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiTimeout(f"the API did not answer in time ({path})") from exc
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(f"the API cannot be reached ({exc.__class__.__name__})") from exc
+        if response.status_code >= 400:
+            raise _error_for(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError("the API answered with a body that is not JSON") from exc
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._request("GET", path, params=params or None)
+
+    # -- routes ------------------------------------------------------------------------------
+    def search_clients(self, search: str, limit: int = 10) -> ClientPage:
+        body = self._get("/v1/clients", search=search, limit=limit, offset=0)
+        return _expect(body, ("total", "items"), ClientPage)
+
+    def features(self) -> list[FeatureInfo]:
+        return _expect(self._get("/v1/features"), ("items",), _FeatureList)["items"]
+
+    def client(self, client_id: int) -> ClientRecord:
+        return _expect(self._get(f"/v1/clients/{client_id}"), ("fields",), ClientRecord)
+
+    def client_features(self, client_id: int) -> dict[str, float | None]:
+        body = self._get(f"/v1/clients/{client_id}/features")
+        return _expect(body, ("features",), _FeatureRecord)["features"]
+
+    def explanation(self, client_id: int, top: int = 10, lang: Lang = "en") -> Explanation:
+        body = self._get(f"/v1/clients/{client_id}/explanation", top=top, lang=lang)
+        return _expect(body, _EXPLANATION, Explanation)
+
+    def explain_changes(
+        self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: Lang = "en"
+    ) -> Explanation:
+        payload = {"client_id": client_id, "changes": dict(changes), "top": top, "lang": lang}
+        body = self._request("POST", "/v1/explain", json=payload)
+        return _expect(body, _EXPLANATION, Explanation)
+
+    def distribution(
+        self, feature: str, client_id: int, by: str = "target", bins: int = 20
+    ) -> Distribution:
+        body = self._get(
+            f"/v1/features/{feature}/distribution", by=by, bins=bins, client_id=client_id
+        )
+        return _expect(body, ("bin_edges", "counts_0", "counts_1", "client_value"), Distribution)
+
+    def scatter(self, x: str, y: str, n: int = 500) -> Scatter:
+        return _expect(self._get("/v1/features/scatter", x=x, y=y, n=n), ("points",), Scatter)
+
+    def neighbors(self, client_id: int, k: int = 10) -> Neighbors:
+        body = self._get(f"/v1/clients/{client_id}/neighbors", k=k)
+        return _expect(body, ("default_rate", "items"), Neighbors)
+
+    def counterfactual(self, client_id: int, lang: Lang = "en") -> Counterfactual:
+        body = self._get(f"/v1/clients/{client_id}/counterfactual", lang=lang)
+        return _expect(body, ("found", "changes", "message"), Counterfactual)
+
+    def model(self) -> ModelCard:
+        return _expect(self._get("/v1/model"), ("version", "threshold", "metrics"), ModelCard)
+
+    def importance(self, top: int = 20) -> ImportanceList:
+        return _expect(self._get("/v1/model/importance", top=top), ("items",), ImportanceList)
+
+
+class _FeatureList(TypedDict):
+    items: list[FeatureInfo]
+
+
+class _FeatureRecord(TypedDict):
+    client_id: int
+    model_version: str
+    features: dict[str, float | None]
+
+
+def _error_for(response: httpx.Response) -> ApiError:
+    """Map an error status to the typed exception a page knows how to explain."""
+    try:
+        detail = response.json().get("detail", "")
+    except (ValueError, AttributeError):
+        detail = ""
+    message = f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
+    status = response.status_code
+    if status in (401, 403):
+        return ApiAuthError(message, status)
+    if status == 404:
+        return ApiNotFound(message, status)
+    if status in (502, 503):
+        return ApiUnavailable(message, status)
+    if status == 504:
+        return ApiTimeout(message, status)
+    return ApiError(message, status)

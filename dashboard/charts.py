@@ -1,0 +1,290 @@
+"""Plotly figure builders: pure functions of API responses, no Streamlit.
+
+Colour never carries meaning alone: "raises the risk" / "payment difficulties" marks are
+vermilion *and* hatched (bars) or crosses (points), with signs or words in their labels.
+Each builder has a text alternative and a table in ``dashboard.describe``.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import plotly.graph_objects as go
+
+from dashboard import theme
+from dashboard.api_client import Distribution, Explanation, Neighbors, Scatter
+from dashboard.i18n import Lang, num, pct, tr
+
+FONT = {"family": "Source Sans Pro, Segoe UI, Arial, sans-serif", "size": 14, "color": theme.INK}
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 16}},
+        font=FONT,
+        height=height,
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+        paper_bgcolor="#FFFFFF",
+        plot_bgcolor="#FFFFFF",
+        legend={"orientation": "h", "y": -0.2},
+        hoverlabel={"font": {"size": 14}},
+    )
+    fig.update_xaxes(gridcolor="#E5E7EB", zerolinecolor="#9CA3AF", automargin=True)
+    fig.update_yaxes(gridcolor="#E5E7EB", zerolinecolor="#9CA3AF", automargin=True)
+    return fig
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def gauge(probability: float, threshold: float, lang: Lang) -> go.Figure:
+    """Default probability on a 0-100 % dial, the threshold marked, the two zones tinted."""
+    refused = probability >= threshold
+    fig = go.Figure(
+        go.Indicator(
+            mode="gauge+number",
+            value=round(probability * 100, 1),
+            number={"suffix": " %" if lang == "fr" else "%", "font": {"size": 40}},
+            gauge={
+                "axis": {"range": [0, 100], "ticksuffix": "%", "tickcolor": theme.INK},
+                "bar": {"color": theme.VERMILION if refused else theme.BLUE, "thickness": 0.35},
+                "steps": [
+                    {"range": [0, threshold * 100], "color": theme.GRANT_TINT},
+                    {"range": [threshold * 100, 100], "color": theme.REFUSE_TINT},
+                ],
+                "threshold": {
+                    "line": {"color": theme.INK, "width": 4},
+                    "thickness": 0.9,
+                    "value": threshold * 100,
+                },
+            },
+        )
+    )
+    fig.add_annotation(
+        text=f"{tr(lang, 'gauge.threshold')} {pct(threshold, lang)}",
+        x=0.5,
+        y=-0.12,
+        showarrow=False,
+        font={"size": 14},
+    )
+    return _layout(fig, tr(lang, "gauge.title"), 280).update_layout(
+        margin={"l": 40, "r": 40, "t": 60, "b": 40}
+    )
+
+
+def waterfall(expl: Explanation, lang: Lang) -> go.Figure:
+    """Floating bars from the average client's score to this client's, largest effect on top."""
+    steps = [(c["label"], c["shap"]) for c in expl["contributions"]]
+    if expl["rest"]["count"]:
+        steps.append(
+            (tr(lang, "waterfall.rest", count=expl["rest"]["count"]), expl["rest"]["shap"])
+        )
+    bases, running = [], expl["base_value"]
+    for _, shap in steps:
+        bases.append(running)
+        running += shap
+    up = [shap > 0 for _, shap in steps]
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=[label for label, _ in steps],
+            x=[shap for _, shap in steps],
+            base=bases,
+            marker={
+                "color": [theme.VERMILION if u else theme.BLUE for u in up],
+                "pattern": {"shape": ["/" if u else "" for u in up], "fgcolor": "#FFFFFF"},
+                "line": {"color": theme.INK, "width": 1},
+            },
+            text=[
+                f"{shap:+.2f} {'▲' if u else '▼'}" for (_, shap), u in zip(steps, up, strict=True)
+            ],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    marks = [
+        (expl["base_value"], "dot", tr(lang, "waterfall.base")),
+        (expl["raw_score"], "solid", tr(lang, "waterfall.final")),
+        (logit(expl["threshold"]), "dash", tr(lang, "gauge.threshold")),
+    ]
+    for x, dash, text in marks:
+        fig.add_vline(x=x, line={"color": theme.INK, "dash": dash, "width": 2})
+        fig.add_annotation(
+            x=x,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=text,
+            showarrow=False,
+            font={"size": 12},
+            textangle=-30,
+        )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(title=tr(lang, "waterfall.axis"))
+    height = 160 + 34 * len(steps)
+    return _layout(fig, tr(lang, "explanation.title"), height).update_layout(margin={"t": 90})
+
+
+def bars(
+    labels: list[str],
+    values: list[float],
+    title: str,
+    axis: str,
+    risk_up: list[bool] | None = None,
+) -> go.Figure:
+    """Horizontal bars, largest on top; ``risk_up`` colours and hatches each bar by direction."""
+    up = risk_up or [False] * len(values)
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=labels,
+            x=values,
+            marker={
+                "color": [theme.VERMILION if u else theme.BLUE for u in up],
+                "pattern": {"shape": ["/" if u else "" for u in up], "fgcolor": "#FFFFFF"},
+                "line": {"color": theme.INK, "width": 1},
+            },
+            text=[f"{v:.2f}" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(title=axis)
+    return _layout(fig, title, 140 + 30 * len(values))
+
+
+def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:
+    """Share of each outcome group per bin, the client's value marked with a line and words."""
+    edges = dist["bin_edges"]
+    centres = [(a + b) / 2 for a, b in pairwise(edges)]
+    widths = [(b - a) * 0.45 for a, b in pairwise(edges)]
+    fig = go.Figure()
+    groups = (
+        (dist["counts_0"], tr(lang, "dist.repaid"), theme.BLUE, "", -1),
+        (dist["counts_1"], tr(lang, "dist.defaulted"), theme.VERMILION, "/", 1),
+    )
+    for counts, name, colour, pattern, side in groups:
+        total = sum(counts) or 1
+        fig.add_bar(
+            x=[c + side * w / 2 for c, w in zip(centres, widths, strict=True)],
+            y=[100 * n / total for n in counts],
+            width=widths,
+            name=name,
+            marker={
+                "color": colour,
+                "pattern": {"shape": pattern, "fgcolor": "#FFFFFF", "bgcolor": colour},
+                "line": {"color": theme.INK, "width": 1},
+            },
+            hovertemplate=f"{name}: %{{y:.1f}}%<extra></extra>",
+        )
+    if dist["client_value"] is not None:
+        fig.add_vline(x=dist["client_value"], line={"color": theme.INK, "width": 3})
+        fig.add_annotation(
+            x=dist["client_value"],
+            y=1,
+            yref="paper",
+            yanchor="bottom",
+            text=f"▼ {tr(lang, 'dist.client')}: {num(dist['client_value'], lang)}",
+            showarrow=False,
+            font={"size": 13},
+        )
+    fig.update_xaxes(title=label)
+    fig.update_yaxes(title=tr(lang, "dist.axis_y"), ticksuffix="%")
+    fig.update_layout(barmode="overlay", margin={"t": 80})
+    return _layout(fig, tr(lang, "dist.title", label=label), 380)
+
+
+def scatter(
+    data: Scatter,
+    x_label: str,
+    y_label: str,
+    client_xy: tuple[float | None, float | None],
+    by_score: bool,
+    lang: Lang,
+) -> go.Figure:
+    """Reference clients: circles repaid, crosses defaulted; colour by outcome or by score."""
+    pts = data["points"]
+    fig = go.Figure()
+    for target, name, colour, symbol in (
+        (0, tr(lang, "dist.repaid"), theme.BLUE, "circle"),
+        (1, tr(lang, "dist.defaulted"), theme.VERMILION, "x"),
+    ):
+        idx = [i for i, t in enumerate(pts["target"]) if t == target]
+        marker: dict[str, object] = {"symbol": symbol, "size": 7, "opacity": 0.75, "color": colour}
+        if by_score:
+            marker.update(
+                color=[pts["probability"][i] for i in idx],
+                colorscale="Cividis",
+                cmin=0,
+                cmax=1,
+                showscale=target == 0,
+                colorbar={"title": tr(lang, "scatter.by_score"), "tickformat": ".0%"},
+            )
+        fig.add_scatter(
+            x=[pts["x"][i] for i in idx],
+            y=[pts["y"][i] for i in idx],
+            mode="markers",
+            name=name,
+            marker=marker,
+            hovertemplate=f"{name}<extra></extra>",
+        )
+    cx, cy = client_xy
+    if cx is not None and cy is not None:
+        fig.add_scatter(
+            x=[cx],
+            y=[cy],
+            mode="markers+text",
+            name=tr(lang, "scatter.client"),
+            text=[tr(lang, "scatter.client")],
+            textposition="top center",
+            marker={
+                "symbol": "star",
+                "size": 20,
+                "color": theme.INK,
+                "line": {"color": "#FFFFFF", "width": 2},
+            },
+        )
+    fig.update_xaxes(title=x_label)
+    fig.update_yaxes(title=y_label)
+    return _layout(fig, tr(lang, "scatter.title"), 460)
+
+
+def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
+    """Each similar client's default probability: hatched vermilion if they had difficulties."""
+    items = data["items"]
+    order = [str(n["client_id"]) for n in items]
+    fig = go.Figure()
+    for target, key, colour, pattern in (
+        (0, "dist.repaid", theme.BLUE, ""),
+        (1, "dist.defaulted", theme.VERMILION, "/"),
+    ):
+        group = [n for n in items if n["target"] == target]
+        fig.add_bar(
+            x=[str(n["client_id"]) for n in group],
+            y=[n["probability"] * 100 for n in group],
+            name=tr(lang, key),
+            marker={
+                "color": colour,
+                "pattern": {"shape": pattern, "fgcolor": "#FFFFFF", "bgcolor": colour},
+                "line": {"color": theme.INK, "width": 1},
+            },
+            hovertemplate=f"{tr(lang, key)} %{{x}}: %{{y:.1f}}%<extra></extra>",
+        )
+    fig.add_hline(
+        y=threshold * 100,
+        line={"color": theme.INK, "dash": "dash", "width": 2},
+        annotation_text=f"{tr(lang, 'gauge.threshold')} {pct(threshold, lang)}",
+        annotation_position="top left",
+    )
+    fig.update_xaxes(
+        type="category", categoryorder="array", categoryarray=order, title=tr(lang, "col.client")
+    )
+    fig.update_yaxes(title=tr(lang, "col.probability"), ticksuffix="%", range=[0, 100])
+    return _layout(fig, tr(lang, "neighbors.title"), 380)

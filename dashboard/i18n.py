@@ -1,0 +1,376 @@
+"""Every text the dashboard shows, in English and French.
+
+``tr(lang, key, **values)`` is pure (charts, PDF, tests); ``t(key, **values)`` reads the language
+the advisor picked in the sidebar. A test checks that both languages have exactly the same keys
+and the same placeholders.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final, Literal, cast
+
+import streamlit as st
+
+Lang = Literal["en", "fr"]
+LANGS: Final[tuple[Lang, ...]] = ("en", "fr")
+LANG_NAMES: Final[dict[Lang, str]] = {"en": "English", "fr": "Français"}
+
+EN: Final[dict[str, str]] = {
+    "app.brand": "Prêt à dépenser",
+    "app.title": "Credit decision assistant",
+    "app.lang": "Language / Langue",
+    "page.decision": "Decision",
+    "page.explanation": "Explanation",
+    "page.comparison": "Comparison",
+    "page.whatif": "What-if",
+    "page.model": "Model",
+    # client search
+    "search.label": "Client ID",
+    "search.placeholder": "e.g. 100001",
+    "search.help": "Type the full client ID, or a few of its digits to search.",
+    "search.invalid": "A client ID contains digits only.",
+    "search.none": "No client ID contains “{query}”.",
+    "search.pick": "Matching clients",
+    "search.more": "{total} clients match; the first {shown} are listed. Type more digits.",
+    "client.current": "Client {client_id}",
+    "client.none": "Find a client in the sidebar: type their ID, or a few digits of it.",
+    # errors
+    "error.unavailable": "The scoring service cannot be reached right now. Please retry in a "
+    "moment; if it persists, contact IT support.",
+    "error.timeout": "The scoring service is taking too long to answer. Please retry.",
+    "error.auth": "The dashboard is not authorised to use the scoring service (API key "
+    "refused). Contact IT support.",
+    "error.not_found": "Client {client_id} was not found. Check the ID and try again.",
+    "error.generic": "The scoring service returned an unexpected answer. Please retry; if it "
+    "persists, contact IT support.",
+    "error.detail": "Reference for support: {detail}",
+    "error.retry": "Retry",
+    # decision
+    "decision.grant": "Credit granted",
+    "decision.refuse": "Credit refused",
+    "decision.below": "The default probability, {probability}, is {gap} points below the "
+    "threshold of {threshold}.",
+    "decision.above": "The default probability, {probability}, is {gap} points above the "
+    "threshold of {threshold}.",
+    "decision.at": "The default probability, {probability}, is at the threshold of {threshold}.",
+    "decision.close": "Close to the threshold: review the file with care.",
+    "decision.model": "Model {version}",
+    "reasons.against": "What raises the risk",
+    "reasons.for": "What lowers the risk",
+    "reasons.none": "No strong reason in this direction.",
+    "pdf.download": "Download the decision summary (PDF)",
+    "pdf.title": "Credit decision summary",
+    "pdf.client": "Client {client_id}",
+    "pdf.date": "Date: {date}",
+    "pdf.note": "This summary explains the automated score given to the application. The "
+    "advisor remains responsible for the final decision and can explain it in person.",
+    "gauge.title": "Default probability",
+    "gauge.threshold": "Threshold",
+    "gauge.alt": "Gauge of the default probability: {probability}, against a threshold of "
+    "{threshold}. {verdict}.",
+    # chart common
+    "chart.table": "Chart as text and table",
+    "table.item": "Item",
+    "table.value": "Value",
+    "direction.up": "raises the risk",
+    "direction.down": "lowers the risk",
+    # explanation
+    "explanation.title": "Why this decision",
+    "explanation.intro": "Each bar shows how much one characteristic moves this client's risk "
+    "score away from the average client: hatched bars to the right raise the risk, plain bars "
+    "to the left lower it (log-odds).",
+    "waterfall.base": "Average client",
+    "waterfall.rest": "{count} other characteristics",
+    "waterfall.final": "This client",
+    "waterfall.axis": "Risk score (log-odds)",
+    "waterfall.alt": "Waterfall chart. From the average client's risk score of {base}, the "
+    "largest effects are: {items}. {rest}. This client's score is {raw}, a default "
+    "probability of {probability}.",
+    "waterfall.alt_rest": "{count} other characteristics together add {shap}",
+    "col.feature": "Characteristic",
+    "col.value": "Client value",
+    "col.contribution": "Contribution (log-odds)",
+    "col.effect": "Effect",
+    "col.importance": "Importance (mean |SHAP|)",
+    "col.local": "Weight for this client (|SHAP|)",
+    "importance.local": "Weight for this client",
+    "importance.global": "Weight for all clients",
+    "importance.compare": "This client compared with all clients",
+    "importance.axis": "Mean |SHAP| (log-odds)",
+    "importance.local_axis": "|SHAP| for this client (log-odds)",
+    "importance.alt": "Bar chart of the {count} most influential characteristics: {items}.",
+    "value.missing": "missing",
+    # comparison
+    "comparison.title": "Compare with other clients",
+    "comparison.feature": "Characteristic",
+    "dist.title": "{label}: repaid vs defaulted clients",
+    "dist.repaid": "Repaid",
+    "dist.defaulted": "Payment difficulties",
+    "dist.client": "This client",
+    "dist.axis_y": "Share of the group",
+    "dist.alt": "Histogram of {label} for {n0} clients who repaid and {n1} who had payment "
+    "difficulties. {position}",
+    "dist.alt_client": "This client's value, {value}, falls between {low} and {high}, where "
+    "{share} of clients had payment difficulties.",
+    "dist.alt_missing": "This client's value is missing.",
+    "col.from": "From",
+    "col.to": "To",
+    "scatter.title": "Two characteristics together",
+    "scatter.x": "Horizontal axis",
+    "scatter.y": "Vertical axis",
+    "scatter.colour": "Colour by",
+    "scatter.by_outcome": "Outcome",
+    "scatter.by_score": "Default probability",
+    "scatter.client": "This client",
+    "scatter.alt": "Scatter plot of {n} reference clients, {x} against {y}: {n1} had payment "
+    "difficulties (crosses) and {n0} repaid (circles). This client is at {cx}, {cy}.",
+    "col.outcome": "Outcome",
+    "col.count": "Clients",
+    "col.median": "{label} (median)",
+    "col.probability": "Default probability",
+    "col.client": "Client",
+    "col.distance": "Distance",
+    "neighbors.title": "Similar clients",
+    "neighbors.rate": "Among the {k} most similar past clients, {rate} had payment difficulties.",
+    "neighbors.alt": "Bar chart of the default probability of the {k} most similar clients; "
+    "{n1} of them had payment difficulties. Threshold {threshold}.",
+    # what-if
+    "whatif.title": "What-if simulation",
+    "whatif.intro": "Change what the client can act on, then re-score. Age, gender and family "
+    "status are never editable.",
+    "whatif.submit": "Re-score",
+    "whatif.before": "Today",
+    "whatif.after": "Simulated",
+    "whatif.none": "No characteristic the client can act on is available for this file.",
+    "whatif.unchanged": "Change at least one value, then select Re-score.",
+    "whatif.delta": "Default probability {before} → {after} ({delta} points).",
+    "whatif.invalid": "The scoring service refused these values: {detail}",
+    "cf.title": "What would change the decision",
+    "cf.none": "No small change of the actionable characteristics crosses the threshold.",
+    "cf.after": "With these changes: {decision}, default probability {probability}.",
+    "cf.apply": "Try these changes in the simulation",
+    "col.now": "Today",
+    "col.needed": "Needed",
+    # model
+    "model.title": "About the model",
+    "model.version": "Version",
+    "model.trained_at": "Trained on",
+    "model.threshold": "Decision threshold",
+    "model.threshold_help": "A client is refused when the default probability is at or above "
+    "this value.",
+    "model.cost": "Business cost: a missed default costs {ratio} times as much as a good client "
+    "wrongly refused. The threshold minimises this cost.",
+    "model.cost_value": "Business cost per client",
+    "model.cost_accept_all": "Cost if every client were granted",
+    "model.auc": "AUC (ranking quality)",
+    "model.recall": "Recall (defaults caught)",
+    "model.precision": "Precision (refusals justified)",
+    "model.brier": "Brier score (calibration)",
+    "model.data": "Trained on {rows} clients, {rate} with payment difficulties, {features} "
+    "characteristics.",
+    "model.importance": "Most influential characteristics overall",
+    "model.libraries": "Library versions",
+    "col.library": "Library",
+    "col.version": "Version",
+}
+
+FR: Final[dict[str, str]] = {
+    "app.brand": "Prêt à dépenser",
+    "app.title": "Assistant de décision de crédit",
+    "app.lang": "Language / Langue",
+    "page.decision": "Décision",
+    "page.explanation": "Explication",
+    "page.comparison": "Comparaison",
+    "page.whatif": "Simulation",
+    "page.model": "Modèle",
+    "search.label": "Identifiant client",
+    "search.placeholder": "ex. 100001",
+    "search.help": "Saisissez l'identifiant complet, ou quelques chiffres pour chercher.",
+    "search.invalid": "Un identifiant client ne contient que des chiffres.",
+    "search.none": "Aucun identifiant ne contient « {query} ».",
+    "search.pick": "Clients correspondants",
+    "search.more": "{total} clients correspondent ; les {shown} premiers sont listés. "
+    "Saisissez plus de chiffres.",
+    "client.current": "Client {client_id}",
+    "client.none": "Cherchez un client dans le volet latéral : saisissez son identifiant, ou "
+    "quelques chiffres.",
+    "error.unavailable": "Le service de scoring est injoignable pour le moment. Réessayez "
+    "dans un instant ; si le problème persiste, contactez le support informatique.",
+    "error.timeout": "Le service de scoring met trop de temps à répondre. Réessayez.",
+    "error.auth": "Le tableau de bord n'est pas autorisé à utiliser le service de scoring "
+    "(clé d'API refusée). Contactez le support informatique.",
+    "error.not_found": "Le client {client_id} est introuvable. Vérifiez l'identifiant.",
+    "error.generic": "Le service de scoring a donné une réponse inattendue. Réessayez ; si le "
+    "problème persiste, contactez le support informatique.",
+    "error.detail": "Référence pour le support : {detail}",
+    "error.retry": "Réessayer",
+    "decision.grant": "Crédit accordé",
+    "decision.refuse": "Crédit refusé",
+    "decision.below": "La probabilité de défaut, {probability}, est {gap} points sous le "
+    "seuil de {threshold}.",
+    "decision.above": "La probabilité de défaut, {probability}, est {gap} points au-dessus du "
+    "seuil de {threshold}.",
+    "decision.at": "La probabilité de défaut, {probability}, est au seuil de {threshold}.",
+    "decision.close": "Proche du seuil : examinez le dossier avec attention.",
+    "decision.model": "Modèle {version}",
+    "reasons.against": "Ce qui augmente le risque",
+    "reasons.for": "Ce qui diminue le risque",
+    "reasons.none": "Aucune raison marquée dans ce sens.",
+    "pdf.download": "Télécharger la synthèse de la décision (PDF)",
+    "pdf.title": "Synthèse de la décision de crédit",
+    "pdf.client": "Client {client_id}",
+    "pdf.date": "Date : {date}",
+    "pdf.note": "Cette synthèse explique le score automatique attribué à la demande. Le "
+    "conseiller reste responsable de la décision finale et peut l'expliquer de vive voix.",
+    "gauge.title": "Probabilité de défaut",
+    "gauge.threshold": "Seuil",
+    "gauge.alt": "Jauge de la probabilité de défaut : {probability}, pour un seuil de "
+    "{threshold}. {verdict}.",
+    "chart.table": "Graphique en texte et en tableau",
+    "table.item": "Élément",
+    "table.value": "Valeur",
+    "direction.up": "augmente le risque",
+    "direction.down": "diminue le risque",
+    "explanation.title": "Pourquoi cette décision",
+    "explanation.intro": "Chaque barre montre de combien une caractéristique éloigne le score "
+    "de risque de ce client de celui du client moyen : les barres hachurées vers la droite "
+    "augmentent le risque, les barres pleines vers la gauche le diminuent (log-odds).",
+    "waterfall.base": "Client moyen",
+    "waterfall.rest": "{count} autres caractéristiques",
+    "waterfall.final": "Ce client",
+    "waterfall.axis": "Score de risque (log-odds)",
+    "waterfall.alt": "Graphique en cascade. Depuis le score de risque du client moyen, "
+    "{base}, les effets les plus forts sont : {items}. {rest}. Le score de ce client est "
+    "{raw}, soit une probabilité de défaut de {probability}.",
+    "waterfall.alt_rest": "{count} autres caractéristiques ajoutent ensemble {shap}",
+    "col.feature": "Caractéristique",
+    "col.value": "Valeur du client",
+    "col.contribution": "Contribution (log-odds)",
+    "col.effect": "Effet",
+    "col.importance": "Importance (|SHAP| moyen)",
+    "col.local": "Poids pour ce client (|SHAP|)",
+    "importance.local": "Poids pour ce client",
+    "importance.global": "Poids pour l'ensemble des clients",
+    "importance.compare": "Ce client comparé à l'ensemble des clients",
+    "importance.axis": "|SHAP| moyen (log-odds)",
+    "importance.local_axis": "|SHAP| pour ce client (log-odds)",
+    "importance.alt": "Diagramme en barres des {count} caractéristiques les plus influentes : "
+    "{items}.",
+    "value.missing": "manquante",
+    "comparison.title": "Comparer avec les autres clients",
+    "comparison.feature": "Caractéristique",
+    "dist.title": "{label} : clients ayant remboursé ou non",
+    "dist.repaid": "Remboursé",
+    "dist.defaulted": "Difficultés de paiement",
+    "dist.client": "Ce client",
+    "dist.axis_y": "Part du groupe",
+    "dist.alt": "Histogramme de {label} pour {n0} clients ayant remboursé et {n1} ayant eu "
+    "des difficultés de paiement. {position}",
+    "dist.alt_client": "La valeur de ce client, {value}, se situe entre {low} et {high}, où "
+    "{share} des clients ont eu des difficultés de paiement.",
+    "dist.alt_missing": "La valeur de ce client est manquante.",
+    "col.from": "De",
+    "col.to": "À",
+    "scatter.title": "Deux caractéristiques ensemble",
+    "scatter.x": "Axe horizontal",
+    "scatter.y": "Axe vertical",
+    "scatter.colour": "Couleur selon",
+    "scatter.by_outcome": "Issue",
+    "scatter.by_score": "Probabilité de défaut",
+    "scatter.client": "Ce client",
+    "scatter.alt": "Nuage de {n} clients de référence, {x} en fonction de {y} : {n1} ont eu "
+    "des difficultés de paiement (croix) et {n0} ont remboursé (ronds). Ce client est en "
+    "{cx}, {cy}.",
+    "col.outcome": "Issue",
+    "col.count": "Clients",
+    "col.median": "{label} (médiane)",
+    "col.probability": "Probabilité de défaut",
+    "col.client": "Client",
+    "col.distance": "Distance",
+    "neighbors.title": "Clients similaires",
+    "neighbors.rate": "Parmi les {k} anciens clients les plus proches, {rate} ont eu des "
+    "difficultés de paiement.",
+    "neighbors.alt": "Diagramme en barres de la probabilité de défaut des {k} clients les "
+    "plus proches ; {n1} d'entre eux ont eu des difficultés de paiement. Seuil {threshold}.",
+    "whatif.title": "Simulation",
+    "whatif.intro": "Modifiez ce sur quoi le client peut agir, puis recalculez le score. "
+    "L'âge, le genre et la situation familiale ne sont jamais modifiables.",
+    "whatif.submit": "Recalculer",
+    "whatif.before": "Aujourd'hui",
+    "whatif.after": "Simulé",
+    "whatif.none": "Aucune caractéristique modifiable par le client n'est disponible pour ce "
+    "dossier.",
+    "whatif.unchanged": "Modifiez au moins une valeur, puis choisissez Recalculer.",
+    "whatif.delta": "Probabilité de défaut {before} → {after} ({delta} points).",
+    "whatif.invalid": "Le service de scoring a refusé ces valeurs : {detail}",
+    "cf.title": "Ce qui changerait la décision",
+    "cf.none": "Aucun petit changement des caractéristiques modifiables ne franchit le seuil.",
+    "cf.after": "Avec ces changements : {decision}, probabilité de défaut {probability}.",
+    "cf.apply": "Essayer ces changements dans la simulation",
+    "col.now": "Aujourd'hui",
+    "col.needed": "Nécessaire",
+    "model.title": "À propos du modèle",
+    "model.version": "Version",
+    "model.trained_at": "Entraîné le",
+    "model.threshold": "Seuil de décision",
+    "model.threshold_help": "Un client est refusé quand sa probabilité de défaut atteint ou "
+    "dépasse cette valeur.",
+    "model.cost": "Coût métier : un défaut non détecté coûte {ratio} fois plus qu'un bon client "
+    "refusé à tort. Le seuil minimise ce coût.",
+    "model.cost_value": "Coût métier par client",
+    "model.cost_accept_all": "Coût si tous les clients étaient acceptés",
+    "model.auc": "AUC (qualité du classement)",
+    "model.recall": "Rappel (défauts détectés)",
+    "model.precision": "Précision (refus justifiés)",
+    "model.brier": "Score de Brier (calibration)",
+    "model.data": "Entraîné sur {rows} clients, dont {rate} avec difficultés de paiement, "
+    "{features} caractéristiques.",
+    "model.importance": "Caractéristiques les plus influentes en général",
+    "model.libraries": "Versions des bibliothèques",
+    "col.library": "Bibliothèque",
+    "col.version": "Version",
+}
+
+STRINGS: Final[dict[Lang, dict[str, str]]] = {"en": EN, "fr": FR}
+
+
+def default_lang() -> Lang:
+    """DASHBOARD_LANG if it names a supported language, else English."""
+    env = os.environ.get("DASHBOARD_LANG", "en").lower()
+    return env if env in LANGS else "en"
+
+
+def tr(lang: Lang, key: str, **values: object) -> str:
+    """The text for ``key`` in ``lang``, with ``values`` filled in."""
+    text = STRINGS[lang][key]
+    return text.format(**values) if values else text
+
+
+def current_lang() -> Lang:
+    lang = st.session_state.get("lang", default_lang())
+    return cast(Lang, lang) if lang in LANGS else "en"
+
+
+def t(key: str, **values: object) -> str:
+    """The text for ``key`` in the language the advisor picked."""
+    return tr(current_lang(), key, **values)
+
+
+def pct(value: float, lang: Lang, digits: int = 1) -> str:
+    """A probability as a percentage, written the way each language writes it."""
+    text = f"{value * 100:.{digits}f}"
+    return f"{text.replace('.', ',')} %" if lang == "fr" else f"{text}%"
+
+
+def num(value: float | int | None, lang: Lang, digits: int = 2) -> str:
+    """A number for a person to read (thousands grouped, French decimal comma)."""
+    if value is None:
+        return tr(lang, "value.missing")
+    if float(value).is_integer() and abs(value) >= 1:
+        text = f"{int(value):,}"
+    else:
+        text = f"{value:,.{digits}f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text

@@ -1,0 +1,44 @@
+"""Where the API is and which key to use: environment first, then st.secrets, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+DEFAULT_API_KEY = "demo-key"
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str
+    api_key: str
+    timeout_s: float
+
+
+def _secret(name: str) -> str | None:
+    """A value from st.secrets, or None; a missing secrets.toml must not crash the app."""
+    try:
+        value = st.secrets.get(name)
+    except Exception:  # StreamlitSecretNotFoundError, or a malformed file: use the defaults
+        return None
+    return str(value) if value not in (None, "") else None
+
+
+def _value(name: str, default: str) -> str:
+    return os.environ.get(name) or _secret(name) or default
+
+
+def load_settings() -> Settings:
+    try:
+        timeout = float(_value("API_TIMEOUT", str(DEFAULT_TIMEOUT_S)))
+    except ValueError:
+        timeout = DEFAULT_TIMEOUT_S
+    return Settings(
+        api_url=_value("API_URL", DEFAULT_API_URL),
+        api_key=_value("API_KEY", DEFAULT_API_KEY),
+        timeout_s=timeout,
+    )

@@ -1,0 +1,54 @@
+"""Explanation: the SHAP waterfall, and this client's weights next to the model's overall ones."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, describe, ui
+from dashboard.api_client import Importance
+from dashboard.i18n import t
+
+client_id, lang = ui.page_header("page.explanation")
+expl = ui.load(data.explanation, client_id, lang)
+overall = ui.load(data.importance)["items"]
+
+st.write(t("explanation.intro"))
+ui.chart(
+    charts.waterfall(expl, lang),
+    describe.waterfall_alt(expl, lang),
+    describe.waterfall_table(expl, lang),
+    key="explanation_waterfall",
+)
+
+st.subheader(t("importance.compare"))
+local: list[Importance] = [
+    {"feature": c["feature"], "label": c["label"], "importance": abs(c["shap"])}
+    for c in expl["contributions"]
+]
+left, right = st.columns(2, gap="large")
+with left:
+    ui.chart(
+        charts.bars(
+            [i["label"] for i in local],
+            [i["importance"] for i in local],
+            t("importance.local"),
+            t("importance.local_axis"),
+            risk_up=[c["shap"] > 0 for c in expl["contributions"]],
+        ),
+        describe.importance_alt(local, lang),
+        describe.importance_table(local, lang),
+        key="explanation_local",
+    )
+with right:
+    top = overall[: len(local) or 10]
+    ui.chart(
+        charts.bars(
+            [i["label"] for i in top],
+            [i["importance"] for i in top],
+            t("importance.global"),
+            t("importance.axis"),
+        ),
+        describe.importance_alt(top, lang),
+        describe.importance_table(top, lang),
+        key="explanation_global",
+    )

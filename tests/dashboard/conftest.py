@@ -1,0 +1,48 @@
+"""Dashboard tests: the API is faked at one seam, dashboard.data.get_client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data
+from tests.dashboard.fake_api import REFUSED_ID, FakeApi
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def _clean_caches() -> Iterator[None]:
+    # st.cache_data outlives a test: a response cached by one test must not serve the next.
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
+    api = FakeApi()
+    monkeypatch.setattr(data, "get_client", lambda: api)
+    return api
+
+
+AppFactory = Callable[..., AppTest]
+
+
+@pytest.fixture
+def open_page(fake_api: FakeApi) -> AppFactory:
+    """Run the app on one page, for one client (None: no client chosen), in one language."""
+
+    def _open(page: str, client_id: int | None = REFUSED_ID, lang: str = "en") -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        if client_id is not None:
+            at.query_params["client_id"] = str(client_id)
+        at.query_params["lang"] = lang
+        at.switch_page(f"views/{page}.py")
+        return at.run()
+
+    return _open

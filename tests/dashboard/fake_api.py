@@ -1,0 +1,220 @@
+"""A fake of the scoring API for the dashboard's tests: responses shaped exactly as
+docs/api-contract.md, with a switch to make any route fail the way the real one can."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from dashboard.api_client import (
+    ApiNotFound,
+    ClientPage,
+    ClientRecord,
+    Counterfactual,
+    Distribution,
+    Explanation,
+    FeatureInfo,
+    ImportanceList,
+    ModelCard,
+    Neighbors,
+    RawValue,
+    Scatter,
+)
+
+THRESHOLD = 0.48
+REFUSED_ID = 100001
+GRANTED_ID = 100002
+CLIENT_IDS = [100001, 100002, 100013, 100100, 100101, 200001]
+
+FEATURES: list[FeatureInfo] = [
+    {"name": "EXT_SOURCE_2", "label": "External credit score 2",
+     "description": "Normalized score from external data source", "dtype": "float",
+     "sources": ["EXT_SOURCE_2"], "importance": 0.41, "actionable": False},
+    {"name": "CREDIT_TERM", "label": "Annuity to credit ratio",
+     "description": "Loan annuity divided by the credit amount", "dtype": "float",
+     "sources": ["AMT_ANNUITY", "AMT_CREDIT"], "importance": 0.33, "actionable": True},
+    {"name": "DAYS_BIRTH", "label": "Age (days, negative)",
+     "description": "Client's age in days at the time of application", "dtype": "int",
+     "sources": ["DAYS_BIRTH"], "importance": 0.25, "actionable": True},
+    {"name": "AMT_GOODS_PRICE", "label": "Price of the goods",
+     "description": "Price of the goods for which the loan is given", "dtype": "float",
+     "sources": ["AMT_GOODS_PRICE"], "importance": 0.18, "actionable": True},
+    {"name": "DAYS_EMPLOYED", "label": "Days employed (negative)",
+     "description": "How many days before the application the person started current "
+     "employment", "dtype": "float", "sources": ["DAYS_EMPLOYED"], "importance": 0.15,
+     "actionable": False},
+    {"name": "CODE_GENDER", "label": "Gender", "description": "Gender of the client",
+     "dtype": "category", "sources": ["CODE_GENDER"], "importance": 0.05, "actionable": False},
+]  # fmt: skip
+
+RAW: dict[int, list[tuple[str, RawValue, str]]] = {
+    cid: [
+        ("SK_ID_CURR", cid, "ID of loan in our sample"),
+        ("CODE_GENDER", "F", "Gender of the client"),
+        ("DAYS_BIRTH", -12005, "Client's age in days at the time of application"),
+        ("AMT_CREDIT", 406597.5, "Credit amount of the loan"),
+        ("AMT_ANNUITY", 24700.5, "Loan annuity"),
+        ("AMT_GOODS_PRICE", 351000.0, "Goods price for consumer loans"),
+        ("NAME_FAMILY_STATUS", "Married", "Family status of the client"),
+        ("EXT_SOURCE_2", 0.2629, "Normalized score from external data source"),
+        ("DAYS_EMPLOYED", -637, "How many days before the application the person started "
+         "current employment"),
+    ]
+    for cid in CLIENT_IDS
+}  # fmt: skip
+
+
+def _explanation(client_id: int | None, probability: float, lang: str = "en") -> Explanation:
+    raw = math.log(probability / (1 - probability))
+    contributions = [
+        ("EXT_SOURCE_2", "External credit score 2", 0.2629, 0.62),
+        ("CREDIT_TERM", "Annuity to credit ratio", 0.0607, 0.31),
+        ("DAYS_BIRTH", "Age (days, negative)", -12005.0, -0.22),
+        ("AMT_GOODS_PRICE", "Price of the goods", 351000.0, 0.12),
+        ("DAYS_EMPLOYED", "Days employed (negative)", -637.0, -0.09),
+    ]
+    base = -2.4
+    rest_shap = raw - base - sum(c[3] for c in contributions)
+    fr = lang == "fr"
+    return {
+        "probability": probability,
+        "decision": "refuse" if probability >= THRESHOLD else "grant",
+        "threshold": THRESHOLD,
+        "model_version": "2026.11.0-demo",
+        "client_id": client_id,
+        "base_value": base,
+        "raw_score": raw,
+        "contributions": [
+            {"feature": f, "label": lbl, "value": v, "shap": s} for f, lbl, v, s in contributions
+        ],
+        "rest": {"count": 137, "shap": rest_shap},
+        "reasons": {
+            "against": [
+                "Le score externe 2 est bas (0,26)." if fr else "External score 2 is low (0.26).",
+                "Les mensualités pèsent lourd face au crédit." if fr
+                else "The annuity is high for the credit amount.",
+                "Le prix du bien est élevé." if fr else "The price of the goods is high.",
+                "Costs $ and *stars* stay literal.",
+            ],
+            "for": ["L'âge du client réduit le risque." if fr else "The client's age lowers the risk.",
+                    "Emploi stable depuis 637 jours." if fr else "Employed for 637 days."],
+        },
+    }  # fmt: skip
+
+
+class FakeApi:
+    """Implements dashboard.api_client.ScoringApi in memory; counts calls per method."""
+
+    def __init__(self, errors: Mapping[str, Exception] | None = None) -> None:
+        self.errors: dict[str, Exception] = dict(errors or {})
+        self.calls: Counter[str] = Counter()
+        self.last_changes: dict[str, RawValue] | None = None
+
+    def _call(self, name: str, client_id: int | None = None) -> None:
+        self.calls[name] += 1
+        error = self.errors.get(name) or self.errors.get("*")
+        if error is not None:
+            raise error
+        if client_id is not None and client_id not in CLIENT_IDS:
+            raise ApiNotFound(f"HTTP 404: client {client_id} not found", 404)
+
+    def search_clients(self, search: str, limit: int = 10) -> ClientPage:
+        self._call("search_clients")
+        hits = [cid for cid in CLIENT_IDS if search in str(cid)]
+        return {"total": len(hits), "limit": limit, "offset": 0, "items": hits[:limit]}
+
+    def features(self) -> list[FeatureInfo]:
+        self._call("features")
+        return copy.deepcopy(FEATURES)
+
+    def client(self, client_id: int) -> ClientRecord:
+        self._call("client", client_id)
+        fields = [{"name": n, "value": v, "description": d} for n, v, d in RAW[client_id]]
+        return {"client_id": client_id, "fields": fields}  # type: ignore[typeddict-item]
+
+    def client_features(self, client_id: int) -> dict[str, float | None]:
+        self._call("client_features", client_id)
+        return {"EXT_SOURCE_2": 0.2629, "CREDIT_TERM": 0.0607, "DAYS_BIRTH": -12005.0,
+                "AMT_GOODS_PRICE": 351000.0, "DAYS_EMPLOYED": -637.0, "CODE_GENDER": None}  # fmt: skip
+
+    def explanation(self, client_id: int, top: int = 10, lang: str = "en") -> Explanation:
+        self._call("explanation", client_id)
+        return _explanation(client_id, 0.62 if client_id == REFUSED_ID else 0.21, lang)
+
+    def explain_changes(
+        self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: str = "en"
+    ) -> Explanation:
+        self._call("explain_changes", client_id)
+        self.last_changes = dict(changes)
+        return _explanation(client_id, 0.39, lang)
+
+    def distribution(
+        self, feature: str, client_id: int, by: str = "target", bins: int = 20
+    ) -> Distribution:
+        self._call("distribution", client_id)
+        edges = [i / 10 for i in range(11)]
+        return {
+            "feature": feature, "label": "External credit score 2", "by": by,
+            "bin_edges": edges, "counts_0": [5, 9, 20, 40, 80, 120, 150, 130, 90, 40],
+            "counts_1": [6, 8, 12, 14, 12, 10, 8, 5, 3, 1], "labels": ["repaid", "defaulted"],
+            "missing_0": 3, "missing_1": 1, "client_value": 0.2629,
+        }  # fmt: skip
+
+    def scatter(self, x: str, y: str, n: int = 500) -> Scatter:
+        self._call("scatter")
+        xs = [i / 40 for i in range(40)]
+        return {
+            "x": x, "y": y,
+            "points": {
+                "x": [*xs[:-1], None], "y": [1 - v for v in xs],
+                "target": [1 if i % 7 == 0 else 0 for i in range(40)],
+                "probability": [min(0.99, 0.05 + v / 2) for v in xs],
+            },
+        }  # fmt: skip
+
+    def neighbors(self, client_id: int, k: int = 10) -> Neighbors:
+        self._call("neighbors", client_id)
+        items = [
+            {"client_id": 300000 + i, "distance": 0.1 * (i + 1), "target": int(i in (1, 4)),
+             "probability": 0.3 + 0.05 * i}
+            for i in range(k)
+        ]  # fmt: skip
+        return {"client_id": client_id, "k": k, "default_rate": 0.2,
+                "features": ["EXT_SOURCE_2", "CREDIT_TERM"], "items": items}  # type: ignore[typeddict-item]  # fmt: skip
+
+    def counterfactual(self, client_id: int, lang: str = "en") -> Counterfactual:
+        self._call("counterfactual", client_id)
+        return {
+            "client_id": client_id, "found": True, "decision_before": "refuse",
+            "decision_after": "grant", "probability_before": 0.62, "probability_after": 0.46,
+            "changes": [{"column": "AMT_CREDIT", "label": "Credit amount", "before": 406597.5,
+                         "after": 300000.0}],
+            "message": "Lowering the credit amount to 300,000 would cross the threshold."
+            if lang == "en" else "Réduire le montant du crédit à 300 000 franchirait le seuil.",
+        }  # fmt: skip
+
+    def model(self) -> ModelCard:
+        self._call("model")
+        return {
+            "version": "2026.11.0-demo", "trained_at": "2026-11-20T10:00:00Z",
+            "threshold": THRESHOLD, "cost": {"fn": 10.0, "fp": 1.0},
+            "metrics": {"auc": 0.771, "auc_std": 0.004, "business_cost": 0.492,
+                        "business_cost_accept_all": 0.807, "recall": 0.68, "precision": 0.19,
+                        "brier": 0.067},
+            "data": {"rows": 307511, "defaults": 24825, "default_rate": 0.0807,
+                     "features": 142, "fingerprint": "sha256:abc"},
+            "library_versions": {"lightgbm": "4.6.0", "shap": "0.48.0"},
+        }  # fmt: skip
+
+    def importance(self, top: int = 20) -> ImportanceList:
+        self._call("importance")
+        return {"items": [{"feature": f["name"], "label": f["label"],
+                           "importance": f["importance"]} for f in FEATURES][:top]}  # fmt: skip
+
+
+def as_json(value: Any) -> Any:
+    """Deep copy, as the HTTP layer would hand it over."""
+    return copy.deepcopy(value)
