@@ -65,7 +65,7 @@ def main() -> None:
             PAGES_DIR / "whatif.py",
             title=t("page.whatif"),
             icon=":material/tune:",
-            url_path="what-if",
+            url_path="whatif",
         ),
         st.Page(
             PAGES_DIR / "model.py",

@@ -30,25 +30,61 @@ GRANTED_ID = 100002
 CLIENT_IDS = [100001, 100002, 100013, 100100, 100101, 200001]
 
 FEATURES: list[FeatureInfo] = [
-    {"name": "EXT_SOURCE_2", "label": "External credit score 2",
-     "description": "Normalized score from external data source", "dtype": "float",
-     "sources": ["EXT_SOURCE_2"], "importance": 0.41, "actionable": False},
-    {"name": "CREDIT_TERM", "label": "Annuity to credit ratio",
-     "description": "Loan annuity divided by the credit amount", "dtype": "float",
-     "sources": ["AMT_ANNUITY", "AMT_CREDIT"], "importance": 0.33, "actionable": True},
-    {"name": "DAYS_BIRTH", "label": "Age (days, negative)",
-     "description": "Client's age in days at the time of application", "dtype": "int",
-     "sources": ["DAYS_BIRTH"], "importance": 0.25, "actionable": True},
-    {"name": "AMT_GOODS_PRICE", "label": "Price of the goods",
-     "description": "Price of the goods for which the loan is given", "dtype": "float",
-     "sources": ["AMT_GOODS_PRICE"], "importance": 0.18, "actionable": True},
-    {"name": "DAYS_EMPLOYED", "label": "Days employed (negative)",
-     "description": "How many days before the application the person started current "
-     "employment", "dtype": "float", "sources": ["DAYS_EMPLOYED"], "importance": 0.15,
-     "actionable": False},
-    {"name": "CODE_GENDER", "label": "Gender", "description": "Gender of the client",
-     "dtype": "category", "sources": ["CODE_GENDER"], "importance": 0.05, "actionable": False},
-]  # fmt: skip
+    {
+        "name": "EXT_SOURCE_2",
+        "label": "External credit score 2",
+        "description": "Normalized score from external data source",
+        "dtype": "float",
+        "sources": ["EXT_SOURCE_2"],
+        "importance": 0.41,
+        "actionable": False,
+    },
+    {
+        "name": "CREDIT_TERM",
+        "label": "Annuity to credit ratio",
+        "description": "Loan annuity divided by the credit amount",
+        "dtype": "float",
+        "sources": ["AMT_ANNUITY", "AMT_CREDIT"],
+        "importance": 0.33,
+        "actionable": True,
+    },
+    {
+        "name": "DAYS_BIRTH",
+        "label": "Age (days, negative)",
+        "description": "Client's age in days at the time of application",
+        "dtype": "int",
+        "sources": ["DAYS_BIRTH"],
+        "importance": 0.25,
+        "actionable": True,
+    },
+    {
+        "name": "AMT_GOODS_PRICE",
+        "label": "Price of the goods",
+        "description": "Price of the goods for which the loan is given",
+        "dtype": "float",
+        "sources": ["AMT_GOODS_PRICE"],
+        "importance": 0.18,
+        "actionable": True,
+    },
+    {
+        "name": "DAYS_EMPLOYED",
+        "label": "Days employed (negative)",
+        "description": "How many days before the application the person started current employment",
+        "dtype": "float",
+        "sources": ["DAYS_EMPLOYED"],
+        "importance": 0.15,
+        "actionable": False,
+    },
+    {
+        "name": "CODE_GENDER",
+        "label": "Gender",
+        "description": "Gender of the client",
+        "dtype": "category",
+        "sources": ["CODE_GENDER"],
+        "importance": 0.05,
+        "actionable": False,
+    },
+]
 
 RAW: dict[int, list[tuple[str, RawValue, str]]] = {
     cid: [
@@ -60,11 +96,14 @@ RAW: dict[int, list[tuple[str, RawValue, str]]] = {
         ("AMT_GOODS_PRICE", 351000.0, "Goods price for consumer loans"),
         ("NAME_FAMILY_STATUS", "Married", "Family status of the client"),
         ("EXT_SOURCE_2", 0.2629, "Normalized score from external data source"),
-        ("DAYS_EMPLOYED", -637, "How many days before the application the person started "
-         "current employment"),
+        (
+            "DAYS_EMPLOYED",
+            -637,
+            "How many days before the application the person started current employment",
+        ),
     ]
     for cid in CLIENT_IDS
-}  # fmt: skip
+}
 
 
 def _explanation(client_id: int | None, probability: float, lang: str = "en") -> Explanation:
@@ -94,15 +133,18 @@ def _explanation(client_id: int | None, probability: float, lang: str = "en") ->
         "reasons": {
             "against": [
                 "Le score externe 2 est bas (0,26)." if fr else "External score 2 is low (0.26).",
-                "Les mensualités pèsent lourd face au crédit." if fr
+                "Les mensualités pèsent lourd face au crédit."
+                if fr
                 else "The annuity is high for the credit amount.",
                 "Le prix du bien est élevé." if fr else "The price of the goods is high.",
                 "Costs $ and *stars* stay literal.",
             ],
-            "for": ["L'âge du client réduit le risque." if fr else "The client's age lowers the risk.",
-                    "Emploi stable depuis 637 jours." if fr else "Employed for 637 days."],
+            "for": [
+                "L'âge du client réduit le risque." if fr else "The client's age lowers the risk.",
+                "Emploi stable depuis 637 jours." if fr else "Employed for 637 days.",
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 class FakeApi:
@@ -137,8 +179,14 @@ class FakeApi:
 
     def client_features(self, client_id: int) -> dict[str, float | None]:
         self._call("client_features", client_id)
-        return {"EXT_SOURCE_2": 0.2629, "CREDIT_TERM": 0.0607, "DAYS_BIRTH": -12005.0,
-                "AMT_GOODS_PRICE": 351000.0, "DAYS_EMPLOYED": -637.0, "CODE_GENDER": None}  # fmt: skip
+        return {
+            "EXT_SOURCE_2": 0.2629,
+            "CREDIT_TERM": 0.0607,
+            "DAYS_BIRTH": -12005.0,
+            "AMT_GOODS_PRICE": 351000.0,
+            "DAYS_EMPLOYED": -637.0,
+            "CODE_GENDER": None,
+        }
 
     def explanation(self, client_id: int, top: int = 10, lang: str = "en") -> Explanation:
         self._call("explanation", client_id)
@@ -157,62 +205,107 @@ class FakeApi:
         self._call("distribution", client_id)
         edges = [i / 10 for i in range(11)]
         return {
-            "feature": feature, "label": "External credit score 2", "by": by,
-            "bin_edges": edges, "counts_0": [5, 9, 20, 40, 80, 120, 150, 130, 90, 40],
-            "counts_1": [6, 8, 12, 14, 12, 10, 8, 5, 3, 1], "labels": ["repaid", "defaulted"],
-            "missing_0": 3, "missing_1": 1, "client_value": 0.2629,
-        }  # fmt: skip
+            "feature": feature,
+            "label": "External credit score 2",
+            "by": by,
+            "bin_edges": edges,
+            "counts_0": [5, 9, 20, 40, 80, 120, 150, 130, 90, 40],
+            "counts_1": [6, 8, 12, 14, 12, 10, 8, 5, 3, 1],
+            "labels": ["repaid", "defaulted"],
+            "missing_0": 3,
+            "missing_1": 1,
+            "client_value": 0.2629,
+        }
 
     def scatter(self, x: str, y: str, n: int = 500) -> Scatter:
         self._call("scatter")
         xs = [i / 40 for i in range(40)]
         return {
-            "x": x, "y": y,
+            "x": x,
+            "y": y,
             "points": {
-                "x": [*xs[:-1], None], "y": [1 - v for v in xs],
+                "x": [*xs[:-1], None],
+                "y": [1 - v for v in xs],
                 "target": [1 if i % 7 == 0 else 0 for i in range(40)],
                 "probability": [min(0.99, 0.05 + v / 2) for v in xs],
             },
-        }  # fmt: skip
+        }
 
     def neighbors(self, client_id: int, k: int = 10) -> Neighbors:
         self._call("neighbors", client_id)
         items = [
-            {"client_id": 300000 + i, "distance": 0.1 * (i + 1), "target": int(i in (1, 4)),
-             "probability": 0.3 + 0.05 * i}
+            {
+                "client_id": 300000 + i,
+                "distance": 0.1 * (i + 1),
+                "target": int(i in (1, 4)),
+                "probability": 0.3 + 0.05 * i,
+            }
             for i in range(k)
-        ]  # fmt: skip
-        return {"client_id": client_id, "k": k, "default_rate": 0.2,
-                "features": ["EXT_SOURCE_2", "CREDIT_TERM"], "items": items}  # type: ignore[typeddict-item]  # fmt: skip
+        ]
+        return {
+            "client_id": client_id,
+            "k": k,
+            "default_rate": 0.2,
+            "features": ["EXT_SOURCE_2", "CREDIT_TERM"],
+            "items": items,
+        }  # type: ignore[typeddict-item]
 
     def counterfactual(self, client_id: int, lang: str = "en") -> Counterfactual:
         self._call("counterfactual", client_id)
         return {
-            "client_id": client_id, "found": True, "decision_before": "refuse",
-            "decision_after": "grant", "probability_before": 0.62, "probability_after": 0.46,
-            "changes": [{"column": "AMT_CREDIT", "label": "Credit amount", "before": 406597.5,
-                         "after": 300000.0}],
+            "client_id": client_id,
+            "found": True,
+            "decision_before": "refuse",
+            "decision_after": "grant",
+            "probability_before": 0.62,
+            "probability_after": 0.46,
+            "changes": [
+                {
+                    "column": "AMT_CREDIT",
+                    "label": "Credit amount",
+                    "before": 406597.5,
+                    "after": 300000.0,
+                }
+            ],
             "message": "Lowering the credit amount to 300,000 would cross the threshold."
-            if lang == "en" else "Réduire le montant du crédit à 300 000 franchirait le seuil.",
-        }  # fmt: skip
+            if lang == "en"
+            else "Réduire le montant du crédit à 300 000 franchirait le seuil.",
+        }
 
     def model(self) -> ModelCard:
         self._call("model")
         return {
-            "version": "2026.11.0-demo", "trained_at": "2026-11-20T10:00:00Z",
-            "threshold": THRESHOLD, "cost": {"fn": 10.0, "fp": 1.0},
-            "metrics": {"auc": 0.771, "auc_std": 0.004, "business_cost": 0.492,
-                        "business_cost_accept_all": 0.807, "recall": 0.68, "precision": 0.19,
-                        "brier": 0.067},
-            "data": {"rows": 307511, "defaults": 24825, "default_rate": 0.0807,
-                     "features": 142, "fingerprint": "sha256:abc"},
+            "version": "2026.11.0-demo",
+            "trained_at": "2026-11-20T10:00:00Z",
+            "threshold": THRESHOLD,
+            "cost": {"fn": 10.0, "fp": 1.0},
+            "metrics": {
+                "auc": 0.771,
+                "auc_std": 0.004,
+                "business_cost": 0.492,
+                "business_cost_accept_all": 0.807,
+                "recall": 0.68,
+                "precision": 0.19,
+                "brier": 0.067,
+            },
+            "data": {
+                "rows": 307511,
+                "defaults": 24825,
+                "default_rate": 0.0807,
+                "features": 142,
+                "fingerprint": "sha256:abc",
+            },
             "library_versions": {"lightgbm": "4.6.0", "shap": "0.48.0"},
-        }  # fmt: skip
+        }
 
     def importance(self, top: int = 20) -> ImportanceList:
         self._call("importance")
-        return {"items": [{"feature": f["name"], "label": f["label"],
-                           "importance": f["importance"]} for f in FEATURES][:top]}  # fmt: skip
+        return {
+            "items": [
+                {"feature": f["name"], "label": f["label"], "importance": f["importance"]}
+                for f in FEATURES
+            ][:top]
+        }
 
 
 def as_json(value: Any) -> Any:

@@ -142,10 +142,17 @@ def chromium(width: int = 1440, height: int = 1000) -> Iterator[Browser]:
     port = free_port()
     profile = tempfile.mkdtemp(prefix="chromium-e2e-")
     proc = subprocess.Popen(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-         f"--remote-debugging-port={port}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            binary,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--remote-debugging-port={port}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/json/version", timeout=30, proc=None)
         tabs = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json()
@@ -154,8 +161,13 @@ def chromium(width: int = 1440, height: int = 1000) -> Iterator[Browser]:
             browser = Browser(ws)
             browser.send("Page.enable")
             # A fixed viewport: --window-size alone leaves a smaller, variable one in headless mode.
-            browser.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                         deviceScaleFactor=1, mobile=False)  # fmt: skip
+            browser.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             yield browser
     finally:
         proc.terminate()

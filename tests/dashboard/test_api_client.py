@@ -1,0 +1,178 @@
+"""The typed API client against httpx.MockTransport: paths, parameters, key, and every error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from dashboard.api_client import (
+    ApiAuthError,
+    ApiClient,
+    ApiError,
+    ApiNotFound,
+    ApiTimeout,
+    ApiUnavailable,
+)
+from tests.dashboard.fake_api import REFUSED_ID, FakeApi
+
+Handler = Callable[[httpx.Request], httpx.Response]
+fake = FakeApi()
+
+
+def _client(handler: Handler) -> ApiClient:
+    return ApiClient(
+        "http://api.test/", "secret", timeout=2, transport=httpx.MockTransport(handler)
+    )
+
+
+def _recording(body: object, seen: list[httpx.Request], status: int = 200) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, json=body)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "path", "params"),
+    [
+        (
+            lambda c: c.search_clients("1000", limit=5),
+            fake.search_clients("1000"),
+            "/v1/clients",
+            {"search": "1000", "limit": "5", "offset": "0"},
+        ),
+        (lambda c: c.features(), {"items": fake.features()}, "/v1/features", {}),
+        (lambda c: c.client(REFUSED_ID), fake.client(REFUSED_ID), f"/v1/clients/{REFUSED_ID}", {}),
+        (
+            lambda c: c.client_features(REFUSED_ID),
+            {"client_id": REFUSED_ID, "model_version": "v", "features": {"A": 1.0}},
+            f"/v1/clients/{REFUSED_ID}/features",
+            {},
+        ),
+        (
+            lambda c: c.explanation(REFUSED_ID, top=7, lang="fr"),
+            fake.explanation(REFUSED_ID),
+            f"/v1/clients/{REFUSED_ID}/explanation",
+            {"top": "7", "lang": "fr"},
+        ),
+        (
+            lambda c: c.distribution("EXT_SOURCE_2", REFUSED_ID),
+            fake.distribution("EXT_SOURCE_2", REFUSED_ID),
+            "/v1/features/EXT_SOURCE_2/distribution",
+            {"by": "target", "bins": "20", "client_id": str(REFUSED_ID)},
+        ),
+        (
+            lambda c: c.scatter("A", "B", n=100),
+            fake.scatter("A", "B"),
+            "/v1/features/scatter",
+            {"x": "A", "y": "B", "n": "100"},
+        ),
+        (
+            lambda c: c.neighbors(REFUSED_ID, k=5),
+            fake.neighbors(REFUSED_ID, 5),
+            f"/v1/clients/{REFUSED_ID}/neighbors",
+            {"k": "5"},
+        ),
+        (
+            lambda c: c.counterfactual(REFUSED_ID),
+            fake.counterfactual(REFUSED_ID),
+            f"/v1/clients/{REFUSED_ID}/counterfactual",
+            {"lang": "en"},
+        ),
+        (lambda c: c.model(), fake.model(), "/v1/model", {}),
+        (lambda c: c.importance(top=3), fake.importance(3), "/v1/model/importance", {"top": "3"}),
+    ],
+)
+def test_each_route_is_called_as_the_contract_says(
+    call: Callable[[ApiClient], object], body: object, path: str, params: dict[str, str]
+) -> None:
+    seen: list[httpx.Request] = []
+    result = call(_client(_recording(body, seen)))
+    request = seen[0]
+    assert request.method == "GET"
+    assert request.url.path == path
+    assert dict(request.url.params) == params
+    assert request.headers["X-API-Key"] == "secret"
+    assert result is not None
+
+
+def test_features_and_client_features_unwrap_their_envelope() -> None:
+    seen: list[httpx.Request] = []
+    assert _client(_recording({"items": fake.features()}, seen)).features()[0]["name"] == (
+        "EXT_SOURCE_2"
+    )
+    record = {"client_id": 1, "model_version": "v", "features": {"A": None}}
+    assert _client(_recording(record, seen)).client_features(1) == {"A": None}
+
+
+def test_what_if_posts_client_id_and_changes() -> None:
+    seen: list[httpx.Request] = []
+    client = _client(_recording(fake.explanation(REFUSED_ID), seen))
+    result = client.explain_changes(REFUSED_ID, {"AMT_CREDIT": 300000}, lang="fr")
+    assert seen[0].method == "POST"
+    assert seen[0].url.path == "/v1/explain"
+    assert json.loads(seen[0].content) == {
+        "client_id": REFUSED_ID,
+        "changes": {"AMT_CREDIT": 300000},
+        "top": 10,
+        "lang": "fr",
+    }
+    assert result["decision"] == "refuse"
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, ApiAuthError),
+        (403, ApiAuthError),
+        (404, ApiNotFound),
+        (422, ApiError),
+        (429, ApiError),
+        (500, ApiError),
+        (502, ApiUnavailable),
+        (503, ApiUnavailable),
+        (504, ApiTimeout),
+    ],
+)
+def test_error_statuses_map_to_typed_errors(status: int, error: type[ApiError]) -> None:
+    seen: list[httpx.Request] = []
+    client = _client(_recording({"detail": "nope"}, seen, status=status))
+    with pytest.raises(error) as caught:
+        client.explanation(REFUSED_ID)
+    assert type(caught.value) is error
+    assert caught.value.status == status
+    assert "nope" in str(caught.value)
+
+
+def _raising(exc: Exception) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+def test_unreachable_api_is_unavailable() -> None:
+    with pytest.raises(ApiUnavailable) as caught:
+        _client(_raising(httpx.ConnectError("refused"))).model()
+    assert not isinstance(caught.value, ApiTimeout)
+
+
+def test_slow_api_is_a_timeout() -> None:
+    with pytest.raises(ApiTimeout):
+        _client(_raising(httpx.ReadTimeout("slow"))).model()
+
+
+def test_a_body_that_is_not_json_or_not_the_contract_is_an_api_error() -> None:
+    text = _client(lambda r: httpx.Response(200, text="<html>proxy</html>"))
+    with pytest.raises(ApiError, match="not JSON"):
+        text.model()
+    wrong = _client(lambda r: httpx.Response(200, json={"version": "x"}))
+    with pytest.raises(ApiError, match="ModelCard"):
+        wrong.model()
+    error_html = _client(lambda r: httpx.Response(500, text="Internal Server Error"))
+    with pytest.raises(ApiError, match="HTTP 500"):
+        error_html.model()

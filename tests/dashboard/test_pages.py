@@ -1,0 +1,271 @@
+"""Every page through AppTest with the API faked: success, each API error, no client, FR/EN."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.api_client import (
+    ApiAuthError,
+    ApiError,
+    ApiNotFound,
+    ApiTimeout,
+    ApiUnavailable,
+)
+from dashboard.i18n import EN, FR
+from tests.dashboard.conftest import AppFactory
+from tests.dashboard.fake_api import GRANTED_ID, REFUSED_ID, FakeApi
+
+PAGES = ["decision", "explanation", "comparison", "whatif", "model"]
+TITLES = {
+    "decision": "page.decision",
+    "explanation": "page.explanation",
+    "comparison": "page.comparison",
+    "whatif": "page.whatif",
+    "model": "model.title",
+}
+# The first API call each page makes, so that failing it fails the page.
+FIRST_CALL = {
+    "decision": "explanation",
+    "explanation": "explanation",
+    "comparison": "explanation",
+    "whatif": "explanation",
+    "model": "model",
+}
+ERRORS: list[tuple[ApiError, str]] = [
+    (ApiUnavailable("the API cannot be reached (ConnectError)"), "error.unavailable"),
+    (ApiTimeout("the API did not answer in time"), "error.timeout"),
+    (ApiAuthError("HTTP 401: invalid API key", 401), "error.auth"),
+    (ApiError("HTTP 500", 500), "error.generic"),
+]
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.error, *at.warning)]
+    parts += [h.proto.body for h in at.get("html")]
+    return "\n".join(str(p) for p in parts)
+
+
+def _charts(at: AppTest) -> list[dict[str, object]]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_page_renders_with_a_title_and_accessible_charts(
+    open_page: AppFactory, page: str, lang: str
+) -> None:
+    at = open_page(page, lang=lang)
+    _assert_clean(at)
+    strings = EN if lang == "en" else FR
+    assert at.title[0].value == strings[TITLES[page]]
+    for chart in at.get("plotly_chart"):
+        assert chart.proto.alt, "every chart has a text alternative"
+    # ... and a table with the same data, in an expander under each chart
+    assert len(at.table) >= len(at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize(("error", "message_key"), ERRORS)
+def test_api_errors_show_a_message_and_a_retry_never_a_traceback(
+    open_page: AppFactory, fake_api: FakeApi, page: str, error: ApiError, message_key: str
+) -> None:
+    fake_api.errors[FIRST_CALL[page]] = error
+    at = open_page(page)
+    _assert_clean(at)
+    assert at.error[0].value == EN[message_key]
+    retry = [b for b in at.button if b.label == EN["error.retry"]]
+    assert retry, "a retry button"
+    assert "Traceback" not in _texts(at)
+
+    fake_api.errors.clear()  # the API is back: Retry shows the page
+    retry[0].click().run()
+    _assert_clean(at)
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", ["decision", "explanation", "comparison", "whatif"])
+def test_unknown_client_says_not_found(open_page: AppFactory, page: str) -> None:
+    at = open_page(page, client_id=999999)
+    _assert_clean(at)
+    assert at.error[0].value == EN["error.not_found"].format(client_id=999999)
+    assert any(b.label == EN["error.retry"] for b in at.button)
+
+
+@pytest.mark.parametrize("page", ["decision", "explanation", "comparison", "whatif"])
+def test_without_a_client_the_page_says_how_to_find_one(
+    open_page: AppFactory, fake_api: FakeApi, page: str
+) -> None:
+    at = open_page(page, client_id=None)
+    _assert_clean(at)
+    assert at.info[0].value == EN["client.none"]
+    assert sum(fake_api.calls.values()) == 0
+
+
+def test_decision_refused_in_words_icon_and_colour(open_page: AppFactory) -> None:
+    at = open_page("decision")
+    card = at.get("html")[0].proto.body
+    assert "data-decision='refuse'" in card
+    assert EN["decision.refuse"] in card
+    assert "<img" in card
+    assert "14.0 points above the threshold of 48.0%" in card
+    text = _texts(at)
+    assert "External score 2 is low (0.26)." in text
+    assert "stars* stay literal" not in text, "only the top three reasons"
+    assert at.get("download_button")[0].label == EN["pdf.download"]
+    gauge = _charts(at)[0]
+    assert gauge["data"][0]["value"] == 62.0  # type: ignore[index]
+
+
+def test_decision_granted_in_french(open_page: AppFactory) -> None:
+    at = open_page("decision", client_id=GRANTED_ID, lang="fr")
+    card = at.get("html")[0].proto.body
+    assert "data-decision='grant'" in card
+    assert FR["decision.grant"] in card
+    assert "27,0 points sous le seuil de 48,0 %" in card
+
+
+def test_decision_costs_one_api_call_and_is_cached_across_pages(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("decision")
+    assert dict(fake_api.calls) == {"explanation": 1}
+    at.switch_page("views/explanation.py").run()
+    assert fake_api.calls["explanation"] == 1, "cached per client"
+    assert fake_api.calls["importance"] == 1
+
+
+def test_language_switch_translates_the_page(open_page: AppFactory) -> None:
+    at = open_page("decision")
+    at.session_state["lang"] = "fr"
+    at.run()
+    assert at.title[0].value == FR["page.decision"]
+    assert FR["decision.refuse"] in at.get("html")[0].proto.body
+
+
+def test_explanation_waterfall_and_local_vs_global(open_page: AppFactory) -> None:
+    at = open_page("explanation")
+    waterfall, local, overall = _charts(at)
+    labels = waterfall["data"][0]["y"]  # type: ignore[index]
+    assert labels[0] == "External credit score 2"
+    assert labels[-1] == "137 other characteristics"
+    assert local["data"][0]["marker"]["pattern"]["shape"][0] == "/"  # type: ignore[index]
+    assert overall["data"][0]["x"][0] == pytest.approx(0.41)  # type: ignore[index]
+
+
+def test_comparison_shows_distribution_scatter_and_neighbours(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("comparison")
+    _dist, scatter, near = _charts(at)
+    assert any(s.get("name") == EN["scatter.client"] for s in scatter["data"])  # type: ignore[union-attr,attr-defined]
+    assert {t["name"] for t in near["data"]} == {EN["dist.repaid"], EN["dist.defaulted"]}  # type: ignore[index]
+    assert EN["neighbors.rate"].format(k=10, rate="20.0%") in _texts(at)
+
+    at.selectbox(key="comparison_feature").set_value("CREDIT_TERM").run()
+    _assert_clean(at)
+    assert fake_api.calls["distribution"] == 2
+    at.radio(key="comparison_colour").set_value("score").run()
+    markers = _charts(at)[1]["data"][0]["marker"]  # type: ignore[index]
+    assert markers["colorscale"]  # type: ignore[index]
+
+
+def test_whatif_offers_only_actionable_columns_and_rescores(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("whatif")
+    _assert_clean(at)
+    keys = {n.key for n in at.number_input}
+    assert keys == {
+        f"whatif_{REFUSED_ID}_{c}" for c in ("AMT_ANNUITY", "AMT_CREDIT", "AMT_GOODS_PRICE")
+    }
+    assert at.info[0].value == EN["whatif.unchanged"]
+
+    at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value(300000.0)
+    at.button[0].click().run()  # the form's Re-score button
+    _assert_clean(at)
+    assert fake_api.last_changes == {"AMT_CREDIT": 300000}
+    assert "Default probability 62.0% → 39.0% (-23.0 points)." in _texts(at)
+    cards = [h.proto.body for h in at.get("html")]
+    assert any("data-decision='refuse'" in c for c in cards)
+    assert any("data-decision='grant'" in c for c in cards)
+
+
+def test_whatif_counterfactual_can_be_copied_into_the_simulation(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("whatif")
+    assert "Lowering the credit amount to 300,000" in _texts(at)
+    at.button(key="whatif_apply_cf").click().run()
+    assert at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").value == 300000.0
+
+
+def test_whatif_rejected_values_are_explained(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("whatif")
+    fake_api.errors["explain_changes"] = ApiError("HTTP 422: AMT_CREDIT must be > 0", 422)
+    at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value(-1.0)
+    at.button[0].click().run()
+    _assert_clean(at)
+    assert "AMT_CREDIT must be > 0" in at.warning[0].value
+
+
+def test_model_card(open_page: AppFactory) -> None:
+    at = open_page("model", client_id=None)
+    values = {m.label: m.value for m in at.metric}
+    assert values[EN["model.threshold"]] == "48.0%"
+    assert values[EN["model.auc"]] == "0.771 ± 0.004"
+    assert EN["model.cost"].format(ratio="10") in _texts(at)
+
+
+# --- the client search in the sidebar ------------------------------------------------------
+def test_search_with_a_full_id_selects_the_client(open_page: AppFactory) -> None:
+    at = open_page("decision", client_id=None)
+    at.sidebar.text_input(key="client_query").set_value(str(GRANTED_ID)).run()
+    assert at.session_state["client_id"] == GRANTED_ID
+    assert "data-decision='grant'" in at.get("html")[0].proto.body
+
+
+def test_search_with_digits_lists_matches_not_every_id(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("decision", client_id=None)
+    at.sidebar.text_input(key="client_query").set_value("1001").run()
+    assert at.sidebar.radio(key="client_pick").options == ["100100", "100101"]
+    at.sidebar.radio(key="client_pick").set_value(100101).run()
+    assert at.session_state["client_id"] == 100101
+    assert fake_api.calls["search_clients"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [("12ab", EN["search.invalid"]), ("777", EN["search.none"].format(query="777"))],
+)
+def test_search_explains_bad_or_empty_queries(
+    open_page: AppFactory, query: str, message: str
+) -> None:
+    at = open_page("decision", client_id=None)
+    at.sidebar.text_input(key="client_query").set_value(query).run()
+    _assert_clean(at)
+    assert message in [e.value for e in (*at.sidebar.warning, *at.sidebar.info)]
+    assert at.info[0].value == EN["client.none"]
+
+
+def test_search_failure_is_shown_in_the_sidebar(open_page: AppFactory, fake_api: FakeApi) -> None:
+    fake_api.errors["search_clients"] = ApiAuthError("HTTP 401", 401)
+    at = open_page("decision", client_id=None)
+    at.sidebar.text_input(key="client_query").set_value("1000").run()
+    _assert_clean(at)
+    assert at.sidebar.error[0].value == EN["error.auth"]
+
+
+def test_not_found_error_type_is_mapped(open_page: AppFactory, fake_api: FakeApi) -> None:
+    fake_api.errors["explanation"] = ApiNotFound("HTTP 404", 404)
+    at = open_page("decision")
+    assert at.error[0].value == EN["error.not_found"].format(client_id=REFUSED_ID)
+    assert at.caption[-1].value == EN["error.detail"].format(detail="HTTP 404")

@@ -1,0 +1,62 @@
+"""The PDF decision summary and the What-if helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dashboard import pdf, whatif
+from tests.dashboard.fake_api import GRANTED_ID, REFUSED_ID, FakeApi
+
+api = FakeApi()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("client_id", [REFUSED_ID, GRANTED_ID])
+def test_decision_summary_is_a_one_page_pdf(lang: str, client_id: int) -> None:
+    expl = api.explanation(client_id, lang=lang)
+    data = pdf.decision_summary(expl, client_id, lang, today=dt.date(2026, 11, 22))  # type: ignore[arg-type]
+    assert data.startswith(b"%PDF-")
+    assert b"/Count 1" in data, "one page"
+    assert len(data) < 50_000
+
+
+def test_plain_keeps_french_accents_and_replaces_the_rest() -> None:
+    assert pdf.plain("Crédit refusé – « seuil » ≥ 48 %") == "Crédit refusé - « seuil » >= 48 %"
+    assert pdf.plain("emoji 🙂") == "emoji ?"
+
+
+FIELDS = api.client(REFUSED_ID)["fields"]
+FEATURES = api.features()
+
+
+def test_editable_fields_are_numeric_actionable_and_never_protected() -> None:
+    names = [f["name"] for f in whatif.editable_fields(FIELDS, FEATURES)]
+    assert names == ["AMT_ANNUITY", "AMT_CREDIT", "AMT_GOODS_PRICE"]
+    assert not set(names) & whatif.PROTECTED
+
+
+def test_protected_columns_stay_locked_even_if_the_api_flags_them() -> None:
+    features = [{**f, "actionable": True} for f in FEATURES]
+    names = {f["name"] for f in whatif.editable_fields(FIELDS, features)}  # type: ignore[arg-type]
+    assert "DAYS_BIRTH" not in names
+    assert "CODE_GENDER" not in names
+    assert "EXT_SOURCE_2" in names
+    assert "DAYS_EMPLOYED" in names
+
+
+def test_labels_and_steps() -> None:
+    by_name = {f["name"]: f for f in FIELDS}
+    assert whatif.field_label(by_name["AMT_ANNUITY"]) == "Loan annuity"
+    assert whatif.field_label(by_name["DAYS_EMPLOYED"]) == "Days employed"
+    assert whatif.step_for(by_name["AMT_CREDIT"]) == 1000
+    assert whatif.step_for(by_name["DAYS_EMPLOYED"]) == 1
+    assert whatif.step_for(by_name["EXT_SOURCE_2"]) == 0.01
+
+
+def test_changes_keep_only_edited_columns() -> None:
+    fields = whatif.editable_fields(FIELDS, FEATURES)
+    values = {"AMT_ANNUITY": 24700.5, "AMT_CREDIT": 300000.0, "AMT_GOODS_PRICE": 351000.5}
+    assert whatif.changes(fields, values) == {"AMT_CREDIT": 300000, "AMT_GOODS_PRICE": 351000.5}
+    assert whatif.changes(fields, {}) == {}
