@@ -19,7 +19,7 @@ from scoring.neighbors import NeighborIndex
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
         raise NotReadyError("the API is starting")
@@ -29,15 +29,15 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_model(services: ServicesDep) -> ScoringModel:
+async def get_model(services: ServicesDep) -> ScoringModel:
     return services.model
 
 
-def get_store(services: ServicesDep) -> ClientStore:
+async def get_store(services: ServicesDep) -> ClientStore:
     return services.store
 
 
-def get_neighbors(services: ServicesDep) -> NeighborIndex:
+async def get_neighbors(services: ServicesDep) -> NeighborIndex:
     return services.neighbors
 
 
@@ -103,7 +103,7 @@ class Auditor:
         await self.log.record(*entries)
 
 
-def get_auditor(request: Request, services: ServicesDep, key_name: KeyDep) -> Auditor:
+async def get_auditor(request: Request, services: ServicesDep, key_name: KeyDep) -> Auditor:
     route = getattr(request.scope.get("route"), "path", request.url.path)
     request_id = getattr(request.state, "request_id", "-")
     return Auditor(services.audit, request_id, key_name, route)
