@@ -19,8 +19,9 @@ from dashboard.i18n import Lang, num, pct, tr
 FONT = {"family": "Source Sans Pro, Segoe UI, Arial, sans-serif", "size": 14, "color": theme.INK}
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+def _layout(fig: go.Figure, title: str, height: int, lang: Lang = "en") -> go.Figure:
     fig.update_layout(
+        separators=", " if lang == "fr" else ".,",
         title={"text": title, "font": {"size": 16}},
         font=FONT,
         height=height,
@@ -40,20 +41,28 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def gauge_max(probability: float, threshold: float) -> float:
+    """Top of the dial: zoomed so that a 10 % threshold is not squeezed into a corner, in
+    steps of 10 points, never below twice the threshold nor above 100 %."""
+    top = max(2 * threshold, 1.25 * probability, 0.1)
+    return min(1.0, math.ceil(round(top * 10, 6)) / 10)
+
+
 def gauge(probability: float, threshold: float, lang: Lang) -> go.Figure:
-    """Default probability on a 0-100 % dial, the threshold marked, the two zones tinted."""
+    """Default probability on a dial, the threshold marked, the two zones tinted."""
     refused = probability >= threshold
+    top = gauge_max(probability, threshold) * 100
     fig = go.Figure(
         go.Indicator(
             mode="gauge+number",
             value=round(probability * 100, 1),
             number={"suffix": " %" if lang == "fr" else "%", "font": {"size": 40}},
             gauge={
-                "axis": {"range": [0, 100], "ticksuffix": "%", "tickcolor": theme.INK},
+                "axis": {"range": [0, top], "ticksuffix": "%", "tickcolor": theme.INK},
                 "bar": {"color": theme.VERMILION if refused else theme.BLUE, "thickness": 0.35},
                 "steps": [
                     {"range": [0, threshold * 100], "color": theme.GRANT_TINT},
-                    {"range": [threshold * 100, 100], "color": theme.REFUSE_TINT},
+                    {"range": [threshold * 100, top], "color": theme.REFUSE_TINT},
                 ],
                 "threshold": {
                     "line": {"color": theme.INK, "width": 4},
@@ -70,7 +79,7 @@ def gauge(probability: float, threshold: float, lang: Lang) -> go.Figure:
         showarrow=False,
         font={"size": 14},
     )
-    return _layout(fig, tr(lang, "gauge.title"), 280).update_layout(
+    return _layout(fig, tr(lang, "gauge.title"), 280, lang).update_layout(
         margin={"l": 40, "r": 40, "t": 60, "b": 40}
     )
 
@@ -127,7 +136,7 @@ def waterfall(expl: Explanation, lang: Lang) -> go.Figure:
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title=tr(lang, "waterfall.axis"))
     height = 160 + 34 * len(steps)
-    return _layout(fig, tr(lang, "explanation.title"), height).update_layout(margin={"t": 90})
+    return _layout(fig, tr(lang, "explanation.title"), height, lang).update_layout(margin={"t": 90})
 
 
 def bars(
@@ -198,7 +207,7 @@ def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:
     fig.update_xaxes(title=label)
     fig.update_yaxes(title=tr(lang, "dist.axis_y"), ticksuffix="%")
     fig.update_layout(barmode="overlay", margin={"t": 80})
-    return _layout(fig, tr(lang, "dist.title", label=label), 380)
+    return _layout(fig, tr(lang, "dist.title", label=label), 380, lang)
 
 
 def scatter(
@@ -237,13 +246,13 @@ def scatter(
         )
     cx, cy = client_xy
     if cx is not None and cy is not None:
+        name = tr(lang, "scatter.client")
         fig.add_scatter(
             x=[cx],
             y=[cy],
-            mode="markers+text",
-            name=tr(lang, "scatter.client"),
-            text=[tr(lang, "scatter.client")],
-            textposition="top center",
+            mode="markers",
+            name=name,
+            hovertemplate=f"{name}<extra></extra>",
             marker={
                 "symbol": "star",
                 "size": 20,
@@ -251,9 +260,22 @@ def scatter(
                 "line": {"color": "#FFFFFF", "width": 2},
             },
         )
+        fig.add_annotation(
+            x=cx,
+            y=cy,
+            text=name,
+            showarrow=True,
+            arrowhead=2,
+            ax=40,
+            ay=-40,
+            bgcolor="#FFFFFF",
+            bordercolor=theme.INK,
+            borderpad=3,
+            font={"size": 13},
+        )
     fig.update_xaxes(title=x_label)
     fig.update_yaxes(title=y_label)
-    return _layout(fig, tr(lang, "scatter.title"), 460)
+    return _layout(fig, tr(lang, "scatter.title"), 460, lang)
 
 
 def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
@@ -287,4 +309,4 @@ def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
         type="category", categoryorder="array", categoryarray=order, title=tr(lang, "col.client")
     )
     fig.update_yaxes(title=tr(lang, "col.probability"), ticksuffix="%", range=[0, 100])
-    return _layout(fig, tr(lang, "neighbors.title"), 380)
+    return _layout(fig, tr(lang, "neighbors.title"), 380, lang)

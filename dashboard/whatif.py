@@ -12,6 +12,7 @@ PROTECTED = frozenset(
 )
 MAX_FIELDS = 8
 SHORT_LABEL = 48
+_PREFIXES = ("AMT_", "CNT_", "NAME_", "FLAG_")
 
 
 def editable_fields(fields: list[RawField], features: list[FeatureInfo]) -> list[RawField]:
@@ -36,7 +37,10 @@ def field_label(field: RawField) -> str:
     description = field["description"].strip().rstrip(".")
     if description and len(description) <= SHORT_LABEL:
         return description[0].upper() + description[1:]
-    return field["name"].replace("_", " ").capitalize()
+    name = field["name"]
+    for prefix in _PREFIXES:
+        name = name.removeprefix(prefix)
+    return name.replace("_", " ").capitalize()
 
 
 def step_for(field: RawField) -> float:

@@ -84,10 +84,11 @@ def _apply(cf: Counterfactual) -> None:
 def counterfactual() -> None:
     st.subheader(t("cf.title"))
     cf = ui.load(data.counterfactual, client_id, lang)
-    st.write(cf["message"])
     if not cf["found"] or not cf["changes"]:
-        st.info(t("cf.none"), icon=":material/info:")
+        # nothing reasonable crosses the threshold, or the credit is already granted
+        st.info(cf["message"] or t("cf.none"), icon=":material/info:")
         return
+    st.write(cf["message"])
     rows = [(c["label"], num(c["before"], lang), num(c["after"], lang)) for c in cf["changes"]]
     table = pd.DataFrame(rows, columns=[t("col.feature"), t("col.now"), t("col.needed")])
     st.table(table.set_index(t("col.feature")))

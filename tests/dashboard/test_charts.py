@@ -148,3 +148,16 @@ def test_logit_is_safe_at_the_bounds() -> None:
     assert charts.logit(0.5) == 0
     assert charts.logit(0.0) < -20
     assert charts.logit(1.0) > 20
+
+
+@pytest.mark.parametrize(
+    ("probability", "threshold", "top"),
+    [(0.208, 0.097, 0.3), (0.041, 0.097, 0.2), (0.62, 0.48, 1.0), (0.01, 0.02, 0.1)],
+)
+def test_gauge_zooms_in_steps_of_ten_points(
+    probability: float, threshold: float, top: float
+) -> None:
+    assert charts.gauge_max(probability, threshold) == pytest.approx(top)
+    fig = charts.gauge(probability, threshold, "fr")
+    assert fig.data[0].gauge.axis.range[1] == pytest.approx(top * 100)
+    assert fig.layout.separators == ", "

@@ -50,6 +50,9 @@ def test_labels_and_steps() -> None:
     by_name = {f["name"]: f for f in FIELDS}
     assert whatif.field_label(by_name["AMT_ANNUITY"]) == "Loan annuity"
     assert whatif.field_label(by_name["DAYS_EMPLOYED"]) == "Days employed"
+    long = "For consumer loans it is the price of the goods for which the loan is given"
+    field = {"name": "AMT_GOODS_PRICE", "value": 1.0, "description": long}
+    assert whatif.field_label(field) == "Goods price"  # type: ignore[arg-type]
     assert whatif.step_for(by_name["AMT_CREDIT"]) == 1000
     assert whatif.step_for(by_name["DAYS_EMPLOYED"]) == 1
     assert whatif.step_for(by_name["EXT_SOURCE_2"]) == 0.01
