@@ -1,9 +1,11 @@
 """Decision audit log (EU AI Act art. 12): one row per score or explanation served.
 
-Rows are written by one writer thread that commits whatever is queued in a single transaction
-(group commit), so throughput holds under concurrency. A request waits until its rows are
-committed: when the database is down it gets an error (mapped to 503) instead of serving a
-decision that was never logged.
+A request waits until its rows are committed: when the database is down it gets an error (mapped
+to 503) instead of serving a decision that was never logged. With a server database (PostgreSQL)
+rows go through one writer thread that commits whatever is queued in a single transaction (group
+commit), so a network round trip never blocks the event loop and throughput holds under
+concurrency. With SQLite (a local file, no network, WAL) a commit costs tens of microseconds: it is
+done inline, under a lock, which is cheaper than waking a thread on a busy machine.
 """
 
 from __future__ import annotations
@@ -112,6 +114,9 @@ class AuditLog:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._schema_ready = False
+        self.inline = url.startswith("sqlite")
+        self._lock = threading.Lock()
+        self._running = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,10 +124,13 @@ class AuditLog:
             self._ensure_schema()
         except Exception as exc:  # the API still starts; /ready and audited routes say 503
             log.warning("audit database unreachable at start: %s", type(exc).__name__)
-        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self._thread.start()
+        self._running = True
+        if not self.inline:
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
+        self._running = False
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout=10)
@@ -147,13 +155,20 @@ class AuditLog:
     def submit(self, entries: Sequence[AuditEntry], done: Done) -> None:
         """Queue rows; ``done`` is called from the writer thread once they are committed (None)
         or failed (the exception)."""
-        if self._thread is None:
+        if not self._running:
             done(AuditUnavailableError("audit log is not running"))
+            return
+        if self.inline:
+            with self._lock:
+                self._write([(entries, done)])
             return
         self._queue.put((entries, done))
 
     async def record(self, *entries: AuditEntry) -> None:
         """Await the commit of ``entries``; raises AuditUnavailableError when it fails."""
+        if self.inline:
+            self.record_sync(*entries)
+            return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
