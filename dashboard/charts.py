@@ -48,10 +48,14 @@ def gauge_max(probability: float, threshold: float) -> float:
     return min(1.0, math.ceil(round(top * 10, 6)) / 10)
 
 
-def gauge(probability: float, threshold: float, lang: Lang) -> go.Figure:
-    """Default probability on a dial, the threshold marked, the two zones tinted."""
+def gauge(
+    probability: float, threshold: float, lang: Lang, top_probability: float | None = None
+) -> go.Figure:
+    """Default probability on a dial, the threshold marked, the two zones tinted.
+
+    ``top_probability`` lets two dials shown side by side share one scale."""
     refused = probability >= threshold
-    top = gauge_max(probability, threshold) * 100
+    top = gauge_max(top_probability or probability, threshold) * 100
     fig = go.Figure(
         go.Indicator(
             mode="gauge+number",

@@ -114,7 +114,8 @@ def decision_card(
         f"{base64.b64encode(svg.encode()).decode()}'/>"
     )
     verdict = t("decision.refuse" if refused else "decision.grant")
-    close = abs(probability - threshold) < 0.05
+    # "close" scales with the threshold: 2 points matter more at 10 % than at 50 %
+    close = abs(probability - threshold) < min(0.05, 0.2 * threshold)
     note = f"<p style='margin:6px 0 0;font-weight:600'>{t('decision.close')}</p>" if close else ""
     id_attr = f"id='{dom_id}' " if dom_id else ""
     st.html(

@@ -21,11 +21,11 @@ def _key(column: str) -> str:
     return f"whatif_{client_id}_{column}"
 
 
-def _side(title: str, expl: Explanation, key: str) -> None:
+def _side(title: str, expl: Explanation, key: str, top: float) -> None:
     st.markdown(f"#### {title}")
     ui.decision_card(expl["probability"], expl["threshold"], lang, dom_id=None)
     ui.chart(
-        charts.gauge(expl["probability"], expl["threshold"], lang),
+        charts.gauge(expl["probability"], expl["threshold"], lang, top_probability=top),
         describe.gauge_alt(expl["probability"], expl["threshold"], lang),
         describe.gauge_table(expl["probability"], expl["threshold"], lang),
         key=key,
@@ -69,11 +69,12 @@ def simulator(fields: list[RawField], lang: Lang) -> None:
             delta=f"{delta:+.1f}",
         )
     )
+    top = max(before["probability"], after["probability"])  # one scale for both dials
     left, right = st.columns(2, gap="large")
     with left:
-        _side(t("whatif.before"), before, "whatif_gauge_before")
+        _side(t("whatif.before"), before, "whatif_gauge_before", top)
     with right:
-        _side(t("whatif.after"), after, "whatif_gauge_after")
+        _side(t("whatif.after"), after, "whatif_gauge_after", top)
 
 
 def _apply(cf: Counterfactual) -> None:
@@ -89,7 +90,10 @@ def counterfactual() -> None:
         st.info(cf["message"] or t("cf.none"), icon=":material/info:")
         return
     st.write(cf["message"])
-    rows = [(c["label"], num(c["before"], lang), num(c["after"], lang)) for c in cf["changes"]]
+    rows = [
+        (c["label"][:1].upper() + c["label"][1:], num(c["before"], lang), num(c["after"], lang))
+        for c in cf["changes"]
+    ]
     table = pd.DataFrame(rows, columns=[t("col.feature"), t("col.now"), t("col.needed")])
     st.table(table.set_index(t("col.feature")))
     if cf["decision_after"] and cf["probability_after"] is not None:

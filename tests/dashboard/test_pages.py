@@ -192,6 +192,8 @@ def test_whatif_offers_only_actionable_columns_and_rescores(
     _assert_clean(at)
     assert fake_api.last_changes == {"AMT_CREDIT": 300000}
     assert "Default probability 62.0% → 39.0% (-23.0 points)." in _texts(at)
+    before, after = _charts(at)
+    assert before["data"][0]["gauge"]["axis"]["range"] == after["data"][0]["gauge"]["axis"]["range"]  # type: ignore[index]
     cards = [h.proto.body for h in at.get("html")]
     assert any("data-decision='refuse'" in c for c in cards)
     assert any("data-decision='grant'" in c for c in cards)
