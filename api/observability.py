@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_QUALIFIED = re.compile(r"^(?:\w+\.)+(\w+: )")
 
 access_log = logging.getLogger("api.access")
 
@@ -146,6 +147,7 @@ def _one_line_startup_failure(send: Send) -> Send:
         if message["type"] == "lifespan.startup.failed" and message.get("message"):
             lines = [line for line in str(message["message"]).strip().splitlines() if line]
             reason = lines[-1] if lines else "startup failed"
+            reason = _QUALIFIED.sub(r"\1", reason)  # scoring.errors.BundleError -> BundleError
             message = {**message, "message": f"API cannot start: {reason}"}
         await send(message)
 

@@ -4,6 +4,7 @@ neighbour index, audit log, rate limiter, and the background fill of the batch c
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -89,7 +90,11 @@ def _fill_cache(services: Services) -> None:
         features = pd.DataFrame(
             store.features, index=pd.Index(store.ids, name=ID), columns=store.feature_names
         )
-        batch = score_clients(services.model, features, services.settings.scoring_cache)
+        # Leave a core to the requests being served meanwhile.
+        threads = max(1, (os.cpu_count() or 2) - 1)
+        batch = score_clients(
+            services.model, features, services.settings.scoring_cache, threads=threads
+        )
         del features
         store.attach(batch)
         services.metrics.cache_ready.set(1)

@@ -3,7 +3,7 @@ and a seed-style baseline, all measured in the same run.
 
     python bench/api.py                               # the demo bundle (var/demo), or builds one
     python bench/api.py --rows 20000 --duration 3     # build a fresh demo of that size
-    python bench/api.py --bundle B --clients C.parquet
+    python bench/api.py --bundle B --clients C.parquet --name api-50k
 
 What runs:
 - the API (`uvicorn api.main:app`, one worker) on the bundle, with its real configuration:
@@ -16,7 +16,7 @@ What runs:
   disk with joblib on every call, then `shap.TreeExplainer` built on every call, served by a sync
   FastAPI route in its own uvicorn worker.
 
-Prints a table and writes bench/results/api.json and api.md.
+Prints a table and writes bench/results/api.json and api.md (or NAME.json / NAME.md).
 """
 
 from __future__ import annotations
@@ -363,6 +363,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python bench/api.py " + " ".join(sys.argv[1:]),
+        "load_average_at_start": os.getloadavg()[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "bundle": {
             "path": str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle),
@@ -392,7 +394,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Measured {report['measured_at']} on {report['machine']['cpus']} CPUs, one uvicorn "
         f"worker, loopback; bundle `{report['bundle']['path']}` ({report['bundle']['features']} "
-        f"features, {report['bundle']['clients']} clients). Command: `python bench/api.py`.",
+        f"features, {report['bundle']['clients']} clients). "
+        f"Command: `{report['command'].strip()}`. "
+        f"Load average when it started: {report['load_average_at_start']:.1f} (shared machine).",
         "",
         f"Start-up: ready in {report['startup']['ready_s']} s; batch cache filled "
         f"{report['startup']['cache_ready_s']} s after launch.",
@@ -447,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients")
     parser.add_argument("--rows", type=int, default=0, help="build a fresh demo of this size")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measured point")
+    parser.add_argument("--name", default="api", help="results file stem (bench/results/NAME.*)")
     parser.add_argument("--serve-baseline", nargs=3, metavar=("PORT", "PIPELINE", "FEATURES"))
     args = parser.parse_args(argv)
     if args.serve_baseline:
@@ -458,9 +463,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     report = run(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "api.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)
-    (RESULTS / "api.md").write_text(text)
+    (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
 
 
