@@ -111,9 +111,8 @@ def waterfall(expl: Explanation, lang: Lang) -> go.Figure:
                 "pattern": {"shape": ["/" if u else "" for u in up], "fgcolor": "#FFFFFF"},
                 "line": {"color": theme.INK, "width": 1},
             },
-            text=[
-                f"{shap:+.2f} {'▲' if u else '▼'}" for (_, shap), u in zip(steps, up, strict=True)
-            ],
+            customdata=["▲" if u else "▼" for u in up],
+            texttemplate="%{x:+.2f} %{customdata}",  # a template, so French gets "0,62"
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
@@ -149,6 +148,7 @@ def bars(
     title: str,
     axis: str,
     risk_up: list[bool] | None = None,
+    lang: Lang = "en",
 ) -> go.Figure:
     """Horizontal bars, largest on top; ``risk_up`` colours and hatches each bar by direction."""
     up = risk_up or [False] * len(values)
@@ -162,7 +162,7 @@ def bars(
                 "pattern": {"shape": ["/" if u else "" for u in up], "fgcolor": "#FFFFFF"},
                 "line": {"color": theme.INK, "width": 1},
             },
-            text=[f"{v:.2f}" for v in values],
+            texttemplate="%{x:.2f}",
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
@@ -170,7 +170,7 @@ def bars(
     )
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title=axis)
-    return _layout(fig, title, 140 + 30 * len(values))
+    return _layout(fig, title, 140 + 30 * len(values), lang)
 
 
 def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:

@@ -34,19 +34,25 @@ with left:
             t("importance.local"),
             t("importance.local_axis"),
             risk_up=[c["shap"] > 0 for c in expl["contributions"]],
+            lang=lang,
         ),
         describe.importance_alt(local, lang),
         describe.importance_table(local, lang),
         key="explanation_local",
     )
 with right:
-    top = overall[: len(local) or 10]
+    # /v1/model/importance has no language: reuse the explanation's labels where it has them
+    localized = {c["feature"]: c["label"] for c in expl["contributions"]}
+    top: list[Importance] = [
+        {**i, "label": localized.get(i["feature"], i["label"])} for i in overall[: len(local) or 10]
+    ]
     ui.chart(
         charts.bars(
             [i["label"] for i in top],
             [i["importance"] for i in top],
             t("importance.global"),
             t("importance.axis"),
+            lang=lang,
         ),
         describe.importance_alt(top, lang),
         describe.importance_table(top, lang),

@@ -13,27 +13,24 @@ lang = current_lang()
 card = ui.load(data.model)
 overall = ui.load(data.importance)["items"]
 
-cols = list(st.columns(3))
-cols[0].metric(t("model.version"), card["version"])
-cols[1].metric(t("model.trained_at"), card["trained_at"][:10])
-cols[2].metric(t("model.threshold"), pct(card["threshold"], lang), help=t("model.threshold_help"))
-ratio = card["cost"]["fn"] / card["cost"]["fp"] if card["cost"]["fp"] else card["cost"]["fn"]
-st.info(
-    t("model.cost", ratio=num(ratio, lang, digits=1)),
-    icon=":material/balance:",
+st.markdown(
+    f"**{t('model.version')}** `{card['version']}` · **{t('model.trained_at')}** "
+    f"{card['trained_at'][:10]}"
 )
-
 metrics = card["metrics"]
+cols = list(st.columns(3))
+cols[0].metric(t("model.threshold"), pct(card["threshold"], lang), help=t("model.threshold_help"))
+cols[1].metric(t("model.cost_value"), num(metrics["business_cost"], lang, 3))
+cols[2].metric(t("model.cost_accept_all"), num(metrics["business_cost_accept_all"], lang, 3))
+ratio = card["cost"]["fn"] / card["cost"]["fp"] if card["cost"]["fp"] else card["cost"]["fn"]
+st.info(t("model.cost", ratio=num(ratio, lang, digits=1)), icon=":material/balance:")
+
 cols = list(st.columns(4))
-cols[0].metric(
-    t("model.auc"), f"{num(metrics['auc'], lang, 3)} ± {num(metrics['auc_std'], lang, 3)}"
-)
+auc = f"{num(metrics['auc'], lang, 3)} ± {num(metrics['auc_std'], lang, 3)}"
+cols[0].metric(t("model.auc"), auc)
 cols[1].metric(t("model.recall"), pct(metrics["recall"], lang))
 cols[2].metric(t("model.precision"), pct(metrics["precision"], lang))
 cols[3].metric(t("model.brier"), num(metrics["brier"], lang, 3))
-cols = list(st.columns(2))
-cols[0].metric(t("model.cost_value"), num(metrics["business_cost"], lang, 3))
-cols[1].metric(t("model.cost_accept_all"), num(metrics["business_cost_accept_all"], lang, 3))
 d = card["data"]
 st.write(
     t(
@@ -50,6 +47,7 @@ ui.chart(
         [i["importance"] for i in overall],
         t("model.importance"),
         t("importance.axis"),
+        lang=lang,
     ),
     describe.importance_alt(overall, lang),
     describe.importance_table(overall, lang),

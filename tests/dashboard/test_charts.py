@@ -45,8 +45,9 @@ def test_waterfall_adds_up_from_base_to_the_client_score() -> None:
     assert bar.base[-1] + bar.x[-1] == pytest.approx(EXPL["raw_score"])
     # colour is never alone: risk-raising bars are hatched and carry an up arrow
     assert [s == "/" for s in bar.marker.pattern.shape] == [x > 0 for x in bar.x]
-    assert bar.text[0].endswith("▲")
-    assert bar.text[2].endswith("▼")
+    assert bar.customdata[0] == "▲"
+    assert bar.customdata[2] == "▼"
+    assert bar.texttemplate == "%{x:+.2f} %{customdata}"
     lines = {a.text for a in fig.layout.annotations}
     assert {"Average client", "This client", "Threshold"} <= lines
 
