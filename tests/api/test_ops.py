@@ -260,3 +260,24 @@ def test_request_id_and_json_access_log_without_personal_data(
     assert [r["status"] for r in records] == [200, 200, 200, 404]
     assert all(r["latency_ms"] >= 0 for r in records)
     assert all(str(cid) not in line for line in access_lines)
+
+
+def test_not_ready_until_started(base_settings: Settings) -> None:
+    client = TestClient(create_app(base_settings))  # no `with`: the lifespan has not run
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").status_code == 503
+    response = client.get("/v1/model", headers=HEADERS)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "the API is starting"}
+
+
+def test_importing_the_entry_point_does_no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setenv("SCORING_BUNDLE", "/does/not/exist")  # would fail if loaded at import
+    sys.modules.pop("api.main", None)
+    main = importlib.import_module("api.main")
+    assert main.app.state.services is None
+    assert main.app.state.settings.scoring_bundle == Path("/does/not/exist")
+    sys.modules.pop("api.main", None)
