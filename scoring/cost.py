@@ -63,13 +63,15 @@ def best_threshold(
     negatives_refused = np.concatenate([[0], np.cumsum(~y_sorted)])
     valid = np.ones(len(p) + 1, dtype=bool)
     valid[1:-1] = p_sorted[:-1] != p_sorted[1:]
+    # Refusing no one needs a threshold above the top score; a score of 1.0 leaves none <= 1.
+    valid[0] = p_sorted[0] < 1.0
     fn = y.sum() - positives_refused
     fp = negatives_refused
     cost = (weights.fn * fn + weights.fp * fp) / len(p)
     cost = np.where(valid, cost, np.inf)
     k = int(np.argmin(cost))  # first minimum = fewest refusals
     if k == 0:
-        threshold = float(np.nextafter(p_sorted[0], np.inf)) if p_sorted[0] < 1 else 1.0
+        threshold = float(np.nextafter(p_sorted[0], np.inf))
     elif k == len(p):
         threshold = float(p_sorted[-1])
     else:

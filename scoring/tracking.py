@@ -33,6 +33,9 @@ def log_run(
         import mlflow
 
         uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+        if uri.startswith("file:") or "://" not in uri:
+            # MLflow 3 refuses its file store unless opted in; ./mlruns is our documented default.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(EXPERIMENT)
         with mlflow.start_run(run_name=str(metadata["version"])) as run:
