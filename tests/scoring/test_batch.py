@@ -1,0 +1,116 @@
+"""Batch scoring: same values as one-row explain, cached per (bundle version, client data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scoring.batch
+from scoring.batch import BatchScores, cache_path, compute, load, save, score_clients
+from scoring.model import ScoringModel
+
+
+def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
+    raise AssertionError("compute() called although the result is cached")
+
+
+def test_batch_equals_single_row_explain(
+    model: ScoringModel, clients_features: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoring.batch, "CHUNK_ROWS", 64)  # several chunks, a ragged last one
+    scores = compute(model, clients_features, threads=2)
+    X = clients_features.to_numpy(dtype="float64")
+    assert scores.ids.tolist() == clients_features.index.tolist()
+    assert scores.shap.shape == X.shape
+    for row in [0, 63, 64, 65, len(X) - 1]:
+        single = model.explain(X[row])
+        assert scores.probability[row] == pytest.approx(single.probability, abs=1e-12)
+        np.testing.assert_allclose(scores.shap[row], single.shap, atol=1e-12)
+        assert scores.base_value == pytest.approx(single.base_value, abs=1e-12)
+        rebuilt = model.explanation_from(X[row], scores.shap[row], scores.base_value)
+        assert rebuilt.probability == pytest.approx(single.probability, abs=1e-12)
+        assert scores.index_of(int(scores.ids[row])) == row
+    assert scores.index_of(-1) is None
+
+
+def test_second_call_is_a_lookup(
+    model: ScoringModel,
+    clients_features: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    progress: list[int] = []
+    first = score_clients(model, clients_features, tmp_path, progress=progress.append)
+    assert sum(progress) == len(clients_features)
+    assert [p.name for p in tmp_path.iterdir()] == [
+        cache_path(tmp_path, model, clients_features).name
+    ]
+    monkeypatch.setattr(scoring.batch, "compute", _refuse)
+    second = score_clients(model, clients_features, tmp_path)
+    np.testing.assert_array_equal(second.ids, first.ids)
+    np.testing.assert_array_equal(second.probability, first.probability)
+    np.testing.assert_array_equal(second.shap, first.shap)
+    assert second.base_value == first.base_value
+
+
+def test_cache_key_follows_data_and_model(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    key = cache_path(tmp_path, model, clients_features)
+    assert key == cache_path(tmp_path, model, clients_features.copy())
+    assert model.version in key.name
+    changed = clients_features.copy()
+    changed.iloc[0, 0] = changed.iloc[0, 0] + 1 if np.isfinite(changed.iloc[0, 0]) else 1.0
+    assert cache_path(tmp_path, model, changed) != key
+    assert cache_path(tmp_path, model, clients_features.iloc[:-1]) != key
+    renumbered = clients_features.copy()
+    renumbered.index = renumbered.index + 1
+    assert cache_path(tmp_path, model, renumbered) != key
+
+
+def test_changed_data_is_recomputed(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    score_clients(model, clients_features, tmp_path)
+    subset = clients_features.iloc[:10]
+    scores = score_clients(model, subset, tmp_path)
+    assert len(scores.ids) == 10
+    assert len(list(tmp_path.glob("scores-*.npz"))) == 2
+
+
+def test_unreadable_cache_is_recomputed(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = cache_path(tmp_path, model, clients_features)
+    path.write_bytes(b"torn file")
+    assert load(path) is None
+    scores = score_clients(model, clients_features, tmp_path)
+    assert len(scores.ids) == len(clients_features)
+    assert load(path) is not None
+
+
+def test_save_load_round_trip_leaves_no_temporary(tmp_path: Path) -> None:
+    scores = BatchScores(
+        ids=np.array([3, 1], dtype="int64"),
+        probability=np.array([0.2, 0.7]),
+        shap=np.array([[0.1, -0.2], [0.3, 0.0]]),
+        base_value=-2.5,
+    )
+    path = tmp_path / "cache" / "scores-x.npz"
+    save(scores, path)
+    loaded = load(path)
+    assert loaded is not None
+    np.testing.assert_array_equal(loaded.shap, scores.shap)
+    assert loaded.base_value == -2.5
+    assert loaded.index_of(1) == 1
+    assert [p.name for p in path.parent.iterdir()] == ["scores-x.npz"]
+
+
+def test_empty_client_set(model: ScoringModel, clients_features: pd.DataFrame) -> None:
+    scores = compute(model, clients_features.iloc[:0])
+    assert scores.ids.size == scores.probability.size == 0
+    assert scores.shap.shape == (0, len(model.feature_names))

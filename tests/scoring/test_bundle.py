@@ -1,0 +1,246 @@
+"""Model bundle: round trip, complete metadata, every kind of corruption caught, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scoring.bundle import (
+    CHECKSUMMED,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    MODEL_FILE,
+    TRANSFORMER_FILE,
+    load_bundle,
+    save_bundle,
+    sha256,
+)
+from scoring.errors import BundleError
+from scoring.model import ScoringModel
+
+
+@pytest.fixture
+def bundle_copy(demo_bundle: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo bundle, free to damage."""
+    return Path(shutil.copytree(demo_bundle, tmp_path / "bundle"))
+
+
+def _metadata(path: Path) -> dict:
+    return json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
+
+
+def _write_metadata(path: Path, metadata: dict) -> None:
+    (path / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+
+
+def _reseal(path: Path, name: str) -> None:
+    """Update a file's checksum after changing it, to reach the checks behind the checksum."""
+    metadata = _metadata(path)
+    metadata["files"][name] = sha256(path / name)
+    _write_metadata(path, metadata)
+
+
+def _bundle_error(path: Path) -> str:
+    with pytest.raises(BundleError) as caught:
+        load_bundle(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# --- round trip and contents ----------------------------------------------------------------
+
+
+def test_round_trip_keeps_predictions_and_metadata(
+    demo_bundle: Path, tmp_path: Path, sample_rows: np.ndarray
+) -> None:
+    original = load_bundle(demo_bundle)
+    copy_path = save_bundle(original, tmp_path / "again")
+    assert copy_path == (tmp_path / "again").resolve()
+    reloaded = load_bundle(copy_path)
+    before = ScoringModel(load_bundle(demo_bundle))
+    after = ScoringModel(reloaded)
+    np.testing.assert_array_equal(
+        before.predict_proba(sample_rows), after.predict_proba(sample_rows)
+    )
+    np.testing.assert_array_equal(
+        before.contributions(sample_rows), after.contributions(sample_rows)
+    )
+    assert reloaded.metadata["version"] == original.metadata["version"]
+    assert reloaded.builder.to_dict() == original.builder.to_dict()
+    assert reloaded.importance == original.importance
+    assert reloaded.stats == original.stats
+    assert reloaded.reference.equals(original.reference)
+
+
+def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
+    metadata = load_bundle(demo_bundle).metadata
+    assert metadata["format_version"] == FORMAT_VERSION
+    assert re.fullmatch(r"hc-\d{8}-\d{6}-[0-9a-f]{8}", metadata["version"])
+    trained_at = datetime.fromisoformat(metadata["trained_at"])
+    assert trained_at.tzinfo is not None
+    assert re.fullmatch(r"[0-9a-f]{64}", metadata["data"]["fingerprint"])
+    assert metadata["version"].endswith(metadata["data"]["fingerprint"][:8])
+    assert 0 < metadata["threshold"] < 1
+    assert metadata["cost"] == {"fn": 10.0, "fp": 1.0}
+    metrics = metadata["metrics"]
+    for name in ["auc", "auc_std", "business_cost", "recall", "precision", "brier"]:
+        assert isinstance(metrics[name], float), name
+    assert 0.5 < metrics["auc"] <= 1
+    assert metrics["business_cost"] <= metrics["business_cost_accept_all"]
+    assert metadata["cv"]["folds"] == 3
+    assert len(metadata["cv"]["fold_auc"]) == 3
+    assert {"python", "lightgbm", "numpy", "pandas"} <= set(metadata["library_versions"])
+    assert metadata["data"]["rows"] > 0
+    assert set(metadata["files"]) == set(CHECKSUMMED)
+
+    features = metadata["features"]
+    names = [f["name"] for f in features]
+    assert names == load_bundle(demo_bundle).builder.feature_names
+    for feature in features:
+        assert feature["dtype"] in {"float", "binary", "category"}, feature
+        assert isinstance(feature["description"], str)
+        assert feature["label"]
+        assert feature["label_fr"]
+        assert feature["sources"]
+    by_name = {f["name"]: f for f in features}
+    assert by_name["OWNS_CAR"]["dtype"] == "binary"
+    assert by_name["ORGANIZATION_TYPE"]["dtype"] == "category"
+    assert by_name["ORGANIZATION_TYPE"]["levels"]
+    assert by_name["EXT_SOURCE_2"]["dtype"] == "float"
+    assert by_name["EXT_SOURCE_2"]["description"]
+    assert by_name["CREDIT_INCOME_RATIO"]["actionable"] is True
+    assert by_name["AGE_YEARS"]["actionable"] is False
+
+
+def test_reference_statistics_by_class(demo_bundle: Path) -> None:
+    bundle = load_bundle(demo_bundle)
+    stats = bundle.stats["features"]
+    assert set(stats) == set(bundle.builder.feature_names)
+    entry = stats["EXT_SOURCE_2"]
+    by_target = entry["by_target"]
+    assert len(by_target["bin_edges"]) == bundle.stats["bins"] + 1
+    defaults = int(bundle.reference["TARGET"].sum())
+    assert sum(by_target["counts_1"]) + by_target["missing_1"] == defaults
+    assert 0 <= entry["missing_rate"] <= 1
+    assert entry["quantiles"] == sorted(entry["quantiles"])
+
+
+# --- corrupt bundles ------------------------------------------------------------------------
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    assert "model bundle not found" in _bundle_error(tmp_path / "nowhere")
+
+
+def test_missing_metadata(bundle_copy: Path) -> None:
+    (bundle_copy / METADATA_FILE).unlink()
+    assert _bundle_error(bundle_copy).endswith("metadata.json is missing")
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "[1, 2]"], ids=["invalid", "empty", "array"])
+def test_metadata_not_a_json_object(bundle_copy: Path, text: str) -> None:
+    (bundle_copy / METADATA_FILE).write_text(text, encoding="utf-8")
+    message = _bundle_error(bundle_copy)
+    assert "metadata.json" in message
+    assert "not valid JSON" in message or "must hold a JSON object" in message
+
+
+@pytest.mark.parametrize("version", [FORMAT_VERSION + 1, 0, "1", None])
+def test_wrong_format_version(bundle_copy: Path, version: object) -> None:
+    metadata = _metadata(bundle_copy)
+    metadata["format_version"] = version
+    _write_metadata(bundle_copy, metadata)
+    message = _bundle_error(bundle_copy)
+    assert f"bundle format {version!r} is not supported" in message
+    assert "retrain" in message
+
+
+@pytest.mark.parametrize("name", CHECKSUMMED)
+def test_each_checksummed_file_missing(bundle_copy: Path, name: str) -> None:
+    (bundle_copy / name).unlink()
+    assert _bundle_error(bundle_copy) == f"bundle bundle: {name} is missing"
+
+
+@pytest.mark.parametrize("name", CHECKSUMMED)
+def test_each_checksummed_file_tampered(bundle_copy: Path, name: str) -> None:
+    with (bundle_copy / name).open("ab") as handle:
+        handle.write(b"\n")
+    assert _bundle_error(bundle_copy) == f"bundle bundle: {name} is corrupt (checksum mismatch)"
+
+
+def test_model_tampered_in_place(bundle_copy: Path) -> None:
+    text = (bundle_copy / MODEL_FILE).read_text()
+    changed = re.sub(r"leaf_value=(\S+)", "leaf_value=0.5", text, count=1)
+    assert changed != text
+    (bundle_copy / MODEL_FILE).write_text(changed)
+    assert "model.txt is corrupt (checksum mismatch)" in _bundle_error(bundle_copy)
+
+
+def test_checksum_entry_missing(bundle_copy: Path) -> None:
+    metadata = _metadata(bundle_copy)
+    del metadata["files"][MODEL_FILE]
+    _write_metadata(bundle_copy, metadata)
+    assert "model.txt is corrupt" in _bundle_error(bundle_copy)
+
+
+def test_model_not_lightgbm(bundle_copy: Path) -> None:
+    (bundle_copy / MODEL_FILE).write_text("this is not a model\n")
+    _reseal(bundle_copy, MODEL_FILE)
+    assert _bundle_error(bundle_copy) == "bundle bundle: model.txt is not a LightGBM model"
+
+
+def test_transformer_disagrees_with_model(bundle_copy: Path) -> None:
+    state = json.loads((bundle_copy / TRANSFORMER_FILE).read_text())
+    state["feature_names"] = list(reversed(state["feature_names"]))
+    (bundle_copy / TRANSFORMER_FILE).write_text(json.dumps(state))
+    _reseal(bundle_copy, TRANSFORMER_FILE)
+    assert "model and transformer disagree on the features" in _bundle_error(bundle_copy)
+
+
+def test_transformer_unreadable(bundle_copy: Path) -> None:
+    (bundle_copy / TRANSFORMER_FILE).write_text(json.dumps({"vocabularies": {}}))
+    _reseal(bundle_copy, TRANSFORMER_FILE)
+    assert "unreadable transformer or reference" in _bundle_error(bundle_copy)
+
+
+# --- atomic writes --------------------------------------------------------------------------
+
+
+def _siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+
+
+def test_overwrite_replaces_the_whole_bundle(demo_bundle: Path, bundle_copy: Path) -> None:
+    (bundle_copy / "stale.txt").write_text("from an older bundle")
+    before = _siblings(bundle_copy)
+    save_bundle(load_bundle(demo_bundle), bundle_copy)
+    assert not (bundle_copy / "stale.txt").exists()
+    assert _siblings(bundle_copy) == before  # no staging or retired folder left behind
+    load_bundle(bundle_copy)
+
+
+def test_failed_save_leaves_the_old_bundle_intact(demo_bundle: Path, bundle_copy: Path) -> None:
+    bundle = load_bundle(demo_bundle)
+    bundle.stats = {"broken": float("nan")}  # JSON refuses NaN: the save fails midway
+    checksums = {name: sha256(bundle_copy / name) for name in CHECKSUMMED}
+    before = _siblings(bundle_copy)
+    with pytest.raises(ValueError, match="JSON compliant"):
+        save_bundle(bundle, bundle_copy)
+    assert {name: sha256(bundle_copy / name) for name in CHECKSUMMED} == checksums
+    assert _siblings(bundle_copy) == before
+    load_bundle(bundle_copy)
+
+
+def test_failed_first_save_leaves_nothing(demo_bundle: Path, tmp_path: Path) -> None:
+    bundle = load_bundle(demo_bundle)
+    bundle.stats = {"broken": float("inf")}
+    with pytest.raises(ValueError, match="JSON compliant"):
+        save_bundle(bundle, tmp_path / "new" / "bundle")
+    assert list((tmp_path / "new").iterdir()) == []

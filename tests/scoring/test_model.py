@@ -1,0 +1,176 @@
+"""ScoringModel: probabilities, decisions, exact TreeSHAP, and strict model-ready records."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
+from scoring.model import ScoringModel, sigmoid
+
+
+def test_shap_adds_up_to_the_raw_score_and_probability(
+    model: ScoringModel, sample_rows: np.ndarray
+) -> None:
+    raw = model.booster.predict(sample_rows, raw_score=True)
+    proba = model.predict_proba(sample_rows)
+    for i, x in enumerate(sample_rows):
+        explanation = model.explain(x)
+        assert explanation.base_value + explanation.shap.sum() == pytest.approx(raw[i], abs=1e-9)
+        assert explanation.raw_score == pytest.approx(raw[i], abs=1e-9)
+        assert explanation.probability == pytest.approx(sigmoid(raw[i]), abs=1e-12)
+        assert explanation.probability == pytest.approx(proba[i], abs=1e-12)
+        assert model.score(x).probability == pytest.approx(proba[i], abs=1e-12)
+        np.testing.assert_array_equal(explanation.values, x)
+        assert explanation.shap.shape == (len(model.feature_names),)
+
+
+@pytest.mark.filterwarnings("ignore:LightGBM binary classifier:UserWarning")
+def test_shap_equals_shap_tree_explainer(model: ScoringModel, sample_rows: np.ndarray) -> None:
+    shap = pytest.importorskip("shap")
+    explainer = shap.TreeExplainer(model.booster)
+    expected = explainer.shap_values(sample_rows)
+    if isinstance(expected, list):  # older shap: one array per class
+        expected = expected[-1]
+    expected = np.asarray(expected)
+    ours = model.contributions(sample_rows)
+    assert len(sample_rows) >= 5
+    np.testing.assert_allclose(ours[:, :-1], expected, atol=1e-6, rtol=0)
+    expected_value = np.ravel(explainer.expected_value)[-1]
+    np.testing.assert_allclose(ours[:, -1], expected_value, atol=1e-6)
+    for i, x in enumerate(sample_rows):
+        np.testing.assert_allclose(model.explain(x).shap, expected[i], atol=1e-6, rtol=0)
+
+
+def test_threads_do_not_change_results(model: ScoringModel, sample_rows: np.ndarray) -> None:
+    np.testing.assert_array_equal(
+        model.predict_proba(sample_rows, threads=1), model.predict_proba(sample_rows, threads=2)
+    )
+    np.testing.assert_allclose(
+        model.contributions(sample_rows, threads=1),
+        model.contributions(sample_rows, threads=2),
+        atol=1e-12,
+    )
+
+
+def test_decision_against_the_threshold(model: ScoringModel) -> None:
+    t = model.threshold
+    assert 0 < t < 1
+    assert model.decision(t) == "refuse"  # at the threshold: refused, as in the cost search
+    assert model.decision(math.nextafter(t, 0)) == "grant"
+    assert model.decision(1.0) == "refuse"
+
+
+def test_score_carries_threshold_and_version(model: ScoringModel, sample_rows: np.ndarray) -> None:
+    score = model.score(sample_rows[0])
+    assert score.threshold == model.threshold == model.metadata["threshold"]
+    assert score.model_version == model.version == model.metadata["version"]
+    assert score.decision == model.decision(score.probability)
+
+
+def test_explanation_from_cache_matches_explain(
+    model: ScoringModel, sample_rows: np.ndarray
+) -> None:
+    contrib = model.contributions(sample_rows)
+    for i, x in enumerate(sample_rows):
+        direct = model.explain(x)
+        rebuilt = model.explanation_from(x, contrib[i, :-1], float(contrib[i, -1]))
+        assert rebuilt.probability == pytest.approx(direct.probability, abs=1e-12)
+        assert rebuilt.raw_score == pytest.approx(direct.raw_score, abs=1e-12)
+        assert rebuilt.decision == direct.decision
+        np.testing.assert_array_equal(rebuilt.shap, direct.shap)
+
+
+# --- vector(): strict records ---------------------------------------------------------------
+
+
+def test_vector_places_values_and_lists_missing(model: ScoringModel) -> None:
+    names = model.feature_names
+    record: dict[str, Any] = {names[0]: 1.5, names[1]: None, names[2]: np.float32(2.0), names[3]: 4}
+    x, missing = model.vector(record)
+    assert x.shape == (len(names),)
+    assert x[0] == 1.5
+    assert x[2] == 2.0
+    assert x[3] == 4.0
+    assert np.isnan(x[1])
+    assert np.isnan(x[4:]).all()
+    assert missing == [n for i, n in enumerate(names) if i not in (0, 2, 3)]
+
+
+def test_empty_record_is_all_missing_and_still_scores(model: ScoringModel) -> None:
+    x, missing = model.vector({})
+    assert missing == model.feature_names
+    assert 0 < model.score(x).probability < 1
+
+
+def test_unknown_features_are_all_listed(model: ScoringModel) -> None:
+    record = {model.feature_names[0]: 1.0, "ZZZ_NOT_A_FEATURE": 1.0, "AAA_UNKNOWN": 2.0}
+    with pytest.raises(UnknownFeatureError) as caught:
+        model.vector(record)
+    assert caught.value.names == ["AAA_UNKNOWN", "ZZZ_NOT_A_FEATURE"]
+    assert str(caught.value) == "unknown features: AAA_UNKNOWN, ZZZ_NOT_A_FEATURE"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (float("nan"), "finite number"),
+        (float("inf"), "finite number"),
+        (-math.inf, "finite number"),
+        (np.float64("nan"), "finite number"),
+        ("0.5", "got str"),
+        (True, "got bool"),
+        (np.bool_(False), "got bool"),
+        ([1.0], "got list"),
+    ],
+    ids=["nan", "inf", "-inf", "np-nan", "string", "bool", "np-bool", "list"],
+)
+def test_invalid_values_name_the_feature(model: ScoringModel, value: object, reason: str) -> None:
+    name = "EXT_SOURCE_2" if "EXT_SOURCE_2" in model.feature_names else model.feature_names[0]
+    with pytest.raises(InvalidFeatureValueError) as caught:
+        model.vector({model.feature_names[-1]: 1.0, name: value})
+    assert caught.value.name == name
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"feature {name}: ")
+
+
+# --- metadata helpers -----------------------------------------------------------------------
+
+
+def test_labels_in_both_languages(model: ScoringModel) -> None:
+    assert model.label("EXT_SOURCE_2") == "External score 2"
+    assert model.label("EXT_SOURCE_2", "fr") == "Score externe 2"
+    assert model.label("NOT_A_FEATURE") == "NOT_A_FEATURE"
+    assert set(model.labels) == set(model.feature_names)
+
+
+def test_importance_sorted_and_complete(model: ScoringModel) -> None:
+    values = list(model.importance.values())
+    assert set(model.importance) == set(model.feature_names)
+    assert values == sorted(values, reverse=True)
+    assert values[0] > 0
+
+
+def test_distribution_counts_the_reference(model: ScoringModel) -> None:
+    result = model.distribution("EXT_SOURCE_2", bins=10)
+    assert len(result.bin_edges) == 11
+    reference = model.reference
+    total = sum(result.counts_0) + sum(result.counts_1) + result.missing_0 + result.missing_1
+    assert total == len(reference)
+    assert sum(result.counts_1) + result.missing_1 == int(reference["TARGET"].sum())
+    by_prediction = model.distribution("EXT_SOURCE_2", by="prediction", bins=5)
+    refused = int((reference["probability"] >= model.threshold).sum())
+    assert sum(by_prediction.counts_1) + by_prediction.missing_1 == refused
+    with pytest.raises(UnknownFeatureError):
+        model.distribution("NOT_A_FEATURE")
+
+
+def test_transform_frame_is_in_model_order(
+    model: ScoringModel, clients_features: pd.DataFrame
+) -> None:
+    assert list(clients_features.columns) == model.feature_names
+    assert model.booster.feature_name() == model.feature_names

@@ -1,0 +1,123 @@
+"""Plain-language reasons: the right contributions, in the right order, in English and French."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoring.model import Explanation, ScoringModel
+from scoring.reasons import format_value, reasons, top_contributions
+
+
+def _explanation(
+    model: ScoringModel, shap: dict[str, float], values: dict[str, float]
+) -> Explanation:
+    names = model.feature_names
+    contributions = np.array([shap.get(n, 0.0) for n in names])
+    row = np.array([values.get(n, np.nan) for n in names])
+    return model.explanation_from(row, contributions, base=-2.0)
+
+
+@pytest.fixture
+def crafted(model: ScoringModel) -> Explanation:
+    shap = {
+        "EXT_SOURCE_2": 0.8,
+        "AGE_YEARS": -0.5,
+        "CREDIT_INCOME_RATIO": 0.3,
+        "OWNS_CAR": -0.3,
+        "AMT_INCOME_TOTAL": 0.1,
+        "EXT_SOURCE_3": -0.05,
+    }
+    values = {
+        "EXT_SOURCE_2": 0.12,
+        "AGE_YEARS": 52.3,
+        "CREDIT_INCOME_RATIO": 4.25,
+        "OWNS_CAR": 1.0,
+        "AMT_INCOME_TOTAL": 135_000.0,
+    }
+    return _explanation(model, shap, values)
+
+
+def test_top_contributions_by_absolute_value_then_name(
+    model: ScoringModel, crafted: Explanation
+) -> None:
+    items, rest_count, rest_sum = top_contributions(crafted, model, top=4)
+    assert [i.feature for i in items] == [
+        "EXT_SOURCE_2",
+        "AGE_YEARS",
+        "CREDIT_INCOME_RATIO",
+        "OWNS_CAR",
+    ]
+    assert [i.shap for i in items] == [0.8, -0.5, 0.3, -0.3]
+    assert items[0].value == pytest.approx(0.12)
+    assert items[0].label == "External score 2"
+    assert rest_count == len(model.feature_names) - 4
+    assert rest_sum == pytest.approx(0.1 - 0.05)
+    assert sum(i.shap for i in items) + rest_sum == pytest.approx(crafted.shap.sum())
+
+
+def test_missing_value_is_none(model: ScoringModel, crafted: Explanation) -> None:
+    items, _, _ = top_contributions(crafted, model, top=len(model.feature_names))
+    by_name = {i.feature: i for i in items}
+    assert by_name["EXT_SOURCE_3"].value is None
+
+
+def test_reasons_each_way_in_english(model: ScoringModel, crafted: Explanation) -> None:
+    text = reasons(crafted, model, "en", n=3)
+    assert text["against"] == [
+        "External score 2 (0.12) raises the risk of default.",
+        "Credit / income (4.25) raises the risk of default.",
+        "Annual income (135,000) raises the risk of default.",
+    ]
+    assert text["for"] == [
+        "Age (years) (52.3) lowers the risk of default.",
+        "Owns a car (yes) lowers the risk of default.",
+        "External score 3 (unknown) lowers the risk of default.",
+    ]
+
+
+def test_reasons_in_french(model: ScoringModel, crafted: Explanation) -> None:
+    text = reasons(crafted, model, "fr", n=2)
+    assert text["against"] == [
+        "Score externe 2 (0,12) augmente le risque de défaut.",
+        "Crédit / revenu (4,25) augmente le risque de défaut.",
+    ]
+    assert text["for"] == [
+        "Âge (années) (52,3) réduit le risque de défaut.",
+        "Possède une voiture (oui) réduit le risque de défaut.",
+    ]
+
+
+def test_no_reason_when_nothing_contributes(model: ScoringModel) -> None:
+    assert reasons(_explanation(model, {}, {}), model) == {"against": [], "for": []}
+
+
+def test_format_value(model: ScoringModel) -> None:
+    levels = model.features_info["ORGANIZATION_TYPE"]["levels"]
+    assert format_value(model, "ORGANIZATION_TYPE", 0.0, "en") == levels[0]
+    assert format_value(model, "ORGANIZATION_TYPE", float(len(levels) + 5), "en") == (
+        f"{len(levels) + 5:.1f}"
+    )
+    assert format_value(model, "OWNS_CAR", 0.0, "en") == "no"
+    assert format_value(model, "OWNS_CAR", 0.0, "fr") == "non"
+    assert format_value(model, "AMT_CREDIT", 1_234_567.4, "en") == "1,234,567"
+    assert format_value(model, "AMT_CREDIT", 1_234_567.4, "fr") == "1\u202f234\u202f567"
+    assert format_value(model, "EXT_SOURCE_2", 0.456, "en") == "0.46"
+    assert format_value(model, "EXT_SOURCE_2", -3.14159, "fr") == "-3,14"
+    assert format_value(model, "AGE_YEARS", 41.06, "en") == "41.1"
+    assert format_value(model, "AGE_YEARS", None, "en") == "unknown"
+    assert format_value(model, "AGE_YEARS", None, "fr") == "inconnu"
+
+
+def test_reasons_of_a_real_explanation_follow_its_shap(
+    model: ScoringModel, sample_rows: np.ndarray
+) -> None:
+    explanation = model.explain(sample_rows[0])
+    text = reasons(explanation, model, "en", n=3)
+    positive = int((explanation.shap > 0).sum())
+    negative = int((explanation.shap < 0).sum())
+    assert len(text["against"]) == min(3, positive)
+    assert len(text["for"]) == min(3, negative)
+    strongest = model.feature_names[int(np.argmax(explanation.shap))]
+    if positive:
+        assert text["against"][0].startswith(model.label(strongest))
