@@ -37,6 +37,24 @@ CHROMIUM_FLAGS = [
 ]
 # Streamlit marks a script exception in the page with this test id.
 EXCEPTION_JS = "document.querySelectorAll('[data-testid=\"stException\"]').length"
+DECISION_JS = "document.querySelector('#decision-card')"
+CHARTS_JS = (
+    "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+    ".filter(c => c.querySelector('.main-svg')).length"
+)
+_ALERTS_JS = "document.querySelectorAll('[data-testid=\"stAlert\"]').length"
+# Widgets whose code is still loading show as skeletons: a page is ready when none is left.
+_NO_SKELETON_JS = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
+# page -> JavaScript that is true once the page's last element has rendered
+_LAST_ELEMENT_JS = {
+    "decision": f"{DECISION_JS} && {CHARTS_JS} >= 1",
+    "explanation": f"{CHARTS_JS} >= 3",
+    "comparison": f"{CHARTS_JS} >= 3",
+    # the counterfactual ends the page: its table, or its message beside the form's hint
+    "whatif": f"{_ALERTS_JS} >= 2 || document.querySelector('[data-testid=\"stTable\"]')",
+    "model": f"{CHARTS_JS} >= 1",
+}
+PAGE_READY_JS = {page: f"({js}) && {_NO_SKELETON_JS}" for page, js in _LAST_ELEMENT_JS.items()}
 
 
 def chromium_path() -> str | None:
