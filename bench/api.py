@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class RouteResult:
     p50_ms: float
     p99_ms: float
     rps: float
+    rounds_rps: list[float] = field(default_factory=list)
 
 
 def http_request(method: str, path: str, body: bytes | None = None) -> bytes:
@@ -117,6 +118,26 @@ def load(
         p99_ms=round(float(np.percentile(ms, 99)), 3),
         rps=round(len(ms) / elapsed, 1),
     )
+
+
+def measure(
+    port: int, plan: list[tuple[str, Sequence[bytes], int]], seconds: float, repeat: int
+) -> list[RouteResult]:
+    """Each point ``repeat`` times, rounds interleaved; keep the round with the best throughput.
+
+    The machine is shared: other processes steal the CPU for seconds at a time. The best round is
+    the closest to what the code itself can do; every round's req/s is kept in ``rounds_rps``."""
+    rounds: list[list[RouteResult]] = [[] for _ in plan]
+    for _ in range(repeat):
+        for slot, (route, requests, concurrency) in enumerate(plan):
+            rounds[slot].append(load(port, route, requests, concurrency, seconds))
+    best = []
+    for attempts in rounds:
+        chosen = max(attempts, key=lambda r: r.rps)
+        chosen.rounds_rps = [r.rps for r in attempts]
+        best.append(chosen)
+        print(_line(chosen), flush=True)
+    return best
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -320,15 +341,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "--workers", "1", "--no-access-log", "--log-level", "warning"]  # fmt: skip
     began = time.perf_counter()
     server = start_server(argv, env, work / "api.log")
-    results: list[RouteResult] = []
     try:
         ready_s = wait_ready(port, "/ready", 120)
         cache_s = wait_ready(port, "/ready", 600, want=b'"cache":"ready"') + ready_s
         ready_s = round(time.perf_counter() - began - (cache_s - ready_s), 2)
-        for route, requests in api_requests(ids, rows, names).items():
-            for concurrency in (1, 16):
-                results.append(load(port, route, requests, concurrency, args.duration))
-                print(_line(results[-1]), flush=True)
+        plan = [
+            (route, requests, concurrency)
+            for route, requests in api_requests(ids, rows, names).items()
+            for concurrency in (1, 16)
+        ]
+        results = measure(port, plan, args.duration, args.repeat)
         api_rss = peak_rss_mib(server.pid)
     finally:
         stop(server)
@@ -344,19 +366,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
          str(features_path)],
         {}, work / "baseline.log",
     )  # fmt: skip
-    baseline: list[RouteResult] = []
     try:
         wait_ready(base_port, "/docs", 120)
         seed_requests = [
             f"GET /explain/{i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for i in ids[:100]
         ]
-        for concurrency in (1, 16):
-            baseline.append(
-                load(
-                    base_port, "seed: GET /explain/{id}", seed_requests, concurrency, args.duration
-                )
-            )
-            print(_line(baseline[-1]), flush=True)
+        seed_plan = [("seed: GET /explain/{id}", seed_requests, c) for c in (1, 16)]
+        baseline = measure(base_port, seed_plan, args.duration, args.repeat)
         baseline_rss = peak_rss_mib(base_server.pid)
     finally:
         stop(base_server)
@@ -373,6 +389,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "startup": {"ready_s": ready_s, "cache_ready_s": round(cache_s, 2)},
         "duration_s_per_point": args.duration,
+        "rounds_per_point": args.repeat,
         "in_process": floor,
         "api": [asdict(r) for r in results],
         "seed_baseline": [asdict(r) for r in baseline],
@@ -398,6 +415,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Command: `{report['command'].strip()}`. "
         f"Load average when it started: {report['load_average_at_start']:.1f} (shared machine).",
         "",
+        "",
         f"Start-up: ready in {report['startup']['ready_s']} s; batch cache filled "
         f"{report['startup']['cache_ready_s']} s after launch.",
         "",
@@ -406,13 +424,17 @@ def markdown(report: dict[str, Any]) -> str:
         f"pred_contrib p50 {floor['pred_contrib']['p50_ms']} ms "
         f"(p99 {floor['pred_contrib']['p99_ms']}).",
         "",
-        "| route | c | p50 ms | p99 ms | req/s | errors |",
-        "|---|---|---|---|---|---|",
+        f"Each point: {report['rounds_per_point']} rounds of {report['duration_s_per_point']} s, "
+        "interleaved; the round with the best throughput is shown (all rounds' req/s in the "
+        "last column): the machine is shared with other jobs.",
+        "",
+        "| route | c | p50 ms | p99 ms | req/s | errors | rounds req/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in [*report["api"], *report["seed_baseline"]]:
         lines.append(
             f"| {r['route']} | {r['concurrency']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} "
-            f"| {r['errors']} |"
+            f"| {r['errors']} | {', '.join(str(x) for x in r.get('rounds_rps', []))} |"
         )
     rss = report["peak_rss_mib"]
     lines += [
@@ -451,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients")
     parser.add_argument("--rows", type=int, default=0, help="build a fresh demo of this size")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measured point")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per point (best kept)")
     parser.add_argument("--name", default="api", help="results file stem (bench/results/NAME.*)")
     parser.add_argument("--serve-baseline", nargs=3, metavar=("PORT", "PIPELINE", "FEATURES"))
     args = parser.parse_args(argv)
