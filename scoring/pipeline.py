@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from scoring.bundle import Bundle
-from scoring.features import BINARY_COLUMNS, FeatureBuilder
+from scoring.features import BINARY_COLUMNS, EDUCATION_ORDER, FeatureBuilder
 from scoring.labels import label
 from scoring.reference import reference_sample, summary_statistics
 from scoring.schema import ACTIONABLE_COLUMNS, describe
@@ -58,6 +58,8 @@ def _description(feature: str, sources: list[str]) -> str:
 def _dtype(builder: FeatureBuilder, feature: str) -> str:
     if feature in builder.vocabularies:
         return "category"
+    if feature == "EDUCATION_LEVEL":
+        return "ordinal"
     if feature in {name for name, _ in BINARY_COLUMNS.values()} or feature.endswith("_ANOMALY"):
         return "binary"
     return "float"
@@ -78,6 +80,8 @@ def feature_catalogue(builder: FeatureBuilder) -> list[dict[str, Any]]:
         }
         if feature in builder.vocabularies:
             entry["levels"] = builder.vocabularies[feature]
+        elif feature == "EDUCATION_LEVEL":
+            entry["levels"] = EDUCATION_ORDER  # ordinal code -> its words
         catalogue.append(entry)
     return catalogue
 

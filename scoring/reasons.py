@@ -60,19 +60,57 @@ def format_value(model: ScoringModel, feature: str, value: float | None, lang: s
 
 
 def _sentence(item: Contribution, value: str, lang: str) -> str:
+    # "label: value, which ..." agrees whatever the label's number ("External scores", "Age").
     raises = item.shap > 0
     if lang == "fr":
         effect = "augmente" if raises else "réduit"
-        return f"{item.label} ({value}) {effect} le risque de défaut."
+        return f"{item.label} : {value}, ce qui {effect} le risque de défaut."
     effect = "raises" if raises else "lowers"
-    return f"{item.label} ({value}) {effect} the risk of default."
+    return f"{item.label}: {value}, which {effect} the risk of default."
+
+
+# Features that are several views of one fact, told to a client as one reason: the group's
+# contribution is the sum of its members', shown with the value of its representative feature.
+REASON_GROUPS: dict[str, tuple[str, str, str]] = {
+    # prefix: (representative feature, English label, French label)
+    "EXT_SOURCE_": ("EXT_SOURCE_MEAN", "External credit scores", "Scores de crédit externes"),
+}
+
+
+def grouped_contributions(items: list[Contribution], lang: str) -> list[Contribution]:
+    """Merge the members of each reason group into one contribution, sorted by |SHAP|."""
+    merged: list[Contribution] = []
+    groups: dict[str, list[Contribution]] = {}
+    for item in items:
+        prefix = next((p for p in REASON_GROUPS if item.feature.startswith(p)), None)
+        if prefix is None:
+            merged.append(item)
+        else:
+            groups.setdefault(prefix, []).append(item)
+    for prefix, members in groups.items():
+        representative, english, french = REASON_GROUPS[prefix]
+        value = next((m.value for m in members if m.feature == representative), None)
+        merged.append(
+            Contribution(
+                feature=representative,
+                label=french if lang == "fr" else english,
+                value=value,
+                shap=float(sum(m.shap for m in members)),
+            )
+        )
+    return sorted(merged, key=lambda c: (-abs(c.shap), c.feature))
 
 
 def reasons(
     explanation: Explanation, model: ScoringModel, lang: str = "en", n: int = 3
 ) -> dict[str, list[str]]:
-    """Up to `n` sentences each way: 'against' the client (towards refusal) and 'for'."""
+    """Up to `n` sentences each way: 'against' the client (towards refusal) and 'for'.
+
+    Related features are told as one reason (see REASON_GROUPS), so the three reasons a client
+    hears are three different facts, not one score seen three ways.
+    """
     items, _, _ = top_contributions(explanation, model, len(model.feature_names), lang)
+    items = grouped_contributions(items, lang)
     against = [i for i in items if i.shap > 0][:n]
     favour = [i for i in items if i.shap < 0][:n]
 
