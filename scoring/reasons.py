@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,13 +21,19 @@ class Contribution:
     shap: float
 
 
+@cache
+def _name_ranks(names: tuple[str, ...]) -> np.ndarray:
+    """Alphabetical rank of each feature: the tie-break of equal contributions."""
+    return np.argsort(np.argsort(np.array(names)))
+
+
 def top_contributions(
     explanation: Explanation, model: ScoringModel, top: int, lang: str = "en"
 ) -> tuple[list[Contribution], int, float]:
     """The `top` largest contributions by |SHAP| (ties by name), then the rest's count and sum."""
     shap_values = explanation.shap
     names = model.feature_names
-    order = sorted(range(len(names)), key=lambda i: (-abs(float(shap_values[i])), names[i]))
+    order = np.lexsort((_name_ranks(tuple(names)), -np.abs(shap_values))).tolist()
     chosen = order[:top]
     items = [
         Contribution(
@@ -77,28 +84,42 @@ REASON_GROUPS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def grouped_contributions(items: list[Contribution], lang: str) -> list[Contribution]:
-    """Merge the members of each reason group into one contribution, sorted by |SHAP|."""
-    merged: list[Contribution] = []
-    groups: dict[str, list[Contribution]] = {}
-    for item in items:
-        prefix = next((p for p in REASON_GROUPS if item.feature.startswith(p)), None)
-        if prefix is None:
-            merged.append(item)
-        else:
-            groups.setdefault(prefix, []).append(item)
-    for prefix, members in groups.items():
-        representative, english, french = REASON_GROUPS[prefix]
-        value = next((m.value for m in members if m.feature == representative), None)
-        merged.append(
+@cache
+def _reason_units(names: tuple[str, ...]) -> tuple[list[int], list[tuple[str, int, np.ndarray]]]:
+    """Features told alone, and each group as (prefix, representative index, member indices)."""
+    grouped: set[int] = set()
+    groups = []
+    for prefix, (representative, _, _) in REASON_GROUPS.items():
+        members = np.array([i for i, n in enumerate(names) if n.startswith(prefix)], dtype=int)
+        if members.size and representative in names:
+            groups.append((prefix, names.index(representative), members))
+            grouped.update(members.tolist())
+    return [i for i in range(len(names)) if i not in grouped], groups
+
+
+def grouped_contributions(
+    explanation: Explanation, model: ScoringModel, lang: str
+) -> tuple[np.ndarray, list[Contribution | int]]:
+    """SHAP of every reason unit (lone features and merged groups), and what each unit is:
+    a feature index, or a ready Contribution for a group."""
+    alone, groups = _reason_units(tuple(model.feature_names))
+    shap_values = explanation.shap
+    units: list[Contribution | int] = list(alone)
+    totals = [float(shap_values[i]) for i in alone]
+    for prefix, representative, members in groups:
+        _, english, french = REASON_GROUPS[prefix]
+        value = float(explanation.values[representative])
+        total = float(shap_values[members].sum())
+        units.append(
             Contribution(
-                feature=representative,
+                feature=model.feature_names[representative],
                 label=french if lang == "fr" else english,
-                value=value,
-                shap=float(sum(m.shap for m in members)),
+                value=None if math.isnan(value) else value,
+                shap=total,
             )
         )
-    return sorted(merged, key=lambda c: (-abs(c.shap), c.feature))
+        totals.append(total)
+    return np.asarray(totals), units
 
 
 def reasons(
@@ -107,12 +128,29 @@ def reasons(
     """Up to `n` sentences each way: 'against' the client (towards refusal) and 'for'.
 
     Related features are told as one reason (see REASON_GROUPS), so the three reasons a client
-    hears are three different facts, not one score seen three ways.
+    hears are three different facts, not one score seen three ways. Only the chosen reasons are
+    built: this runs on every explanation served.
     """
-    items, _, _ = top_contributions(explanation, model, len(model.feature_names), lang)
-    items = grouped_contributions(items, lang)
-    against = [i for i in items if i.shap > 0][:n]
-    favour = [i for i in items if i.shap < 0][:n]
+    totals, units = grouped_contributions(explanation, model, lang)
+    against: list[Contribution] = []
+    favour: list[Contribution] = []
+    for position in np.argsort(-np.abs(totals), kind="stable"):
+        if len(against) >= n and len(favour) >= n:
+            break
+        total = float(totals[position])
+        side = against if total > 0 else favour if total < 0 else None
+        if side is None or len(side) >= n:
+            continue
+        unit = units[position]
+        if isinstance(unit, int):
+            value = float(explanation.values[unit])
+            unit = Contribution(
+                feature=model.feature_names[unit],
+                label=model.label(model.feature_names[unit], lang),
+                value=None if math.isnan(value) else value,
+                shap=total,
+            )
+        side.append(unit)
 
     def sentences(chosen: list[Contribution]) -> list[str]:
         return [_sentence(i, format_value(model, i.feature, i.value, lang), lang) for i in chosen]
