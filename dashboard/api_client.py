@@ -213,7 +213,7 @@ class ScoringApi(Protocol):
     """What the pages need from the API; the real client and the tests' fake both provide it."""
 
     def search_clients(self, search: str, limit: int = 10) -> ClientPage: ...
-    def features(self) -> list[FeatureInfo]: ...
+    def features(self, lang: Lang = "en") -> list[FeatureInfo]: ...
     def client(self, client_id: int) -> ClientRecord: ...
     def client_features(self, client_id: int) -> dict[str, float | None]: ...
     def explanation(self, client_id: int, top: int = 10, lang: Lang = "en") -> Explanation: ...
@@ -221,13 +221,18 @@ class ScoringApi(Protocol):
         self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: Lang = "en"
     ) -> Explanation: ...
     def distribution(
-        self, feature: str, client_id: int, by: str = "target", bins: int = 20
+        self,
+        feature: str,
+        client_id: int,
+        by: str = "target",
+        bins: int = 20,
+        lang: Lang = "en",
     ) -> Distribution: ...
     def scatter(self, x: str, y: str, n: int = 500) -> Scatter: ...
     def neighbors(self, client_id: int, k: int = 10) -> Neighbors: ...
     def counterfactual(self, client_id: int, lang: Lang = "en") -> Counterfactual: ...
     def model(self) -> ModelCard: ...
-    def importance(self, top: int = 20) -> ImportanceList: ...
+    def importance(self, top: int = 20, lang: Lang = "en") -> ImportanceList: ...
 
 
 T = TypeVar("T")
@@ -287,8 +292,8 @@ class ApiClient:
         body = self._get("/v1/clients", search=search, limit=limit, offset=0)
         return _expect(body, ("total", "items"), ClientPage)
 
-    def features(self) -> list[FeatureInfo]:
-        return _expect(self._get("/v1/features"), ("items",), _FeatureList)["items"]
+    def features(self, lang: Lang = "en") -> list[FeatureInfo]:
+        return _expect(self._get("/v1/features", lang=lang), ("items",), _FeatureList)["items"]
 
     def client(self, client_id: int) -> ClientRecord:
         return _expect(self._get(f"/v1/clients/{client_id}"), ("fields",), ClientRecord)
@@ -309,10 +314,19 @@ class ApiClient:
         return _expect(body, _EXPLANATION, Explanation)
 
     def distribution(
-        self, feature: str, client_id: int, by: str = "target", bins: int = 20
+        self,
+        feature: str,
+        client_id: int,
+        by: str = "target",
+        bins: int = 20,
+        lang: Lang = "en",
     ) -> Distribution:
         body = self._get(
-            f"/v1/features/{feature}/distribution", by=by, bins=bins, client_id=client_id
+            f"/v1/features/{feature}/distribution",
+            by=by,
+            bins=bins,
+            client_id=client_id,
+            lang=lang,
         )
         return _expect(body, ("bin_edges", "counts_0", "counts_1", "client_value"), Distribution)
 
@@ -330,8 +344,9 @@ class ApiClient:
     def model(self) -> ModelCard:
         return _expect(self._get("/v1/model"), ("version", "threshold", "metrics"), ModelCard)
 
-    def importance(self, top: int = 20) -> ImportanceList:
-        return _expect(self._get("/v1/model/importance", top=top), ("items",), ImportanceList)
+    def importance(self, top: int = 20, lang: Lang = "en") -> ImportanceList:
+        body = self._get("/v1/model/importance", top=top, lang=lang)
+        return _expect(body, ("items",), ImportanceList)
 
 
 class _FeatureList(TypedDict):

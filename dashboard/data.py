@@ -57,8 +57,8 @@ def client_features(client_id: int) -> dict[str, float | None]:
 
 
 @st.cache_data(ttl=CLIENT_TTL_S, show_spinner=False, max_entries=512)
-def distribution(feature: str, client_id: int) -> api_client.Distribution:
-    return _api().distribution(feature, client_id)
+def distribution(feature: str, client_id: int, lang: Lang) -> api_client.Distribution:
+    return _api().distribution(feature, client_id, lang=lang)
 
 
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False, max_entries=64)
@@ -86,8 +86,8 @@ def what_if(
 
 
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
-def features() -> list[api_client.FeatureInfo]:
-    return _api().features()
+def features(lang: Lang) -> list[api_client.FeatureInfo]:
+    return _api().features(lang=lang)
 
 
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
@@ -96,5 +96,5 @@ def model() -> api_client.ModelCard:
 
 
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
-def importance(top: int = 20) -> api_client.ImportanceList:
-    return _api().importance(top=top)
+def importance(lang: Lang, top: int = 20) -> api_client.ImportanceList:
+    return _api().importance(top=top, lang=lang)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import ModelDep, StoreDep, require_key
 from api.errors import NotFoundError
-from api.schemas import Distribution, FeatureList, Message, Scatter
+from api.schemas import Distribution, FeatureList, Lang, Message, Scatter
 
 router = APIRouter(
     prefix="/v1/features",
@@ -21,14 +21,20 @@ router = APIRouter(
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "unknown feature or client"}
 }
-CLASS_LABELS = {
-    "target": ["repaid", "payment difficulties"],
-    "prediction": ["granted", "refused"],
+CLASS_LABELS: dict[str, dict[str, list[str]]] = {
+    "en": {
+        "target": ["repaid", "payment difficulties"],
+        "prediction": ["granted", "refused"],
+    },
+    "fr": {
+        "target": ["remboursé", "difficultés de paiement"],
+        "prediction": ["accordé", "refusé"],
+    },
 }
 
 
 @router.get("", response_model=FeatureList, summary="Model features, most important first")
-async def list_features(model: ModelDep) -> dict[str, Any]:
+async def list_features(model: ModelDep, lang: Lang = "en") -> dict[str, Any]:
     described = {f["name"]: f for f in model.metadata.get("features", [])}
     items = []
     for name in model.feature_names:
@@ -36,7 +42,7 @@ async def list_features(model: ModelDep) -> dict[str, Any]:
         items.append(
             {
                 "name": name,
-                "label": model.labels.get(name, name),
+                "label": model.label(name, lang),
                 "description": info.get("description", ""),
                 "dtype": info.get("dtype", "float"),
                 "sources": list(info.get("sources", [])),
@@ -92,6 +98,7 @@ async def distribution(
     by: Literal["target", "prediction"] = "target",
     bins: Annotated[int, Query(ge=2, le=100)] = 20,
     client_id: int | None = None,
+    lang: Lang = "en",
 ) -> dict[str, Any]:
     if name not in model.feature_names:
         raise NotFoundError("feature", name)
@@ -102,12 +109,12 @@ async def distribution(
     dist = model.distribution(name, by=by, bins=bins)
     return {
         "feature": name,
-        "label": model.labels.get(name, name),
+        "label": model.label(name, lang),
         "by": by,
         "bin_edges": [float(e) for e in dist.bin_edges],
         "counts_0": [int(c) for c in dist.counts_0],
         "counts_1": [int(c) for c in dist.counts_1],
-        "labels": CLASS_LABELS[by],
+        "labels": CLASS_LABELS[lang][by],
         "missing_0": int(dist.missing_0),
         "missing_1": int(dist.missing_1),
         "client_value": client_value,

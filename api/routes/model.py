@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import ModelDep, require_key
-from api.schemas import ImportanceList, Message, ModelCard
+from api.schemas import ImportanceList, Lang, Message, ModelCard
 
 router = APIRouter(
     prefix="/v1/model",
@@ -33,12 +33,14 @@ async def model_card(model: ModelDep) -> dict[str, Any]:
 
 @router.get("/importance", response_model=ImportanceList, summary="Global importance (mean |SHAP|)")
 async def importance(
-    model: ModelDep, top: Annotated[int | None, Query(ge=1, le=1000)] = None
+    model: ModelDep,
+    top: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    lang: Lang = "en",
 ) -> dict[str, Any]:
     ranked = list(model.importance.items())[: top or None]
     return {
         "items": [
-            {"feature": name, "label": model.labels.get(name, name), "importance": float(value)}
+            {"feature": name, "label": model.label(name, lang), "importance": float(value)}
             for name, value in ranked
         ]
     }

@@ -9,7 +9,7 @@ from dashboard.i18n import num, pct, t
 
 client_id, lang = ui.page_header("page.comparison")
 expl = ui.load(data.explanation, client_id, lang)
-features = ui.load(data.features)
+features = ui.load(data.features, lang)
 labels = {f["name"]: f["label"] for f in features}
 names = list(labels)
 top = [c["feature"] for c in expl["contributions"] if c["feature"] in labels] or names
@@ -21,7 +21,7 @@ def _pick(label: str, key: str, default: str) -> str:
 
 
 feature = _pick(t("comparison.feature"), "comparison_feature", top[0])
-dist = ui.load(data.distribution, feature, client_id)
+dist = ui.load(data.distribution, feature, client_id, lang)
 ui.chart(
     charts.distribution(dist, labels[feature], lang),
     describe.distribution_alt(dist, labels[feature], lang),

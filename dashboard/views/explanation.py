@@ -10,7 +10,7 @@ from dashboard.i18n import t
 
 client_id, lang = ui.page_header("page.explanation")
 expl = ui.load(data.explanation, client_id, lang)
-overall = ui.load(data.importance)["items"]
+overall = ui.load(data.importance, lang)["items"]
 
 st.write(t("explanation.intro"))
 ui.chart(
@@ -41,11 +41,7 @@ with left:
         key="explanation_local",
     )
 with right:
-    # /v1/model/importance has no language: reuse the explanation's labels where it has them
-    localized = {c["feature"]: c["label"] for c in expl["contributions"]}
-    top: list[Importance] = [
-        {**i, "label": localized.get(i["feature"], i["label"])} for i in overall[: len(local) or 10]
-    ]
+    top: list[Importance] = overall[: len(local) or 10]
     ui.chart(
         charts.bars(
             [i["label"] for i in top],

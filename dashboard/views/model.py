@@ -11,7 +11,7 @@ from dashboard.i18n import current_lang, num, pct, t
 st.title(t("model.title"))
 lang = current_lang()
 card = ui.load(data.model)
-overall = ui.load(data.importance)["items"]
+overall = ui.load(data.importance, lang)["items"]
 
 st.markdown(
     f"**{t('model.version')}** `{card['version']}` · **{t('model.trained_at')}** "

@@ -13,7 +13,7 @@ client_id, lang = ui.page_header("page.whatif")
 st.write(t("whatif.intro"))
 before = ui.load(data.explanation, client_id, lang)
 fields = whatif.editable_fields(
-    ui.load(data.client_record, client_id)["fields"], ui.load(data.features)
+    ui.load(data.client_record, client_id)["fields"], ui.load(data.features, lang)
 )
 
 

@@ -105,9 +105,12 @@ def loc_names(response) -> list[str]:  # type: ignore[no-untyped-def]
         ("/v1/features/{feature}/distribution?bins=1", "bins"),
         ("/v1/features/{feature}/distribution?bins=101", "bins"),
         ("/v1/features/{feature}/distribution?by=age", "by"),
+        ("/v1/features/{feature}/distribution?lang=de", "lang"),
+        ("/v1/features?lang=xx", "lang"),
         ("/v1/features/scatter?x={feature}&y={feature}&n=9", "n"),
         ("/v1/features/scatter?x={feature}", "y"),
         ("/v1/model/importance?top=0", "top"),
+        ("/v1/model/importance?lang=EN", "lang"),
         ("/v1/clients/abc", "client_id"),
     ],
 )

@@ -221,6 +221,20 @@ def test_distribution(client: TestClient, services: Services, client_ids: list[i
     assert by_prediction["client_value"] is None
 
 
+def test_distribution_in_french(client: TestClient, services: Services) -> None:
+    name = "EXT_SOURCE_MEAN"
+    assert name in services.model.feature_names
+    english = get(client, f"/v1/features/{name}/distribution")
+    french = get(client, f"/v1/features/{name}/distribution", lang="fr")
+    assert english["label"] == "Average external score"
+    assert french["label"] == "Score externe moyen"
+    assert french["labels"] == ["remboursé", "difficultés de paiement"]
+    assert french["counts_0"] == english["counts_0"]
+    assert french["counts_1"] == english["counts_1"]
+    by_prediction = get(client, f"/v1/features/{name}/distribution", by="prediction", lang="fr")
+    assert by_prediction["labels"] == ["accordé", "refusé"]
+
+
 def test_scatter_is_deterministic(client: TestClient, services: Services) -> None:
     x, y = list(services.model.importance)[:2]
     first = get(client, "/v1/features/scatter", x=x, y=y, n=40)
@@ -303,6 +317,19 @@ def test_model_card_and_importance(client: TestClient, services: Services) -> No
     assert len(get(client, "/v1/model/importance", top=3)["items"]) == 3
 
 
+def test_importance_in_french(client: TestClient, services: Services) -> None:
+    model = services.model
+    english = {i["feature"]: i["label"] for i in get(client, "/v1/model/importance")["items"]}
+    french = {
+        i["feature"]: i["label"] for i in get(client, "/v1/model/importance", lang="fr")["items"]
+    }
+    assert list(french) == list(english) == list(model.importance)
+    assert english == {name: model.label(name, "en") for name in english}
+    assert french == {name: model.label(name, "fr") for name in french}
+    assert english["EXT_SOURCE_MEAN"] == "Average external score"
+    assert french["EXT_SOURCE_MEAN"] == "Score externe moyen"
+
+
 def test_features_catalogue(client: TestClient, services: Services) -> None:
     items = get(client, "/v1/features")["items"]
     assert {i["name"] for i in items} == set(services.model.feature_names)
@@ -312,6 +339,19 @@ def test_features_catalogue(client: TestClient, services: Services) -> None:
     assert first["label"]
     assert first["sources"]
     assert isinstance(first["actionable"], bool)
+
+
+def test_features_catalogue_in_french(client: TestClient, services: Services) -> None:
+    english = get(client, "/v1/features")["items"]
+    french = get(client, "/v1/features", lang="fr")["items"]
+    assert [i["name"] for i in french] == [i["name"] for i in english]
+    labels = {i["name"]: i["label"] for i in french}
+    assert labels["EXT_SOURCE_MEAN"] == "Score externe moyen"
+    assert {i["name"]: i["label"] for i in english}["EXT_SOURCE_MEAN"] == "Average external score"
+    assert labels == {name: services.model.label(name, "fr") for name in labels}
+    # only the labels change with the language
+    strip = [{k: v for k, v in i.items() if k != "label"} for i in english]
+    assert [{k: v for k, v in i.items() if k != "label"} for i in french] == strip
 
 
 def test_metrics_are_exposed(client: TestClient, client_ids: list[int]) -> None:

@@ -86,6 +86,31 @@ FEATURES: list[FeatureInfo] = [
     },
 ]
 
+# What the API answers with lang=fr (the English labels are in FEATURES).
+FRENCH_LABELS = {
+    "EXT_SOURCE_2": "Score de crédit externe 2",
+    "CREDIT_TERM": "Ratio annuité sur crédit",
+    "DAYS_BIRTH": "Âge (jours, négatif)",
+    "AMT_GOODS_PRICE": "Prix du bien",
+    "DAYS_EMPLOYED": "Jours d'emploi (négatif)",
+    "CODE_GENDER": "Sexe",
+}
+CLASS_LABELS = {
+    "en": {"target": ["repaid", "payment difficulties"], "prediction": ["granted", "refused"]},
+    "fr": {
+        "target": ["remboursé", "difficultés de paiement"],
+        "prediction": ["accordé", "refusé"],
+    },
+}
+
+
+def label(name: str, lang: str = "en") -> str:
+    """A feature's label in a language, as the API's ``lang`` parameter gives it."""
+    if lang == "fr" and name in FRENCH_LABELS:
+        return FRENCH_LABELS[name]
+    return next((f["label"] for f in FEATURES if f["name"] == name), name)
+
+
 RAW: dict[int, list[tuple[str, RawValue, str]]] = {
     cid: [
         ("SK_ID_CURR", cid, "ID of loan in our sample"),
@@ -154,6 +179,7 @@ class FakeApi:
         self.errors: dict[str, Exception] = dict(errors or {})
         self.calls: Counter[str] = Counter()
         self.last_changes: dict[str, RawValue] | None = None
+        self.langs: dict[str, list[str]] = {}  # the lang of each call, per labelled route
 
     def _call(self, name: str, client_id: int | None = None) -> None:
         self.calls[name] += 1
@@ -168,9 +194,16 @@ class FakeApi:
         hits = [cid for cid in CLIENT_IDS if search in str(cid)]
         return {"total": len(hits), "limit": limit, "offset": 0, "items": hits[:limit]}
 
-    def features(self) -> list[FeatureInfo]:
+    def _lang(self, name: str, lang: str) -> None:
+        self.langs.setdefault(name, []).append(lang)
+
+    def features(self, lang: str = "en") -> list[FeatureInfo]:
         self._call("features")
-        return copy.deepcopy(FEATURES)
+        self._lang("features", lang)
+        items = copy.deepcopy(FEATURES)
+        for item in items:
+            item["label"] = label(item["name"], lang)
+        return items
 
     def client(self, client_id: int) -> ClientRecord:
         self._call("client", client_id)
@@ -200,18 +233,24 @@ class FakeApi:
         return _explanation(client_id, 0.39, lang)
 
     def distribution(
-        self, feature: str, client_id: int, by: str = "target", bins: int = 20
+        self,
+        feature: str,
+        client_id: int,
+        by: str = "target",
+        bins: int = 20,
+        lang: str = "en",
     ) -> Distribution:
         self._call("distribution", client_id)
+        self._lang("distribution", lang)
         edges = [i / 10 for i in range(11)]
         return {
             "feature": feature,
-            "label": "External credit score 2",
+            "label": label(feature, lang),
             "by": by,
             "bin_edges": edges,
             "counts_0": [5, 9, 20, 40, 80, 120, 150, 130, 90, 40],
             "counts_1": [6, 8, 12, 14, 12, 10, 8, 5, 3, 1],
-            "labels": ["repaid", "defaulted"],
+            "labels": CLASS_LABELS["fr" if lang == "fr" else "en"][by],
             "missing_0": 3,
             "missing_1": 1,
             "client_value": 0.2629,
@@ -298,11 +337,16 @@ class FakeApi:
             "library_versions": {"lightgbm": "4.6.0", "shap": "0.48.0"},
         }
 
-    def importance(self, top: int = 20) -> ImportanceList:
+    def importance(self, top: int = 20, lang: str = "en") -> ImportanceList:
         self._call("importance")
+        self._lang("importance", lang)
         return {
             "items": [
-                {"feature": f["name"], "label": f["label"], "importance": f["importance"]}
+                {
+                    "feature": f["name"],
+                    "label": label(f["name"], lang),
+                    "importance": f["importance"],
+                }
                 for f in FEATURES
             ][:top]
         }

@@ -45,7 +45,13 @@ def _recording(body: object, seen: list[httpx.Request], status: int = 200) -> Ha
             "/v1/clients",
             {"search": "1000", "limit": "5", "offset": "0"},
         ),
-        (lambda c: c.features(), {"items": fake.features()}, "/v1/features", {}),
+        (lambda c: c.features(), {"items": fake.features()}, "/v1/features", {"lang": "en"}),
+        (
+            lambda c: c.features(lang="fr"),
+            {"items": fake.features("fr")},
+            "/v1/features",
+            {"lang": "fr"},
+        ),
         (lambda c: c.client(REFUSED_ID), fake.client(REFUSED_ID), f"/v1/clients/{REFUSED_ID}", {}),
         (
             lambda c: c.client_features(REFUSED_ID),
@@ -63,7 +69,13 @@ def _recording(body: object, seen: list[httpx.Request], status: int = 200) -> Ha
             lambda c: c.distribution("EXT_SOURCE_2", REFUSED_ID),
             fake.distribution("EXT_SOURCE_2", REFUSED_ID),
             "/v1/features/EXT_SOURCE_2/distribution",
-            {"by": "target", "bins": "20", "client_id": str(REFUSED_ID)},
+            {"by": "target", "bins": "20", "client_id": str(REFUSED_ID), "lang": "en"},
+        ),
+        (
+            lambda c: c.distribution("EXT_SOURCE_2", REFUSED_ID, by="prediction", lang="fr"),
+            fake.distribution("EXT_SOURCE_2", REFUSED_ID, by="prediction", lang="fr"),
+            "/v1/features/EXT_SOURCE_2/distribution",
+            {"by": "prediction", "bins": "20", "client_id": str(REFUSED_ID), "lang": "fr"},
         ),
         (
             lambda c: c.scatter("A", "B", n=100),
@@ -84,7 +96,18 @@ def _recording(body: object, seen: list[httpx.Request], status: int = 200) -> Ha
             {"lang": "en"},
         ),
         (lambda c: c.model(), fake.model(), "/v1/model", {}),
-        (lambda c: c.importance(top=3), fake.importance(3), "/v1/model/importance", {"top": "3"}),
+        (
+            lambda c: c.importance(top=3),
+            fake.importance(3),
+            "/v1/model/importance",
+            {"top": "3", "lang": "en"},
+        ),
+        (
+            lambda c: c.importance(top=3, lang="fr"),
+            fake.importance(3, lang="fr"),
+            "/v1/model/importance",
+            {"top": "3", "lang": "fr"},
+        ),
     ],
 )
 def test_each_route_is_called_as_the_contract_says(
@@ -107,6 +130,18 @@ def test_features_and_client_features_unwrap_their_envelope() -> None:
     )
     record = {"client_id": 1, "model_version": "v", "features": {"A": None}}
     assert _client(_recording(record, seen)).client_features(1) == {"A": None}
+
+
+def test_labelled_routes_send_lang_and_return_the_labels_as_given() -> None:
+    seen: list[httpx.Request] = []
+    features = _client(_recording({"items": fake.features("fr")}, seen)).features(lang="fr")
+    assert features[0]["label"] == "Score de crédit externe 2"
+    body = fake.distribution("EXT_SOURCE_2", REFUSED_ID, lang="fr")
+    dist = _client(_recording(body, seen)).distribution("EXT_SOURCE_2", REFUSED_ID, lang="fr")
+    assert dist["labels"] == ["remboursé", "difficultés de paiement"]
+    ranked = _client(_recording(fake.importance(lang="fr"), seen)).importance(lang="fr")
+    assert ranked["items"][0]["label"] == "Score de crédit externe 2"
+    assert [r.url.params["lang"] for r in seen] == ["fr", "fr", "fr"]
 
 
 def test_what_if_posts_client_id_and_changes() -> None:

@@ -16,7 +16,7 @@ from dashboard.api_client import (
 )
 from dashboard.i18n import EN, FR
 from tests.dashboard.conftest import AppFactory
-from tests.dashboard.fake_api import GRANTED_ID, REFUSED_ID, FakeApi
+from tests.dashboard.fake_api import FRENCH_LABELS, GRANTED_ID, REFUSED_ID, FakeApi
 
 PAGES = ["decision", "explanation", "comparison", "whatif", "model"]
 TITLES = {
@@ -176,6 +176,30 @@ def test_comparison_shows_distribution_scatter_and_neighbours(
     assert markers["colorscale"]  # type: ignore[index]
 
 
+def test_comparison_in_french_shows_french_labels(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("comparison", lang="fr")
+    _assert_clean(at)
+    options = at.selectbox(key="comparison_feature").options
+    assert FRENCH_LABELS["EXT_SOURCE_2"] in options
+    assert "External credit score 2" not in options
+    dist = _charts(at)[0]
+    assert dist["layout"]["xaxis"]["title"]["text"] == FRENCH_LABELS["EXT_SOURCE_2"]  # type: ignore[index]
+    assert "External credit score 2" not in json.dumps(_charts(at), ensure_ascii=False)
+    assert set(fake_api.langs["features"]) == set(fake_api.langs["distribution"]) == {"fr"}
+
+
+def test_comparison_labels_follow_the_language_switch(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("comparison")
+    assert "External credit score 2" in at.selectbox(key="comparison_feature").options
+    at.session_state["lang"] = "fr"
+    at.run()
+    _assert_clean(at)
+    assert FRENCH_LABELS["EXT_SOURCE_2"] in at.selectbox(key="comparison_feature").options
+    assert fake_api.langs["features"] == ["en", "fr"], "the cache is keyed by language"
+
+
 def test_whatif_offers_only_actionable_columns_and_rescores(
     open_page: AppFactory, fake_api: FakeApi
 ) -> None:
@@ -223,6 +247,24 @@ def test_model_card(open_page: AppFactory) -> None:
     assert values[EN["model.threshold"]] == "48.0%"
     assert values[EN["model.auc"]] == "0.771 ± 0.004"
     assert EN["model.cost"].format(ratio="10") in _texts(at)
+
+
+def test_model_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("model", client_id=None, lang="fr")
+    _assert_clean(at)
+    (bars,) = _charts(at)
+    assert list(bars["data"][0]["y"]) == list(FRENCH_LABELS.values())  # type: ignore[index]
+    assert fake_api.langs["importance"] == ["fr"]
+    english = open_page("model", client_id=None)
+    assert "External credit score 2" in _charts(english)[0]["data"][0]["y"]  # type: ignore[index]
+
+
+def test_explanation_global_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("explanation", lang="fr")
+    _assert_clean(at)
+    overall = _charts(at)[2]
+    assert FRENCH_LABELS["EXT_SOURCE_2"] in overall["data"][0]["y"]  # type: ignore[index]
+    assert fake_api.langs["importance"] == ["fr"]
 
 
 # --- the client search in the sidebar ------------------------------------------------------
