@@ -104,7 +104,7 @@ def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
     names = [f["name"] for f in features]
     assert names == load_bundle(demo_bundle).builder.feature_names
     for feature in features:
-        assert feature["dtype"] in {"float", "binary", "category"}, feature
+        assert feature["dtype"] in {"float", "binary", "category", "ordinal"}, feature
         assert isinstance(feature["description"], str)
         assert feature["label"]
         assert feature["label_fr"]
@@ -114,6 +114,8 @@ def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
     assert by_name["ORGANIZATION_TYPE"]["dtype"] == "category"
     assert by_name["ORGANIZATION_TYPE"]["levels"]
     assert by_name["EXT_SOURCE_2"]["dtype"] == "float"
+    assert by_name["EDUCATION_LEVEL"]["dtype"] == "ordinal"
+    assert by_name["EDUCATION_LEVEL"]["levels"][0] == "Lower secondary"
     assert by_name["EXT_SOURCE_2"]["description"]
     assert by_name["CREDIT_INCOME_RATIO"]["actionable"] is True
     assert by_name["AGE_YEARS"]["actionable"] is False

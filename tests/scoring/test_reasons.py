@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from scoring.model import Explanation, ScoringModel
-from scoring.reasons import format_value, reasons, top_contributions
+from scoring.reasons import (
+    Contribution,
+    format_value,
+    grouped_contributions,
+    reasons,
+    top_contributions,
+)
 
 
 def _explanation(
@@ -34,6 +40,7 @@ def crafted(model: ScoringModel) -> Explanation:
         "CREDIT_INCOME_RATIO": 4.25,
         "OWNS_CAR": 1.0,
         "AMT_INCOME_TOTAL": 135_000.0,
+        "EXT_SOURCE_MEAN": 0.31,
     }
     return _explanation(model, shap, values)
 
@@ -63,29 +70,45 @@ def test_missing_value_is_none(model: ScoringModel, crafted: Explanation) -> Non
 
 
 def test_reasons_each_way_in_english(model: ScoringModel, crafted: Explanation) -> None:
+    # EXT_SOURCE_2 (+0.8) and EXT_SOURCE_3 (-0.05) are told as one fact: +0.75, shown with
+    # EXT_SOURCE_MEAN's value; then by |SHAP|: age -0.5, credit/income +0.3, car -0.3, income +0.1.
     text = reasons(crafted, model, "en", n=3)
     assert text["against"] == [
-        "External score 2 (0.12) raises the risk of default.",
-        "Credit / income (4.25) raises the risk of default.",
-        "Annual income (135,000) raises the risk of default.",
+        "External credit scores: 0.31, which raises the risk of default.",
+        "Credit / income: 4.25, which raises the risk of default.",
+        "Annual income: 135,000, which raises the risk of default.",
     ]
     assert text["for"] == [
-        "Age (years) (52.3) lowers the risk of default.",
-        "Owns a car (yes) lowers the risk of default.",
-        "External score 3 (unknown) lowers the risk of default.",
+        "Age (years): 52.3, which lowers the risk of default.",
+        "Owns a car: yes, which lowers the risk of default.",
     ]
 
 
 def test_reasons_in_french(model: ScoringModel, crafted: Explanation) -> None:
     text = reasons(crafted, model, "fr", n=2)
     assert text["against"] == [
-        "Score externe 2 (0,12) augmente le risque de défaut.",
-        "Crédit / revenu (4,25) augmente le risque de défaut.",
+        "Scores de crédit externes : 0,31, ce qui augmente le risque de défaut.",
+        "Crédit / revenu : 4,25, ce qui augmente le risque de défaut.",
     ]
     assert text["for"] == [
-        "Âge (années) (52,3) réduit le risque de défaut.",
-        "Possède une voiture (oui) réduit le risque de défaut.",
+        "Âge (années) : 52,3, ce qui réduit le risque de défaut.",
+        "Possède une voiture : oui, ce qui réduit le risque de défaut.",
     ]
+
+
+def test_grouped_scores_that_cancel_out_give_way(model: ScoringModel) -> None:
+    explanation = _explanation(
+        model,
+        {"EXT_SOURCE_1": 0.9, "EXT_SOURCE_3": -0.85, "AMT_CREDIT": 0.2},
+        {"AMT_CREDIT": 450_000.0, "EXT_SOURCE_MEAN": 0.5},
+    )
+    text = reasons(explanation, model, "en", n=1)
+    assert text["against"] == ["Credit amount: 450,000, which raises the risk of default."]
+    assert text["for"] == []
+    totals, units = grouped_contributions(explanation, model, "en")
+    groups = [u for u in units if isinstance(u, Contribution)]
+    assert [g.shap for g in groups] == [pytest.approx(0.05)]
+    assert totals.sum() == pytest.approx(explanation.shap.sum())
 
 
 def test_no_reason_when_nothing_contributes(model: ScoringModel) -> None:
@@ -114,10 +137,15 @@ def test_reasons_of_a_real_explanation_follow_its_shap(
 ) -> None:
     explanation = model.explain(sample_rows[0])
     text = reasons(explanation, model, "en", n=3)
-    positive = int((explanation.shap > 0).sum())
-    negative = int((explanation.shap < 0).sum())
-    assert len(text["against"]) == min(3, positive)
-    assert len(text["for"]) == min(3, negative)
-    strongest = model.feature_names[int(np.argmax(explanation.shap))]
-    if positive:
-        assert text["against"][0].startswith(model.label(strongest))
+    totals, units = grouped_contributions(explanation, model, "en")
+    assert totals.sum() == pytest.approx(explanation.shap.sum(), abs=1e-9)
+    assert len(text["against"]) == min(3, int((totals > 0).sum()))
+    assert len(text["for"]) == min(3, int((totals < 0).sum()))
+    strongest = units[int(np.argmax(totals))]
+    label = (
+        strongest.label
+        if isinstance(strongest, Contribution)
+        else model.label(model.feature_names[strongest])
+    )
+    if (totals > 0).any():
+        assert text["against"][0].startswith(f"{label}: ")

@@ -91,3 +91,18 @@ def test_cli_train_tracks_the_run(
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     assert [r.data.tags["model_version"] for r in runs] == [version]
+
+
+def test_default_store_is_sqlite_under_mlruns(
+    demo_bundle: Path,
+    metadata: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    run_id = log_run(demo_bundle, metadata)
+    assert run_id is not None
+    store = tmp_path / "mlruns" / "mlflow.db"
+    assert store.is_file()
+    assert _run(f"sqlite:///{store}", run_id).data.tags["model_version"] == metadata["version"]
