@@ -34,7 +34,7 @@ def log_run(
 
         uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
         if uri.startswith("file:") or "://" not in uri:
-            # MLflow 3 refuses its file store unless opted in; ./mlruns is our documented default.
+            # MLflow 3 refuses a file store unless opted in; a user's file: URI is honoured.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(EXPERIMENT)
