@@ -12,13 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import data, theme
+from dashboard import charts, data, describe, theme
 from dashboard.api_client import (
     ApiAuthError,
     ApiError,
     ApiNotFound,
     ApiTimeout,
     ApiUnavailable,
+    Importance,
 )
 from dashboard.describe import decision_words
 from dashboard.i18n import Lang, current_lang, t
@@ -82,6 +83,30 @@ def chart(fig: go.Figure, alt: str, table: pd.DataFrame, key: str) -> None:
     with st.expander(t("chart.table"), icon=":material/table:"):
         st.write(alt)
         st.table(table.set_index(table.columns[0]))
+
+
+def importance_chart(
+    items: list[Importance],
+    title: str,
+    axis: str,
+    key: str,
+    risk_up: list[bool] | None = None,
+) -> None:
+    """Importance bars (local or global) with their text alternative and table."""
+    lang = current_lang()
+    chart(
+        charts.bars(
+            [i["label"] for i in items],
+            [i["importance"] for i in items],
+            title,
+            axis,
+            risk_up=risk_up,
+            lang=lang,
+        ),
+        describe.importance_alt(items, lang),
+        describe.importance_table(items, lang),
+        key=key,
+    )
 
 
 # --- decision ----------------------------------------------------------------------------------

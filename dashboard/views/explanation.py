@@ -27,30 +27,13 @@ local: list[Importance] = [
 ]
 left, right = st.columns(2, gap="large")
 with left:
-    ui.chart(
-        charts.bars(
-            [i["label"] for i in local],
-            [i["importance"] for i in local],
-            t("importance.local"),
-            t("importance.local_axis"),
-            risk_up=[c["shap"] > 0 for c in expl["contributions"]],
-            lang=lang,
-        ),
-        describe.importance_alt(local, lang),
-        describe.importance_table(local, lang),
+    ui.importance_chart(
+        local,
+        t("importance.local"),
+        t("importance.local_axis"),
         key="explanation_local",
+        risk_up=[c["shap"] > 0 for c in expl["contributions"]],
     )
 with right:
     top: list[Importance] = overall[: len(local) or 10]
-    ui.chart(
-        charts.bars(
-            [i["label"] for i in top],
-            [i["importance"] for i in top],
-            t("importance.global"),
-            t("importance.axis"),
-            lang=lang,
-        ),
-        describe.importance_alt(top, lang),
-        describe.importance_table(top, lang),
-        key="explanation_global",
-    )
+    ui.importance_chart(top, t("importance.global"), t("importance.axis"), key="explanation_global")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, describe, ui
+from dashboard import data, ui
 from dashboard.i18n import current_lang, num, pct, t
 
 st.title(t("model.title"))
@@ -41,18 +41,7 @@ st.write(
     )
 )
 
-ui.chart(
-    charts.bars(
-        [i["label"] for i in overall],
-        [i["importance"] for i in overall],
-        t("model.importance"),
-        t("importance.axis"),
-        lang=lang,
-    ),
-    describe.importance_alt(overall, lang),
-    describe.importance_table(overall, lang),
-    key="model_importance",
-)
+ui.importance_chart(overall, t("model.importance"), t("importance.axis"), key="model_importance")
 
 with st.expander(t("model.libraries"), icon=":material/inventory_2:"):
     versions = pd.DataFrame(
