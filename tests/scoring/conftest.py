@@ -18,6 +18,16 @@ from scoring.model import ScoringModel
 
 SMALL_TRAIN = 400
 SMALL_TEST = 60
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "homecredit"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real Home Credit sample in ../shared; tests using it skip cleanly where it is absent
+    (the project never copies it into the repository)."""
+    if not (REAL_DATA / "application_train_sample.parquet").exists():
+        pytest.skip(f"real Home Credit sample not found in {REAL_DATA}")
+    return REAL_DATA
 
 
 def write_table(folder: Path, table: str, frame: pd.DataFrame, fmt: str = "csv") -> Path:

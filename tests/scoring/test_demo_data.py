@@ -10,7 +10,6 @@ import pytest
 from scoring.demo_data import generate_demo, load_profile, write_demo
 from scoring.profile import ANOMALY_VALUE, build_profile
 
-REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "homecredit"
 ROWS = 6000
 TEST_ROWS = 1500
 
@@ -18,14 +17,6 @@ TEST_ROWS = 1500
 @pytest.fixture(scope="module")
 def demo() -> tuple[pd.DataFrame, pd.DataFrame]:
     return generate_demo(ROWS, TEST_ROWS, seed=7)
-
-
-@pytest.fixture(scope="module")
-def real_dir() -> Path:
-    """The real sample beside the repository; absent in CI, so these tests skip there."""
-    if not (REAL_DATA / "application_train_sample.parquet").exists():
-        pytest.skip(f"real Home Credit sample not found in {REAL_DATA}")
-    return REAL_DATA
 
 
 def _profile_schema() -> list[tuple[str, str]]:
@@ -145,12 +136,12 @@ def test_bad_test_rows_and_format_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_profile_matches_real_sample(real_dir: Path) -> None:
-    train = pd.read_parquet(real_dir / "application_train_sample.parquet")
-    test = pd.read_parquet(real_dir / "application_test_sample.parquet")
+def test_profile_matches_real_sample(real_data: Path) -> None:
+    train = pd.read_parquet(real_data / "application_train_sample.parquet")
+    test = pd.read_parquet(real_data / "application_test_sample.parquet")
     committed = [(name, dtype) for name, dtype in _profile_schema()]
     assert committed == [(name, str(dtype)) for name, dtype in train.dtypes.items()]
-    rebuilt = build_profile(train, test, real_dir / "HomeCredit_columns_description.csv")
+    rebuilt = build_profile(train, test, real_data / "HomeCredit_columns_description.csv")
     assert [col["name"] for col in rebuilt["columns"]] == list(train.columns)
     assert all(col["description"] for col in rebuilt["columns"])
     assert rebuilt["anomaly"]["rate"] == pytest.approx(load_profile()["anomaly"]["rate"])

@@ -21,20 +21,12 @@ from scoring.data import load_tables
 from scoring.model import ScoringModel
 from scoring.schema import RAW_COLUMNS, TARGET, TRAIN_COLUMNS
 
-REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "homecredit"
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "realdata.json"
 MIN_AUC = 0.72
 MAX_COST = 0.60
 REFERENCE = {"auc": 0.706, "business_cost": 0.607}  # plain LightGBM, from the sample's README
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def real_data() -> Path:
-    if not any(REAL_DATA.glob("application_train*")):
-        pytest.skip(f"real Home Credit sample not found in {REAL_DATA}")
-    return REAL_DATA
 
 
 @pytest.fixture(scope="module")
