@@ -11,8 +11,10 @@ client_id, lang = ui.page_header("page.comparison")
 expl = ui.load(data.explanation, client_id, lang)
 features = ui.load(data.features, lang)
 labels = {f["name"]: f["label"] for f in features}
-names = list(labels)
-top = [c["feature"] for c in expl["contributions"] if c["feature"] in labels] or names
+# Category features are stored as level codes: a histogram or an axis of codes means nothing to
+# a client, so only numeric characteristics are offered here.
+names = [f["name"] for f in features if f["dtype"] != "category"]
+top = [c["feature"] for c in expl["contributions"] if c["feature"] in names] or names
 
 
 def _pick(label: str, key: str, default: str) -> str:

@@ -13,8 +13,10 @@ from dashboard.api_client import (
     ApiNotFound,
     ApiTimeout,
     ApiUnavailable,
+    FeatureInfo,
 )
 from dashboard.i18n import EN, FR
+from tests.dashboard import fake_api as fake_api_module
 from tests.dashboard.conftest import AppFactory
 from tests.dashboard.fake_api import FRENCH_LABELS, GRANTED_ID, REFUSED_ID, FakeApi
 
@@ -313,3 +315,24 @@ def test_not_found_error_type_is_mapped(open_page: AppFactory, fake_api: FakeApi
     at = open_page("decision")
     assert at.error[0].value == EN["error.not_found"].format(client_id=REFUSED_ID)
     assert at.caption[-1].value == EN["error.detail"].format(detail="HTTP 404")
+
+
+def test_comparison_never_offers_category_codes(
+    open_page: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    occupation: FeatureInfo = {
+        "name": "OCCUPATION_TYPE",
+        "label": "Occupation",
+        "description": "What kind of occupation does the client have",
+        "dtype": "category",
+        "sources": ["OCCUPATION_TYPE"],
+        "importance": 0.9,
+        "actionable": False,
+    }
+    monkeypatch.setattr(fake_api_module, "FEATURES", [occupation, *fake_api_module.FEATURES])
+    at = open_page("comparison")
+    _assert_clean(at)
+    for key in ("comparison_feature", "comparison_x", "comparison_y"):
+        options = at.selectbox(key=key).options
+        assert "Occupation" not in options
+        assert "External credit score 2" in options
