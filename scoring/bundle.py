@@ -112,7 +112,22 @@ def read_metadata(path: Path) -> dict[str, Any]:
             f"bundle format {version!r} is not supported (this code reads format {FORMAT_VERSION});"
             " retrain with this version"
         )
+    check_lightgbm(metadata)
     return metadata
+
+
+def check_lightgbm(metadata: dict[str, Any]) -> None:
+    """The model was written by the installed LightGBM major version.
+
+    A model file from another major version may load and still predict differently (format and
+    default changes between majors), which would be a silent wrong decision: refuse it instead.
+    """
+    written = str(metadata.get("library_versions", {}).get("lightgbm", ""))
+    if written.split(".")[0] != lgb.__version__.split(".")[0]:
+        raise BundleError(
+            f"bundle written with LightGBM {written or 'unknown'}, this install has "
+            f"{lgb.__version__}: retrain, or install LightGBM {written.split('.')[0] or '?'}.x"
+        )
 
 
 def verify_files(path: Path, metadata: dict[str, Any]) -> None:

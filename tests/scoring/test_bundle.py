@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pytest
 
@@ -162,6 +163,27 @@ def test_wrong_format_version(bundle_copy: Path, version: object) -> None:
     message = _bundle_error(bundle_copy)
     assert f"bundle format {version!r} is not supported" in message
     assert "retrain" in message
+
+
+@pytest.mark.parametrize("written", ["3.3.5", "5.0.0", None])
+def test_other_lightgbm_major_version(bundle_copy: Path, written: str | None) -> None:
+    metadata = _metadata(bundle_copy)
+    if written is None:
+        del metadata["library_versions"]["lightgbm"]
+    else:
+        metadata["library_versions"]["lightgbm"] = written
+    _write_metadata(bundle_copy, metadata)
+    message = _bundle_error(bundle_copy)
+    assert f"bundle written with LightGBM {written or 'unknown'}" in message
+    assert "retrain" in message
+
+
+def test_same_lightgbm_major_version_loads(bundle_copy: Path) -> None:
+    metadata = _metadata(bundle_copy)
+    major = lgb.__version__.split(".")[0]
+    metadata["library_versions"]["lightgbm"] = f"{major}.0.0"
+    _write_metadata(bundle_copy, metadata)
+    assert load_bundle(bundle_copy).metadata["library_versions"]["lightgbm"] == f"{major}.0.0"
 
 
 @pytest.mark.parametrize("name", CHECKSUMMED)
