@@ -4,13 +4,14 @@ and the decision audit context."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.audit import AuditEntry, AuditLog
 from api.errors import NotReadyError
+from api.schemas import Message
 from api.services import Services
 from api.store import ClientStore
 from scoring.model import ScoringModel
@@ -110,3 +111,20 @@ async def get_auditor(request: Request, services: ServicesDep, key_name: KeyDep)
 
 
 AuditDep = Annotated[Auditor, Depends(get_auditor)]
+
+
+def protected_router(
+    prefix: str, tag: str, extra: dict[int | str, dict[str, Any]] | None = None
+) -> APIRouter:
+    """A router whose every route needs an API key, documenting 401 and 429 (and `extra`)."""
+    responses: dict[int | str, dict[str, Any]] = {
+        401: {"model": Message},
+        429: {"model": Message},
+        **(extra or {}),
+    }
+    return APIRouter(
+        prefix=prefix,
+        tags=[tag],
+        dependencies=[Depends(require_key)],
+        responses=dict(sorted(responses.items(), key=lambda item: int(item[0]))),
+    )

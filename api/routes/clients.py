@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import input_hash
-from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, require_key
+from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, protected_router
 from api.explaining import cached_explanation, explanation_body, score_body
 from api.schemas import (
     ClientFeatures,
@@ -25,12 +25,7 @@ from api.schemas import (
 from scoring import counterfactual as cf
 from scoring.schema import ACTIONABLE_COLUMNS
 
-router = APIRouter(
-    prefix="/v1/clients",
-    tags=["clients"],
-    dependencies=[Depends(require_key)],
-    responses={401: {"model": Message}, 429: {"model": Message}},
-)
+router = protected_router("/v1/clients", "clients")
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "unknown client"}
 }

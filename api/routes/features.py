@@ -6,18 +6,13 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from api.deps import ModelDep, StoreDep, require_key
+from api.deps import ModelDep, StoreDep, protected_router
 from api.errors import NotFoundError
 from api.schemas import Distribution, FeatureList, Lang, Message, Scatter
 
-router = APIRouter(
-    prefix="/v1/features",
-    tags=["features"],
-    dependencies=[Depends(require_key)],
-    responses={401: {"model": Message}, 429: {"model": Message}},
-)
+router = protected_router("/v1/features", "features")
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "unknown feature or client"}
 }

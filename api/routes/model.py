@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from api.deps import ModelDep, require_key
-from api.schemas import ImportanceList, Lang, Message, ModelCard
+from api.deps import ModelDep, protected_router
+from api.schemas import ImportanceList, Lang, ModelCard
 
-router = APIRouter(
-    prefix="/v1/model",
-    tags=["model"],
-    dependencies=[Depends(require_key)],
-    responses={401: {"model": Message}, 429: {"model": Message}},
-)
+router = protected_router("/v1/model", "model")
 
 
 @router.get("", response_model=ModelCard, summary="Model card: version, metrics, threshold, data")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import input_hash
-from api.deps import AuditDep, ModelDep, ServicesDep, StoreDep, require_key
+from api.deps import AuditDep, ModelDep, ServicesDep, StoreDep, protected_router
 from api.errors import PayloadTooLargeError
 from api.explaining import decision, explanation_body, score_body
 from api.schemas import (
@@ -22,14 +21,11 @@ from api.schemas import (
     PredictRequest,
 )
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["predict"],
-    dependencies=[Depends(require_key)],
-    responses={
-        401: {"model": Message},
+router = protected_router(
+    "/v1",
+    "predict",
+    {
         422: {"description": "unknown feature names, or a value that is not a finite number"},
-        429: {"model": Message},
         503: {"model": Message, "description": "the audit log is unavailable"},
     },
 )
