@@ -78,7 +78,7 @@ def test_end_to_end_on_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     args = ["score", "--bundle", str(bundle), "--data", str(data), "--out", str(scores_csv)]
     assert main([*args, "--cache-dir", str(cache), "--reasons"]) == 0
     assert capsys.readouterr().out.startswith("300 clients scored (")
-    scores = pd.read_csv(scores_csv)
+    scores = pd.read_csv(scores_csv, float_precision="round_trip")
     assert list(scores.columns) == [
         "SK_ID_CURR",
         "probability",

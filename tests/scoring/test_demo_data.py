@@ -19,6 +19,11 @@ def demo() -> tuple[pd.DataFrame, pd.DataFrame]:
     return generate_demo(ROWS, TEST_ROWS, seed=7)
 
 
+def _dtype(dtype: object) -> str:
+    """The profile's dtype name: category labels are "str" (object under pandas 2)."""
+    return "str" if pd.api.types.is_string_dtype(dtype) else str(dtype)
+
+
 def _profile_schema() -> list[tuple[str, str]]:
     return [(col["name"], col["dtype"]) for col in load_profile()["columns"]]
 
@@ -26,14 +31,14 @@ def _profile_schema() -> list[tuple[str, str]]:
 def test_train_schema_equals_profile(demo: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     train, _ = demo
     assert len(_profile_schema()) == 122
-    assert [(name, str(dtype)) for name, dtype in train.dtypes.items()] == _profile_schema()
+    assert [(name, _dtype(dtype)) for name, dtype in train.dtypes.items()] == _profile_schema()
     assert len(train) == ROWS
 
 
 def test_test_schema_has_no_target(demo: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     _, test = demo
     expected = [item for item in _profile_schema() if item[0] != "TARGET"]
-    assert [(name, str(dtype)) for name, dtype in test.dtypes.items()] == expected
+    assert [(name, _dtype(dtype)) for name, dtype in test.dtypes.items()] == expected
     assert len(test) == TEST_ROWS
 
 
@@ -140,7 +145,7 @@ def test_profile_matches_real_sample(real_data: Path) -> None:
     train = pd.read_parquet(real_data / "application_train_sample.parquet")
     test = pd.read_parquet(real_data / "application_test_sample.parquet")
     committed = [(name, dtype) for name, dtype in _profile_schema()]
-    assert committed == [(name, str(dtype)) for name, dtype in train.dtypes.items()]
+    assert committed == [(name, _dtype(dtype)) for name, dtype in train.dtypes.items()]
     rebuilt = build_profile(train, test, real_data / "HomeCredit_columns_description.csv")
     assert [col["name"] for col in rebuilt["columns"]] == list(train.columns)
     assert all(col["description"] for col in rebuilt["columns"])
