@@ -3,8 +3,9 @@ and the decision audit context."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
@@ -14,6 +15,7 @@ from api.errors import NotReadyError
 from api.schemas import Message
 from api.services import Services
 from api.store import ClientStore
+from scoring.decision import Decision
 from scoring.model import ScoringModel
 from scoring.neighbors import NeighborIndex
 
@@ -71,6 +73,19 @@ async def require_key(
 KeyDep = Annotated[str, Depends(require_key)]
 
 
+class Scored(Protocol):
+    """What the audit log records of a decision (the core's Score and Explanation are)."""
+
+    @property
+    def probability(self) -> float: ...
+
+    @property
+    def decision(self) -> Decision: ...
+
+    @property
+    def model_version(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Auditor:
     """Writes the audit rows of one request; awaiting it means they are committed."""
@@ -81,26 +96,27 @@ class Auditor:
     route: str
 
     def entry(
-        self,
-        *,
-        model_version: str,
-        probability: float,
-        decision: str,
-        client_id: int | None = None,
-        input_hash: str | None = None,
+        self, score: Scored, client_id: int | None = None, input_hash: str | None = None
     ) -> AuditEntry:
         return AuditEntry(
             request_id=self.request_id,
             key_name=self.key_name,
             route=self.route,
-            model_version=model_version,
-            probability=probability,
-            decision=decision,
+            model_version=score.model_version,
+            probability=score.probability,
+            decision=score.decision,
             client_id=client_id,
             input_hash=input_hash,
         )
 
-    async def record(self, *entries: AuditEntry) -> None:
+    async def decision(
+        self, score: Scored, client_id: int | None = None, input_hash: str | None = None
+    ) -> None:
+        """Log one decision served; returns once it is committed (else AuditUnavailableError)."""
+        await self.log.record(self.entry(score, client_id, input_hash))
+
+    async def decisions(self, entries: Sequence[AuditEntry]) -> None:
+        """Log the decisions of a batch, committed together."""
         await self.log.record(*entries)
 
 

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, Strict, model_validator
 
-Decision = Literal["grant", "refuse"]
+from scoring.decision import Decision, DecisionReason
+
 Lang = Literal["en", "fr"]
 FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 FeatureValues = dict[str, FiniteNumber | None]
@@ -15,6 +16,7 @@ RawValue = Annotated[float, Strict(), Field(allow_inf_nan=False)] | str | None
 _SCORE_EXAMPLE: dict[str, JsonValue] = {
     "probability": 0.2731,
     "decision": "refuse",
+    "decision_reason": "at_or_above_threshold",
     "threshold": 0.2449,
     "model_version": "20260101-abc123",
 }
@@ -94,6 +96,7 @@ class Score(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_EXAMPLE]})
     probability: float = Field(ge=0, le=1, description="probability of payment difficulties")
     decision: Decision = Field(description="refuse when probability >= threshold")
+    decision_reason: DecisionReason = Field(description="why: a stable code")
     threshold: float
     model_version: str
 

@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ from api.ratelimit import RateLimiter, make_limiter
 from api.settings import Settings
 from api.store import ClientStore
 from scoring.batch import score_clients
-from scoring.clients import load_clients
+from scoring.clients import ClientBase
 from scoring.model import ScoringModel
 from scoring.neighbors import NeighborIndex
 from scoring.schema import ID
@@ -44,7 +45,7 @@ class Services:
     warmer: threading.Thread | None = field(default=None)
 
     @property
-    def cache_state(self) -> str:
+    def cache_state(self) -> Literal["warming", "ready"]:
         return "ready" if self.store.batch is not None else "warming"
 
     async def close(self) -> None:
@@ -58,9 +59,18 @@ def build(settings: Settings, metrics: Metrics) -> Services:
     keys = KeyRing.parse(settings.api_keys, settings.api_allow_demo_key)
     model = ScoringModel.load(settings.scoring_bundle)
     if not settings.scoring_clients.exists():
-        raise StartupError(f"clients file not found: {settings.scoring_clients}")
-    raw = load_clients(settings.scoring_clients)
-    store = ClientStore(raw, model.transform(raw))
+        raise StartupError(f"clients file or folder not found: {settings.scoring_clients}")
+    base = ClientBase.load(settings.scoring_clients, model.builder)
+    absent = sorted(set(model.builder.aux_tables) - set(base.tables))
+    if absent:
+        # Not fatal (a client may have no history), but every such feature is then missing for
+        # every client: say so once, loudly, since it changes decisions.
+        log.warning(
+            "the model was trained with auxiliary tables that %s lacks: %s",
+            settings.scoring_clients,
+            ", ".join(absent),
+        )
+    store = ClientStore(base)
     ranked = [name for name in model.importance if name in model.reference.columns]
     neighbors = NeighborIndex.build(model.reference, ranked[:NEIGHBOR_FEATURES] or None)
     audit = AuditLog(settings.database_url, settings.audit_table)

@@ -292,9 +292,9 @@ def large_bundle(data: Path, out: Path) -> Path:
     leaves, no early stopping), so that SHAP, not HTTP, dominates an on-the-fly explanation."""
     if (out / "metadata.json").exists():
         return out
+    from scoring.assemble import assemble_bundle
     from scoring.bundle import save_bundle
     from scoring.data import fingerprint, load_tables
-    from scoring.pipeline import build_bundle
     from scoring.train import TrainConfig, train_model
 
     tables = load_tables(data, require_train=True, require_test=False)
@@ -307,7 +307,7 @@ def large_bundle(data: Path, out: Path) -> Path:
         params={"num_leaves": 31, "min_child_samples": 20, "learning_rate": 0.005},
     )
     result = train_model(tables.train, tables.aux, config)
-    bundle = build_bundle(result, config, fingerprint(tables.train, tables.aux), 100_000)
+    bundle = assemble_bundle(result, config, fingerprint(tables.train, tables.aux), 100_000)
     save_bundle(bundle, out)
     return out
 

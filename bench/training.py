@@ -124,7 +124,7 @@ _PHASES = [
     ("lightgbm/engine.py", "train", "lgb.train (CV folds + final)"),
     ("lightgbm/basic.py", "predict", "Booster.predict (all: OOF, importance)"),
     ("scoring/train.py", "evaluate", "threshold + metrics"),
-    ("scoring/pipeline.py", "global_importance", "global mean abs SHAP"),
+    ("scoring/assemble.py", "global_importance", "global mean abs SHAP"),
     ("scoring/reference.py", "summary_statistics", "reference statistics"),
     ("scoring/bundle.py", "save_bundle", "save bundle"),
     ("scoring/data.py", "fingerprint", "data fingerprint"),

@@ -18,9 +18,11 @@ from typing import Any
 
 import lightgbm as lgb
 import pandas as pd
+from pydantic import ValidationError
 
 from scoring.errors import BundleError
 from scoring.features import FeatureBuilder
+from scoring.metadata import BundleMetadata, first_error
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.txt"
@@ -35,7 +37,7 @@ CHECKSUMMED = [MODEL_FILE, TRANSFORMER_FILE, STATS_FILE, IMPORTANCE_FILE, REFERE
 @dataclass
 class Bundle:
     path: Path
-    metadata: dict[str, Any]
+    metadata: BundleMetadata
     booster: lgb.Booster
     builder: FeatureBuilder
     stats: dict[str, Any]
@@ -68,10 +70,11 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
         _write_json(staging / STATS_FILE, bundle.stats)
         _write_json(staging / IMPORTANCE_FILE, bundle.importance)
         bundle.reference.to_parquet(staging / REFERENCE_FILE)
-        metadata = dict(bundle.metadata)
-        metadata["format_version"] = FORMAT_VERSION
-        metadata["files"] = {name: sha256(staging / name) for name in CHECKSUMMED}
-        _write_json(staging / METADATA_FILE, metadata)
+        files = {name: sha256(staging / name) for name in CHECKSUMMED}
+        metadata = bundle.metadata.model_copy(
+            update={"format_version": FORMAT_VERSION, "files": files}
+        )
+        _write_json(staging / METADATA_FILE, metadata.to_json())
         os.chmod(staging, 0o755)
         if out.exists():
             retired = out.with_name(f".{out.name}.old")
@@ -96,33 +99,37 @@ def _read_json(path: Path) -> Any:
         raise BundleError(f"{path.name} is unreadable or not valid JSON ({exc})") from exc
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
-    """metadata.json of a bundle, after checking the folder and the format version."""
+def read_metadata(path: Path) -> BundleMetadata:
+    """metadata.json of a bundle, checked: folder, format version, then every field's type."""
     if not path.is_dir():
         raise BundleError(f"model bundle not found: {path}")
     meta_path = path / METADATA_FILE
     if not meta_path.is_file():
         raise BundleError(f"{path} is not a model bundle: {METADATA_FILE} is missing")
-    metadata = _read_json(meta_path)
-    if not isinstance(metadata, dict):
+    raw = _read_json(meta_path)
+    if not isinstance(raw, dict):
         raise BundleError(f"{METADATA_FILE} must hold a JSON object")
-    version = metadata.get("format_version")
+    version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(
             f"bundle format {version!r} is not supported (this code reads format {FORMAT_VERSION});"
             " retrain with this version"
         )
+    try:
+        metadata = BundleMetadata.model_validate_json(meta_path.read_bytes())
+    except ValidationError as exc:
+        raise BundleError(f"bundle {path.name}: {METADATA_FILE} {first_error(exc)}") from None
     check_lightgbm(metadata)
     return metadata
 
 
-def check_lightgbm(metadata: dict[str, Any]) -> None:
+def check_lightgbm(metadata: BundleMetadata) -> None:
     """The model was written by the installed LightGBM major version.
 
     A model file from another major version may load and still predict differently (format and
     default changes between majors), which would be a silent wrong decision: refuse it instead.
     """
-    written = str(metadata.get("library_versions", {}).get("lightgbm", ""))
+    written = metadata.library_versions.get("lightgbm", "")
     if written.split(".")[0] != lgb.__version__.split(".")[0]:
         raise BundleError(
             f"bundle written with LightGBM {written or 'unknown'}, this install has "
@@ -130,9 +137,9 @@ def check_lightgbm(metadata: dict[str, Any]) -> None:
         )
 
 
-def verify_files(path: Path, metadata: dict[str, Any]) -> None:
+def verify_files(path: Path, metadata: BundleMetadata) -> None:
     """Every file present and unchanged since the bundle was written."""
-    expected = metadata.get("files", {})
+    expected = metadata.files
     for name in CHECKSUMMED:
         file = path / name
         if not file.is_file():
@@ -157,6 +164,8 @@ def load_bundle(path: Path) -> Bundle:
         raise BundleError(f"bundle {path.name}: unreadable transformer or reference") from exc
     if booster.feature_name() != builder.feature_names:
         raise BundleError(f"bundle {path.name}: model and transformer disagree on the features")
+    if [f.name for f in metadata.features] != builder.feature_names:
+        raise BundleError(f"bundle {path.name}: metadata and transformer disagree on the features")
     return Bundle(
         path=path,
         metadata=metadata,

@@ -12,9 +12,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring.errors import ScoringError
+
+if TYPE_CHECKING:
+    from scoring.metadata import BundleMetadata
 
 EXIT_INPUT_ERROR = 2
 
@@ -61,10 +64,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from scoring.assemble import assemble_bundle
     from scoring.bundle import save_bundle
     from scoring.cost import CostWeights
     from scoring.data import fingerprint, load_tables
-    from scoring.pipeline import build_bundle
     from scoring.train import TrainConfig, train_model
 
     tables = load_tables(args.data, require_train=True, require_test=False)
@@ -82,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         total=config.folds + 1, desc="train (CV folds + final)", disable=args.quiet, file=sys.stderr
     ) as bar:
         result = train_model(tables.train, tables.aux, config, progress=bar.update)
-    bundle = build_bundle(
+    bundle = assemble_bundle(
         result, config, fingerprint(tables.train, tables.aux), args.reference_rows
     )
     save_bundle(bundle, args.out)
@@ -111,13 +114,13 @@ def _tuned(config: Any, tables: Any, trials: int, quiet: bool) -> Any:
     return replace(config, params=params)
 
 
-def _summary(metadata: dict[str, Any]) -> dict[str, Any]:
+def _summary(metadata: BundleMetadata) -> dict[str, Any]:
     return {
-        "version": metadata["version"],
-        "threshold": round(metadata["threshold"], 4),
-        "metrics": {k: round(v, 4) for k, v in metadata["metrics"].items()},
-        "rows": metadata["data"]["rows"],
-        "features": metadata["data"]["features"],
+        "version": metadata.version,
+        "threshold": round(metadata.threshold, 4),
+        "metrics": {k: round(v, 4) for k, v in metadata.metrics.model_dump().items()},
+        "rows": metadata.data.rows,
+        "features": metadata.data.features,
     }
 
 
@@ -125,20 +128,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from scoring.batch import score_clients
-    from scoring.clients import load_client_tables
+    from scoring.clients import ClientBase
+    from scoring.decision import decide_all
     from scoring.model import ScoringModel
     from scoring.reasons import reasons
 
     model = ScoringModel.load(args.bundle)
-    tables = load_client_tables(args.data)
-    assert tables.test is not None
-    features = model.transform(tables.test, tables.aux)
+    features = ClientBase.load(args.data, model.builder).features()
     scores = score_clients(model, features, args.cache_dir)
+    verdicts = decide_all(scores.probability, model.threshold)
     out = pd.DataFrame(
         {
             "SK_ID_CURR": scores.ids,
             "probability": scores.probability,
-            "decision": ["refuse" if p >= model.threshold else "grant" for p in scores.probability],
+            "decision": verdicts.decision,
+            "decision_reason": verdicts.reason,
             "threshold": model.threshold,
             "model_version": model.version,
         }

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.decision import refused as refused_by
+
 
 @dataclass(frozen=True)
 class CostWeights:
@@ -35,7 +37,7 @@ def business_cost(
 ) -> float:
     """Mean cost per client when refusing every client with proba >= threshold."""
     y = np.asarray(y_true).astype(bool)
-    refused = np.asarray(proba) >= threshold
+    refused = refused_by(proba, threshold)
     fn = int(np.sum(y & ~refused))
     fp = int(np.sum(~y & refused))
     return (weights.fn * fn + weights.fp * fp) / len(y)

@@ -8,13 +8,15 @@ lower probability, then column order). Deterministic and bounded: at most three 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, product
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
+
+from scoring.decision import Decision, decide, decide_all
 
 Lang = Literal["en", "fr"]
 
@@ -46,9 +48,12 @@ LABELS: dict[str, dict[Lang, str]] = {
 class Scorer(Protocol):
     threshold: float
 
-    def transform(self, raw: pd.DataFrame) -> pd.DataFrame: ...
-
     def predict_proba(self, features: np.ndarray) -> np.ndarray: ...
+
+
+# Raw application rows -> model features: the client's own feature path (ClientBase.features),
+# so that the search sees the client's auxiliary history exactly as the score did.
+Featurize = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -69,18 +74,14 @@ class Counterfactual:
     model_calls: int = 0
 
     @property
-    def decision_before(self) -> str:
-        return decision(self.probability_before, self.threshold)
+    def decision_before(self) -> Decision:
+        return decide(self.probability_before, self.threshold).decision
 
     @property
-    def decision_after(self) -> str | None:
+    def decision_after(self) -> Decision | None:
         if self.probability_after is None:
             return None
-        return decision(self.probability_after, self.threshold)
-
-
-def decision(probability: float, threshold: float) -> str:
-    return "refuse" if probability >= threshold else "grant"
+        return decide(self.probability_after, self.threshold).decision
 
 
 def label(column: str, lang: Lang = "en") -> str:
@@ -110,6 +111,7 @@ def candidate_moves(raw: Mapping[str, Any], columns: Sequence[str]) -> list[list
 
 def find(
     model: Scorer,
+    featurize: Featurize,
     raw_row: pd.Series | pd.DataFrame,
     actionable: Sequence[str],
     max_columns: int = 3,
@@ -122,10 +124,10 @@ def find(
 
     # Level 1: the client as is, and every single change.
     singles = [[m] for column_moves in moves for m in column_moves]
-    probs = _score(model, base, [[], *singles])
+    probs = _score(model, featurize, base, [[], *singles])
     before = float(probs[0])
     calls = 1
-    if before < model.threshold:
+    if decide(before, model.threshold).decision == "grant":
         return Counterfactual(True, before, before, model.threshold, [], calls)
     best = _best(singles, probs[1:], model.threshold)
     if best is not None or max_columns < 2:
@@ -134,7 +136,7 @@ def find(
     # Level 2: every pair of columns.
     pairs = [list(combo) for a, b in combinations(moves, 2) for combo in product(a, b)]
     if pairs:
-        pair_probs = _score(model, base, pairs)
+        pair_probs = _score(model, featurize, base, pairs)
         calls += 1
         best = _best(pairs, pair_probs, model.threshold)
         if best is not None or max_columns < 3:
@@ -150,7 +152,7 @@ def find(
     strong = [moves[i][-LEVEL3_STEPS:] for i in sorted(top)]
     triples = [list(combo) for group in combinations(strong, 3) for combo in product(*group)]
     if triples:
-        triple_probs = _score(model, base, triples)
+        triple_probs = _score(model, featurize, base, triples)
         calls += 1
         best = _best(triples, triple_probs, model.threshold)
     return _result(best, before, model.threshold, calls)
@@ -164,7 +166,9 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def _score(model: Scorer, base: pd.DataFrame, candidates: list[list[Change]]) -> np.ndarray:
+def _score(
+    model: Scorer, featurize: Featurize, base: pd.DataFrame, candidates: list[list[Change]]
+) -> np.ndarray:
     """One transform + predict_proba call for all candidate rows."""
     frame = base.loc[base.index.repeat(len(candidates))].reset_index(drop=True)
     for column in {c.column for changes in candidates for c in changes}:
@@ -174,7 +178,7 @@ def _score(model: Scorer, base: pd.DataFrame, candidates: list[list[Change]]) ->
                 if change.column == column:
                     values[row] = change.after
         frame[column] = pd.Series(values).infer_objects()
-    features = model.transform(frame)
+    features = featurize(frame)
     return np.asarray(model.predict_proba(features.to_numpy(dtype=np.float64)), dtype=np.float64)
 
 
@@ -182,10 +186,11 @@ Candidate = tuple[list[Change], float]
 
 
 def _best(candidates: list[list[Change]], probs: np.ndarray, threshold: float) -> Candidate | None:
+    granted = decide_all(probs, threshold).decision == "grant"
     crossing = [
-        (sum(c.relative for c in changes), float(p), i)
-        for i, (changes, p) in enumerate(zip(candidates, probs, strict=True))
-        if p < threshold
+        (sum(c.relative for c in changes), float(probs[i]), i)
+        for i, changes in enumerate(candidates)
+        if granted[i]
     ]
     if not crossing:
         return None

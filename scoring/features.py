@@ -191,13 +191,32 @@ class FeatureBuilder:
         self.feature_names = list(self.transform(app.head(1), aux).columns)
         return self
 
+    def aggregates(self, aux: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame:
+        """Per-client aggregates of the auxiliary tables the model was trained with, indexed by
+        SK_ID_CURR (no rows for a table that is absent now).
+
+        They depend on the auxiliary tables only, not on the application row: computed once for
+        a set of clients, they serve every later transform of those clients (what-if, search).
+        """
+        tables = aux or {}
+        frames = [AGGREGATORS[table](tables.get(table), tables) for table in self.aux_tables]
+        if not frames:
+            return pd.DataFrame(index=pd.Index([], name=ID, dtype="int64"), dtype="float64")
+        return pd.concat(frames, axis=1, join="outer").astype("float64")
+
     def transform(
-        self, app: pd.DataFrame, aux: Mapping[str, pd.DataFrame] | None = None
+        self,
+        app: pd.DataFrame,
+        aux: Mapping[str, pd.DataFrame] | None = None,
+        *,
+        aggregates: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Model features for each application row: float64, indexed by SK_ID_CURR.
 
-        An auxiliary table the model was trained with but absent now gives missing values (the
-        model handles them); a table it was not trained with is ignored.
+        The client's history comes from `aux` (the raw auxiliary tables) or, equivalently, from
+        `aggregates` already computed from them by :meth:`aggregates`. An auxiliary table the
+        model was trained with but absent now gives missing values (the model handles them); a
+        table it was not trained with is ignored.
         """
         columns = _application_features(app)
         for column, levels in self.vocabularies.items():
@@ -206,9 +225,9 @@ class FeatureBuilder:
             columns[column] = pd.to_numeric(codes, errors="coerce").to_numpy(dtype="float64")
         ids = pd.Index(pd.to_numeric(app[ID]).astype("int64"), name=ID)
         frame = pd.DataFrame(columns, index=ids)
-        for table in self.aux_tables:
-            aggregated = AGGREGATORS[table]((aux or {}).get(table), (aux or {}))
-            frame = frame.join(aggregated, how="left")
+        if self.aux_tables:
+            history = self.aggregates(aux) if aggregates is None else aggregates
+            frame = frame.join(history, how="left")
         if self.feature_names:
             frame = frame.reindex(columns=self.feature_names)
         return frame.astype("float64")

@@ -10,34 +10,37 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scoring.bundle import Bundle, load_bundle
+from scoring.decision import Decision, DecisionReason, Verdict, decide
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
+from scoring.metadata import BundleMetadata, FeatureInfo
 from scoring.reference import By, Distribution, classes_for, distribution
-
-Decision = Literal["grant", "refuse"]
 
 
 @dataclass(frozen=True)
 class Score:
     probability: float
-    decision: Decision
+    verdict: Verdict
     threshold: float
     model_version: str
+
+    @property
+    def decision(self) -> Decision:
+        return self.verdict.decision
+
+    @property
+    def decision_reason(self) -> DecisionReason:
+        return self.verdict.reason
 
 
 @dataclass(frozen=True)
-class Explanation:
-    probability: float
-    decision: Decision
-    threshold: float
-    model_version: str
+class Explanation(Score):
     base_value: float  # log-odds of the average client
     raw_score: float  # log-odds of this client: base_value + shap.sum()
     shap: np.ndarray  # one contribution per feature, in feature order
@@ -55,9 +58,9 @@ class ScoringModel:
         self.bundle = bundle
         self.booster = bundle.booster
         self.builder = bundle.builder
-        self.metadata = bundle.metadata
-        self.version: str = str(bundle.metadata["version"])
-        self.threshold: float = float(bundle.metadata["threshold"])
+        self.metadata: BundleMetadata = bundle.metadata
+        self.version: str = bundle.metadata.version
+        self.threshold: float = bundle.metadata.threshold
         self.feature_names: list[str] = list(bundle.builder.feature_names)
         self.reference: pd.DataFrame = bundle.reference
         self.importance: dict[str, float] = dict(
@@ -69,22 +72,17 @@ class ScoringModel:
     def load(cls, path: Path) -> ScoringModel:
         return cls(load_bundle(Path(path)))
 
-    @cached_property
-    def features_info(self) -> dict[str, dict[str, Any]]:
-        return {f["name"]: f for f in self.metadata.get("features", [])}
-
-    @cached_property
-    def labels(self) -> dict[str, str]:
-        return {name: str(info.get("label", name)) for name, info in self.features_info.items()}
+    def feature_info(self, feature: str) -> FeatureInfo | None:
+        return self.metadata.feature(feature)
 
     def label(self, feature: str, lang: str = "en") -> str:
-        info = self.features_info.get(feature, {})
-        if lang == "fr" and info.get("label_fr"):
-            return str(info["label_fr"])
-        return str(info.get("label", feature))
+        info = self.metadata.feature(feature)
+        if info is None:
+            return feature
+        return info.label_fr if lang == "fr" and info.label_fr else info.label
 
-    def decision(self, probability: float) -> Decision:
-        return "refuse" if probability >= self.threshold else "grant"
+    def decide(self, probability: float) -> Verdict:
+        return decide(probability, self.threshold)
 
     def transform(
         self, raw: pd.DataFrame, aux: Mapping[str, pd.DataFrame] | None = None
@@ -124,8 +122,11 @@ class ScoringModel:
         return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype="float64")
 
     def score(self, x: np.ndarray) -> Score:
-        probability = float(self.predict_proba(x.reshape(1, -1))[0])
-        return Score(probability, self.decision(probability), self.threshold, self.version)
+        return self.score_of(float(self.predict_proba(x.reshape(1, -1))[0]))
+
+    def score_of(self, probability: float) -> Score:
+        """The score of a probability this model computed (e.g. read from the batch cache)."""
+        return Score(probability, self.decide(probability), self.threshold, self.version)
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """TreeSHAP contributions (n, features + 1): the last column is the base value."""
@@ -143,7 +144,7 @@ class ScoringModel:
         probability = sigmoid(raw)
         return Explanation(
             probability=probability,
-            decision=self.decision(probability),
+            verdict=self.decide(probability),
             threshold=self.threshold,
             model_version=self.version,
             base_value=base,
@@ -160,7 +161,7 @@ class ScoringModel:
         probability = sigmoid(raw)
         return Explanation(
             probability,
-            self.decision(probability),
+            self.decide(probability),
             self.threshold,
             self.version,
             base,

@@ -52,11 +52,11 @@ def format_value(model: ScoringModel, feature: str, value: float | None, lang: s
     """A feature value as words: category level, yes/no, or a rounded number."""
     if value is None:
         return "inconnu" if lang == "fr" else "unknown"
-    info = model.features_info.get(feature, {})
-    levels = info.get("levels")
+    info = model.feature_info(feature)
+    levels = info.levels if info is not None else None
     if levels and float(value).is_integer() and 0 <= int(value) < len(levels):
         return str(levels[int(value)])
-    if info.get("dtype") == "binary":
+    if info is not None and info.dtype == "binary":
         yes, no = ("oui", "non") if lang == "fr" else ("yes", "no")
         return yes if value >= 0.5 else no
     if abs(value) >= 1000:

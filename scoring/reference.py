@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scoring.decision import refused
 from scoring.schema import TARGET
 
 PROBABILITY = "probability"
@@ -83,7 +84,7 @@ def classes_for(reference: pd.DataFrame, by: By, threshold: float) -> np.ndarray
     """Class of each reference row: its true outcome, or the decision the model would take."""
     if by == "target":
         return reference[TARGET].to_numpy()
-    return (reference[PROBABILITY].to_numpy() >= threshold).astype("int8")
+    return refused(reference[PROBABILITY].to_numpy(), threshold).astype("int8")
 
 
 def summary_statistics(

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scoring.metadata import BundleMetadata
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "pret-a-depenser-scoring"
@@ -26,7 +29,7 @@ def default_tracking_uri(root: Path = Path("mlruns")) -> str:
 
 
 def log_run(
-    bundle_dir: Path, metadata: dict[str, Any], tracking_uri: str | None = None
+    bundle_dir: Path, metadata: BundleMetadata, tracking_uri: str | None = None
 ) -> str | None:
     """Log one run; returns its id, or None when tracking failed (the reason is logged)."""
     try:
@@ -38,17 +41,15 @@ def log_run(
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(EXPERIMENT)
-        with mlflow.start_run(run_name=str(metadata["version"])) as run:
-            mlflow.log_params(_flat("", metadata.get("params", {})))
-            mlflow.log_params(_flat("cost_", metadata.get("cost", {})))
-            mlflow.log_params(
-                {"threshold": metadata["threshold"], "folds": metadata["cv"]["folds"]}
-            )
-            mlflow.log_metrics({k: float(v) for k, v in metadata["metrics"].items()})
+        with mlflow.start_run(run_name=metadata.version) as run:
+            mlflow.log_params(_flat("", metadata.params))
+            mlflow.log_params(_flat("cost_", metadata.cost.model_dump()))
+            mlflow.log_params({"threshold": metadata.threshold, "folds": metadata.cv.folds})
+            mlflow.log_metrics(metadata.metrics.model_dump())
             mlflow.set_tags(
                 {
-                    "model_version": metadata["version"],
-                    "data_fingerprint": metadata["data"]["fingerprint"],
+                    "model_version": metadata.version,
+                    "data_fingerprint": metadata.data.fingerprint,
                 }
             )
             mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")

@@ -17,6 +17,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from scoring.cost import CostWeights, best_threshold, business_cost
+from scoring.decision import refused as refused_by
 from scoring.features import FeatureBuilder
 from scoring.schema import TARGET
 
@@ -122,7 +123,7 @@ def evaluate(
 ) -> tuple[float, dict[str, float]]:
     """Threshold and metrics of out-of-fold probabilities."""
     choice = best_threshold(y, proba, weights)
-    refused = proba >= choice.threshold
+    refused = refused_by(proba, choice.threshold)
     defaults = max(int(y.sum()), 1)
     true_positives = int(np.sum(refused & (y == 1)))
     metrics = {

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Query
 from starlette.concurrency import run_in_threadpool
 
+from api import responses
 from api.audit import input_hash
 from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, protected_router
-from api.explaining import cached_explanation, explanation_body, score_body
 from api.schemas import (
     ClientFeatures,
     ClientList,
@@ -21,6 +21,7 @@ from api.schemas import (
     Lang,
     Message,
     Neighbors,
+    RawField,
 )
 from scoring import counterfactual as cf
 from scoring.schema import ACTIONABLE_COLUMNS
@@ -35,62 +36,49 @@ AUDITED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", response_model=ClientList, summary="Ids of the new clients, paginated")
+@router.get("", summary="Ids of the new clients, paginated")
 async def list_clients(
     store: StoreDep,
     search: Annotated[str, Query(max_length=20, pattern=r"^[0-9]*$")] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> ClientList:
     total, items = store.search(search, limit, offset)
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    return ClientList(total=total, limit=limit, offset=offset, items=items)
 
 
-@router.get("/{client_id}", response_model=ClientRecord, responses=NOT_FOUND, summary="Raw record")
-async def client_record(client_id: int, store: StoreDep) -> dict[str, Any]:
-    return {"client_id": client_id, "fields": store.raw_record(client_id)}
+@router.get("/{client_id}", responses=NOT_FOUND, summary="Raw record")
+async def client_record(client_id: int, store: StoreDep) -> ClientRecord:
+    fields = [RawField.model_validate(f) for f in store.raw_record(client_id)]
+    return ClientRecord(client_id=client_id, fields=fields)
 
 
 @router.get(
     "/{client_id}/features",
-    response_model=ClientFeatures,
     responses=NOT_FOUND,
     summary="The model-ready record, exactly what the model sees",
 )
-async def client_features(client_id: int, store: StoreDep, model: ModelDep) -> dict[str, Any]:
-    return {
-        "client_id": client_id,
-        "model_version": model.version,
-        "features": store.feature_dict(client_id),
-    }
+async def client_features(client_id: int, store: StoreDep, model: ModelDep) -> ClientFeatures:
+    return ClientFeatures(
+        client_id=client_id, model_version=model.version, features=store.feature_dict(client_id)
+    )
 
 
-@router.get(
-    "/{client_id}/score", response_model=ClientScore, responses=AUDITED, summary="Score a client"
-)
+@router.get("/{client_id}/score", responses=AUDITED, summary="Score a client")
 async def client_score(
     client_id: int, store: StoreDep, model: ModelDep, audit: AuditDep
-) -> dict[str, Any]:
+) -> ClientScore:
     row = store.cached_row(client_id)
     if row is not None and store.batch is not None:
-        probability = float(store.batch.probability[row])
+        score = model.score_of(float(store.batch.probability[row]))
     else:
-        probability = float(model.score(store.feature_row(client_id)).probability)
-    body = score_body(model, probability)
-    await audit.record(
-        audit.entry(
-            model_version=model.version,
-            probability=probability,
-            decision=body["decision"],
-            client_id=client_id,
-        )
-    )
-    return {**body, "client_id": client_id}
+        score = model.score(store.feature_row(client_id))
+    await audit.decision(score, client_id=client_id)
+    return responses.client_score(score, client_id)
 
 
 @router.get(
     "/{client_id}/explanation",
-    response_model=Explanation,
     responses=AUDITED,
     summary="Local SHAP explanation of a client's score",
 )
@@ -101,25 +89,16 @@ async def client_explanation(
     audit: AuditDep,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
     lang: Lang = "en",
-) -> dict[str, Any]:
-    expl = cached_explanation(store, model, client_id)
+) -> Explanation:
+    expl = store.cached_explanation(model, client_id)
     if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
         expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
-    body = explanation_body(expl, model, client_id, top, lang)
-    await audit.record(
-        audit.entry(
-            model_version=model.version,
-            probability=body["probability"],
-            decision=body["decision"],
-            client_id=client_id,
-        )
-    )
-    return body
+    await audit.decision(expl, client_id=client_id)
+    return responses.explanation(expl, model, client_id, top, lang)
 
 
 @router.get(
     "/{client_id}/neighbors",
-    response_model=Neighbors,
     responses=NOT_FOUND,
     summary="The most similar reference clients and their outcome",
 )
@@ -128,57 +107,24 @@ async def client_neighbors(
     store: StoreDep,
     index: NeighborsDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> dict[str, Any]:
+) -> Neighbors:
     found = await run_in_threadpool(index.query, store.feature_dict(client_id), k)
-    return {
-        "client_id": client_id,
-        "k": k,
-        "default_rate": found.default_rate,
-        "features": index.features,
-        "items": [
-            {"client_id": int(i), "distance": float(d), "target": int(t), "probability": float(p)}
-            for i, d, t, p in zip(
-                found.ids, found.distances, found.target, found.probability, strict=True
-            )
-        ],
-    }
+    return responses.neighbors(client_id, k, index, found)
 
 
 @router.get(
     "/{client_id}/counterfactual",
-    response_model=Counterfactual,
     responses=AUDITED,
     summary="The smallest change of actionable items that would turn a refusal into a grant",
 )
 async def client_counterfactual(
     client_id: int, store: StoreDep, model: ModelDep, audit: AuditDep, lang: Lang = "en"
-) -> dict[str, Any]:
+) -> Counterfactual:
     raw = store.raw_frame(client_id)
-    result = await run_in_threadpool(cf.find, model, raw, ACTIONABLE_COLUMNS)
-    await audit.record(
-        audit.entry(
-            model_version=model.version,
-            probability=result.probability_before,
-            decision=result.decision_before,
-            client_id=client_id,
-            input_hash=input_hash({"counterfactual": client_id}),
-        )
+    result = await run_in_threadpool(cf.find, model, store.features_of, raw, ACTIONABLE_COLUMNS)
+    await audit.decision(
+        model.score_of(result.probability_before),
+        client_id=client_id,
+        input_hash=input_hash({"counterfactual": client_id}),
     )
-    return {
-        "client_id": client_id,
-        "found": result.found,
-        "decision_before": result.decision_before,
-        "decision_after": result.decision_after,
-        "probability_before": result.probability_before,
-        "probability_after": result.probability_after,
-        "changes": [
-            {
-                "column": c.column,
-                "label": cf.label(c.column, lang),
-                "before": c.before,
-                "after": c.after,
-            }
-            for c in result.changes
-        ],
-        "message": cf.message(result, lang),
-    }
+    return responses.counterfactual(result, client_id, lang)

@@ -8,50 +8,24 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import Query
 
+from api import responses
 from api.deps import ModelDep, StoreDep, protected_router
 from api.errors import NotFoundError
-from api.schemas import Distribution, FeatureList, Lang, Message, Scatter
+from api.schemas import Distribution, FeatureList, Lang, Message, Scatter, ScatterPoints
 
 router = protected_router("/v1/features", "features")
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "unknown feature or client"}
 }
-CLASS_LABELS: dict[str, dict[str, list[str]]] = {
-    "en": {
-        "target": ["repaid", "payment difficulties"],
-        "prediction": ["granted", "refused"],
-    },
-    "fr": {
-        "target": ["remboursé", "difficultés de paiement"],
-        "prediction": ["accordé", "refusé"],
-    },
-}
 
 
-@router.get("", response_model=FeatureList, summary="Model features, most important first")
-async def list_features(model: ModelDep, lang: Lang = "en") -> dict[str, Any]:
-    described = {f["name"]: f for f in model.metadata.get("features", [])}
-    items = []
-    for name in model.feature_names:
-        info = described.get(name, {})
-        items.append(
-            {
-                "name": name,
-                "label": model.label(name, lang),
-                "description": info.get("description", ""),
-                "dtype": info.get("dtype", "float"),
-                "sources": list(info.get("sources", [])),
-                "importance": float(model.importance.get(name, 0.0)),
-                "actionable": bool(info.get("actionable", False)),
-            }
-        )
-    items.sort(key=lambda item: (-item["importance"], item["name"]))
-    return {"items": items}
+@router.get("", summary="Model features, most important first")
+async def list_features(model: ModelDep, lang: Lang = "en") -> FeatureList:
+    return responses.feature_list(model, lang)
 
 
 @router.get(
     "/scatter",
-    response_model=Scatter,
     responses=NOT_FOUND,
     summary="Two features of a deterministic sample of reference clients",
 )
@@ -60,7 +34,7 @@ async def scatter(
     x: Annotated[str, Query(min_length=1, max_length=200)],
     y: Annotated[str, Query(min_length=1, max_length=200)],
     n: Annotated[int, Query(ge=10, le=5000)] = 500,
-) -> dict[str, Any]:
+) -> Scatter:
     reference = model.reference
     for name in (x, y):
         if name not in reference.columns or name in ("TARGET", "probability"):
@@ -68,21 +42,20 @@ async def scatter(
     size = min(n, len(reference))
     rows = np.sort(np.random.default_rng(0).choice(len(reference), size=size, replace=False))
     sample = reference.iloc[rows]
-    return {
-        "x": x,
-        "y": y,
-        "points": {
-            "x": _floats(sample[x].to_numpy(dtype=np.float64)),
-            "y": _floats(sample[y].to_numpy(dtype=np.float64)),
-            "target": [int(t) for t in sample["TARGET"].to_numpy()],
-            "probability": [float(p) for p in sample["probability"].to_numpy()],
-        },
-    }
+    return Scatter(
+        x=x,
+        y=y,
+        points=ScatterPoints(
+            x=responses.floats(sample[x].to_numpy(dtype=np.float64)),
+            y=responses.floats(sample[y].to_numpy(dtype=np.float64)),
+            target=sample["TARGET"].to_numpy(dtype=np.int64).tolist(),
+            probability=sample["probability"].to_numpy(dtype=np.float64).tolist(),
+        ),
+    )
 
 
 @router.get(
     "/{name}/distribution",
-    response_model=Distribution,
     responses=NOT_FOUND,
     summary="Histogram of a feature, class 0 against class 1",
 )
@@ -94,7 +67,7 @@ async def distribution(
     bins: Annotated[int, Query(ge=2, le=100)] = 20,
     client_id: int | None = None,
     lang: Lang = "en",
-) -> dict[str, Any]:
+) -> Distribution:
     if name not in model.feature_names:
         raise NotFoundError("feature", name)
     client_value: float | None = None
@@ -102,19 +75,4 @@ async def distribution(
         value = float(store.feature_row(client_id)[model.feature_names.index(name)])
         client_value = None if math.isnan(value) else value
     dist = model.distribution(name, by=by, bins=bins)
-    return {
-        "feature": name,
-        "label": model.label(name, lang),
-        "by": by,
-        "bin_edges": [float(e) for e in dist.bin_edges],
-        "counts_0": [int(c) for c in dist.counts_0],
-        "counts_1": [int(c) for c in dist.counts_1],
-        "labels": CLASS_LABELS[lang][by],
-        "missing_0": int(dist.missing_0),
-        "missing_1": int(dist.missing_1),
-        "client_value": client_value,
-    }
-
-
-def _floats(values: np.ndarray) -> list[float | None]:
-    return [None if math.isnan(v) else v for v in values.tolist()]
+    return responses.distribution(name, model.label(name, lang), by, dist, client_value, lang)

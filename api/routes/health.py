@@ -13,30 +13,27 @@ from api.services import Services
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health, summary="Liveness")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/health", summary="Liveness")
+async def health() -> Health:
+    return Health()
 
 
 @router.get(
     "/ready",
-    response_model=Ready,
     summary="Readiness: bundle and clients loaded, database reachable",
     responses={503: {"model": Message}},
 )
-async def ready(request: Request) -> dict[str, object]:
+async def ready(request: Request) -> Ready:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
         raise NotReadyError("the API is starting")
     if not await run_in_threadpool(services.audit.ping):
         raise NotReadyError("the audit database is unreachable")
-    return {
-        "status": "ready",
-        "model_version": services.model.version,
-        "clients": len(services.store),
-        "database": "ok",
-        "cache": services.cache_state,
-    }
+    return Ready(
+        model_version=services.model.version,
+        clients=len(services.store),
+        cache=services.cache_state,
+    )
 
 
 @router.get(

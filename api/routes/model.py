@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query
 
+from api import responses
 from api.deps import ModelDep, protected_router
 from api.schemas import ImportanceList, Lang, ModelCard
 
 router = protected_router("/v1/model", "model")
 
 
-@router.get("", response_model=ModelCard, summary="Model card: version, metrics, threshold, data")
-async def model_card(model: ModelDep) -> dict[str, Any]:
-    meta = model.metadata
-    return {
-        "version": model.version,
-        "trained_at": str(meta.get("trained_at", "")),
-        "threshold": model.threshold,
-        "cost": meta["cost"],
-        "metrics": meta["metrics"],
-        "data": meta["data"],
-        "library_versions": {str(k): str(v) for k, v in meta.get("library_versions", {}).items()},
-    }
+@router.get("", summary="Model card: version, metrics, threshold, data")
+async def model_card(model: ModelDep) -> ModelCard:
+    return responses.model_card(model)
 
 
-@router.get("/importance", response_model=ImportanceList, summary="Global importance (mean |SHAP|)")
+@router.get("/importance", summary="Global importance (mean |SHAP|)")
 async def importance(
     model: ModelDep,
     top: Annotated[int | None, Query(ge=1, le=1000)] = None,
     lang: Lang = "en",
-) -> dict[str, Any]:
-    ranked = list(model.importance.items())[: top or None]
-    return {
-        "items": [
-            {"feature": name, "label": model.label(name, lang), "importance": float(value)}
-            for name, value in ranked
-        ]
-    }
+) -> ImportanceList:
+    return responses.importance(model, top, lang)

@@ -187,7 +187,7 @@ def test_no_keys_stops_start_up_unless_demo_allowed(
 
 def test_missing_clients_file_stops_start_up(base_settings: Settings, tmp_path: Path) -> None:
     app = create_app(base_settings.model_copy(update={"scoring_clients": tmp_path / "none.csv"}))
-    with pytest.raises(RuntimeError, match="clients file not found"), TestClient(app):
+    with pytest.raises(RuntimeError, match="clients file or folder not found"), TestClient(app):
         pass
 
 

@@ -63,7 +63,7 @@ def test_features_are_exactly_what_the_model_sees(
     cid = client_ids[3]
     body = get(client, f"/v1/clients/{cid}/features")
     model = services.model
-    expected = model.transform(services.store.raw_frame(cid)).iloc[0]
+    expected = services.store.features_of(services.store.raw_frame(cid)).iloc[0]
     assert body["model_version"] == model.version
     assert list(body["features"]) == model.feature_names
     for name, value in body["features"].items():
@@ -190,7 +190,7 @@ def test_explain_features_and_what_if(
     ).json()
     additive(what_if)
     edited = services.store.raw_frame(cid, changes)
-    expected = model.explain(model.transform(edited).to_numpy(dtype=np.float64)[0])
+    expected = model.explain(services.store.features_of(edited).to_numpy(dtype=np.float64)[0])
     assert what_if["client_id"] == cid
     assert what_if["raw_score"] == pytest.approx(expected.raw_score, abs=1e-9)
     unchanged = client.post("/v1/explain", json={"client_id": cid}, headers=HEADERS).json()
@@ -304,10 +304,10 @@ def test_model_card_and_importance(client: TestClient, services: Services) -> No
     meta = services.model.metadata
     assert card["version"] == services.model.version
     assert card["threshold"] == services.model.threshold
-    assert card["cost"] == meta["cost"]
+    assert card["cost"] == meta.cost.model_dump()
     contract = {"auc", "auc_std", "business_cost", "business_cost_accept_all", "recall"}
     assert set(card["metrics"]) == contract | {"precision", "brier"}
-    assert all(card["metrics"][k] == meta["metrics"][k] for k in card["metrics"])
+    assert all(card["metrics"][k] == getattr(meta.metrics, k) for k in card["metrics"])
     assert card["data"]["features"] == len(services.model.feature_names)
     assert "lightgbm" in card["library_versions"]
     items = get(client, "/v1/model/importance")["items"]

@@ -73,7 +73,7 @@ def test_round_trip_keeps_predictions_and_metadata(
     np.testing.assert_array_equal(
         before.contributions(sample_rows), after.contributions(sample_rows)
     )
-    assert reloaded.metadata["version"] == original.metadata["version"]
+    assert reloaded.metadata == original.metadata
     assert reloaded.builder.to_dict() == original.builder.to_dict()
     assert reloaded.importance == original.importance
     assert reloaded.stats == original.stats
@@ -82,44 +82,45 @@ def test_round_trip_keeps_predictions_and_metadata(
 
 def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
     metadata = load_bundle(demo_bundle).metadata
-    assert metadata["format_version"] == FORMAT_VERSION
-    assert re.fullmatch(r"hc-\d{8}-\d{6}-[0-9a-f]{8}", metadata["version"])
-    trained_at = datetime.fromisoformat(metadata["trained_at"])
-    assert trained_at.tzinfo is not None
-    assert re.fullmatch(r"[0-9a-f]{64}", metadata["data"]["fingerprint"])
-    assert metadata["version"].endswith(metadata["data"]["fingerprint"][:8])
-    assert 0 < metadata["threshold"] < 1
-    assert metadata["cost"] == {"fn": 10.0, "fp": 1.0}
-    metrics = metadata["metrics"]
+    assert metadata.format_version == FORMAT_VERSION
+    assert re.fullmatch(r"hc-\d{8}-\d{6}-[0-9a-f]{8}", metadata.version)
+    raw = json.loads((demo_bundle / "metadata.json").read_text())
+    assert datetime.fromisoformat(raw["trained_at"]) == metadata.trained_at
+    assert metadata.trained_at.tzinfo is not None
+    assert re.fullmatch(r"[0-9a-f]{64}", metadata.data.fingerprint)
+    assert metadata.version.endswith(metadata.data.fingerprint[:8])
+    assert 0 < metadata.threshold < 1
+    assert metadata.cost.model_dump() == {"fn": 10.0, "fp": 1.0}
+    metrics = metadata.metrics.model_dump()
     for name in ["auc", "auc_std", "business_cost", "recall", "precision", "brier"]:
         assert isinstance(metrics[name], float), name
     assert 0.5 < metrics["auc"] <= 1
     assert metrics["business_cost"] <= metrics["business_cost_accept_all"]
-    assert metadata["cv"]["folds"] == 3
-    assert len(metadata["cv"]["fold_auc"]) == 3
-    assert {"python", "lightgbm", "numpy", "pandas"} <= set(metadata["library_versions"])
-    assert metadata["data"]["rows"] > 0
-    assert set(metadata["files"]) == set(CHECKSUMMED)
+    assert metadata.cv.folds == 3
+    assert len(metadata.cv.fold_auc) == 3
+    assert {"python", "lightgbm", "numpy", "pandas"} <= set(metadata.library_versions)
+    assert metadata.data.rows > 0
+    assert set(metadata.files) == set(CHECKSUMMED)
 
-    features = metadata["features"]
-    names = [f["name"] for f in features]
+    features = metadata.features
+    names = [f.name for f in features]
     assert names == load_bundle(demo_bundle).builder.feature_names
     for feature in features:
-        assert feature["dtype"] in {"float", "binary", "category", "ordinal"}, feature
-        assert isinstance(feature["description"], str)
-        assert feature["label"]
-        assert feature["label_fr"]
-        assert feature["sources"]
-    by_name = {f["name"]: f for f in features}
-    assert by_name["OWNS_CAR"]["dtype"] == "binary"
-    assert by_name["ORGANIZATION_TYPE"]["dtype"] == "category"
-    assert by_name["ORGANIZATION_TYPE"]["levels"]
-    assert by_name["EXT_SOURCE_2"]["dtype"] == "float"
-    assert by_name["EDUCATION_LEVEL"]["dtype"] == "ordinal"
-    assert by_name["EDUCATION_LEVEL"]["levels"][0] == "Lower secondary"
-    assert by_name["EXT_SOURCE_2"]["description"]
-    assert by_name["CREDIT_INCOME_RATIO"]["actionable"] is True
-    assert by_name["AGE_YEARS"]["actionable"] is False
+        assert feature.dtype in {"float", "binary", "category", "ordinal"}, feature
+        assert isinstance(feature.description, str)
+        assert feature.label
+        assert feature.label_fr
+        assert feature.sources
+    by_name = {f.name: f for f in features}
+    assert by_name["OWNS_CAR"].dtype == "binary"
+    assert by_name["ORGANIZATION_TYPE"].dtype == "category"
+    assert by_name["ORGANIZATION_TYPE"].levels
+    assert by_name["EXT_SOURCE_2"].dtype == "float"
+    assert by_name["EDUCATION_LEVEL"].dtype == "ordinal"
+    assert (by_name["EDUCATION_LEVEL"].levels or [""])[0] == "Lower secondary"
+    assert by_name["EXT_SOURCE_2"].description
+    assert by_name["CREDIT_INCOME_RATIO"].actionable is True
+    assert by_name["AGE_YEARS"].actionable is False
 
 
 def test_reference_statistics_by_class(demo_bundle: Path) -> None:
@@ -183,7 +184,7 @@ def test_same_lightgbm_major_version_loads(bundle_copy: Path) -> None:
     major = lgb.__version__.split(".")[0]
     metadata["library_versions"]["lightgbm"] = f"{major}.0.0"
     _write_metadata(bundle_copy, metadata)
-    assert load_bundle(bundle_copy).metadata["library_versions"]["lightgbm"] == f"{major}.0.0"
+    assert load_bundle(bundle_copy).metadata.library_versions["lightgbm"] == f"{major}.0.0"
 
 
 @pytest.mark.parametrize("name", CHECKSUMMED)
@@ -268,3 +269,68 @@ def test_failed_first_save_leaves_nothing(demo_bundle: Path, tmp_path: Path) -> 
     with pytest.raises(ValueError, match="JSON compliant"):
         save_bundle(bundle, tmp_path / "new" / "bundle")
     assert list((tmp_path / "new").iterdir()) == []
+
+
+def _drop(metadata: dict, path: tuple[str | int, ...]) -> None:
+    for part in path[:-1]:
+        metadata = metadata[part]
+    del metadata[path[-1]]
+
+
+def _set(metadata: dict, path: tuple[str | int, ...], value: object) -> None:
+    for part in path[:-1]:
+        metadata = metadata[part]
+    metadata[path[-1]] = value
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("threshold",), "threshold"),
+        (("cost",), "cost"),
+        (("cost", "fn"), "cost.fn"),
+        (("metrics", "auc"), "metrics.auc"),
+        (("data", "fingerprint"), "data.fingerprint"),
+        (("features", 0, "dtype"), "features.0.dtype"),
+        (("version",), "version"),
+    ],
+)
+def test_metadata_missing_field_is_refused_with_its_name(
+    bundle_copy: Path, path: tuple[str | int, ...], field: str
+) -> None:
+    metadata = _metadata(bundle_copy)
+    _drop(metadata, path)
+    _write_metadata(bundle_copy, metadata)
+    assert _bundle_error(bundle_copy) == f"bundle bundle: metadata.json {field}: Field required"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("threshold",), "0.5", "threshold"),  # a string is not a number, even if it reads as one
+        (("threshold",), 1.5, "threshold"),
+        (("threshold",), 0, "threshold"),
+        (("cost", "fp"), -1, "cost.fp"),
+        (("metrics", "auc"), None, "metrics.auc"),
+        (("features", 2, "actionable"), "yes", "features.2.actionable"),
+        (("features", 1, "dtype"), "text", "features.1.dtype"),
+        (("trained_at",), "yesterday", "trained_at"),
+        (("threshhold",), 0.5, "threshhold"),  # a misspelt extra key is refused too
+    ],
+)
+def test_metadata_mistyped_field_is_refused_with_its_name(
+    bundle_copy: Path, path: tuple[str | int, ...], value: object, field: str
+) -> None:
+    metadata = _metadata(bundle_copy)
+    _set(metadata, path, value)
+    _write_metadata(bundle_copy, metadata)
+    assert _bundle_error(bundle_copy).startswith(f"bundle bundle: metadata.json {field}: ")
+
+
+def test_metadata_features_must_match_the_transformer(bundle_copy: Path) -> None:
+    metadata = _metadata(bundle_copy)
+    metadata["features"] = metadata["features"][::-1]
+    _write_metadata(bundle_copy, metadata)
+    assert _bundle_error(bundle_copy) == (
+        "bundle bundle: metadata and transformer disagree on the features"
+    )

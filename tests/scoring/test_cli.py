@@ -83,6 +83,7 @@ def test_end_to_end_on_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "SK_ID_CURR",
         "probability",
         "decision",
+        "decision_reason",
         "threshold",
         "model_version",
         "reasons_against",

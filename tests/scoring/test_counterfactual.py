@@ -48,7 +48,7 @@ def client(credit: float, income: float, car: str = "N") -> pd.Series:
 
 def test_granted_client_needs_no_change() -> None:
     model = FakeModel()
-    result = find(model, client(300_000, 100_000), ACTIONABLE)
+    result = find(model, model.transform, client(300_000, 100_000), ACTIONABLE)
     assert result.found
     assert result.changes == []
     assert result.decision_before == result.decision_after == "grant"
@@ -60,7 +60,7 @@ def test_smallest_single_change_wins() -> None:
     model = FakeModel()
     # ratio 4.3: lowering credit by 10 % (ratio 3.87) crosses, 5 % does not; raising income by
     # 10 % crosses too but less far, so the tie on size goes to the credit.
-    result = find(model, client(430_000, 100_000), ACTIONABLE)
+    result = find(model, model.transform, client(430_000, 100_000), ACTIONABLE)
     assert result.found
     assert result.decision_before == "refuse"
     assert result.decision_after == "grant"
@@ -76,17 +76,18 @@ def test_smallest_single_change_wins() -> None:
 def test_two_columns_when_one_is_not_enough() -> None:
     model = FakeModel()
     # ratio 9: half the credit gives 4.5 (refused); half credit and double income crosses.
-    result = find(model, client(900_000, 100_000), ACTIONABLE)
+    result = find(model, model.transform, client(900_000, 100_000), ACTIONABLE)
     assert result.found
     assert {c.column for c in result.changes} == {"AMT_CREDIT", "AMT_INCOME_TOTAL"}
     assert model.calls == 2
-    again = find(FakeModel(), client(900_000, 100_000), ACTIONABLE)
+    fresh = FakeModel()
+    again = find(fresh, fresh.transform, client(900_000, 100_000), ACTIONABLE)
     assert again == result
 
 
 def test_not_found_is_reported_with_bounded_calls() -> None:
     model = FakeModel()
-    result = find(model, client(5_000_000, 100_000), ACTIONABLE)
+    result = find(model, model.transform, client(5_000_000, 100_000), ACTIONABLE)
     assert not result.found
     assert result.decision_after is None
     assert result.probability_after is None
@@ -102,7 +103,7 @@ def test_missing_or_zero_columns_are_not_moved() -> None:
     row["AMT_CREDIT"] = np.nan
     row["AMT_INCOME_TOTAL"] = 100_000
     frame = row.to_frame().T
-    result = find(model, frame, ["AMT_CREDIT"])
+    result = find(model, model.transform, frame, ["AMT_CREDIT"])
     assert not result.found
 
 

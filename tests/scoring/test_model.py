@@ -60,16 +60,18 @@ def test_threads_do_not_change_results(model: ScoringModel, sample_rows: np.ndar
 def test_decision_against_the_threshold(model: ScoringModel) -> None:
     t = model.threshold
     assert 0 < t < 1
-    assert model.decision(t) == "refuse"  # at the threshold: refused, as in the cost search
-    assert model.decision(math.nextafter(t, 0)) == "grant"
-    assert model.decision(1.0) == "refuse"
+    assert model.decide(t).decision == "refuse"  # at the threshold, as in the cost search
+    assert model.decide(math.nextafter(t, 0)).decision == "grant"
+    assert model.decide(1.0).decision == "refuse"
+    assert model.decide(t).reason == "at_or_above_threshold"
+    assert model.decide(0.0).reason == "below_threshold"
 
 
 def test_score_carries_threshold_and_version(model: ScoringModel, sample_rows: np.ndarray) -> None:
     score = model.score(sample_rows[0])
-    assert score.threshold == model.threshold == model.metadata["threshold"]
-    assert score.model_version == model.version == model.metadata["version"]
-    assert score.decision == model.decision(score.probability)
+    assert score.threshold == model.threshold == model.metadata.threshold
+    assert score.model_version == model.version == model.metadata.version
+    assert score.verdict == model.decide(score.probability)
 
 
 def test_explanation_from_cache_matches_explain(
@@ -145,7 +147,8 @@ def test_labels_in_both_languages(model: ScoringModel) -> None:
     assert model.label("EXT_SOURCE_2") == "External score 2"
     assert model.label("EXT_SOURCE_2", "fr") == "Score externe 2"
     assert model.label("NOT_A_FEATURE") == "NOT_A_FEATURE"
-    assert set(model.labels) == set(model.feature_names)
+    assert all(model.label(name) != "" for name in model.feature_names)
+    assert [f.name for f in model.metadata.features] == model.feature_names
 
 
 def test_importance_sorted_and_complete(model: ScoringModel) -> None:

@@ -116,7 +116,10 @@ def test_no_reason_when_nothing_contributes(model: ScoringModel) -> None:
 
 
 def test_format_value(model: ScoringModel) -> None:
-    levels = model.features_info["ORGANIZATION_TYPE"]["levels"]
+    info = model.feature_info("ORGANIZATION_TYPE")
+    assert info is not None
+    assert info.levels
+    levels = info.levels
     assert format_value(model, "ORGANIZATION_TYPE", 0.0, "en") == levels[0]
     assert format_value(model, "ORGANIZATION_TYPE", float(len(levels) + 5), "en") == (
         f"{len(levels) + 5:.1f}"

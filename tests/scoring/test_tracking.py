@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from scoring.bundle import CHECKSUMMED, load_bundle
+from scoring.metadata import BundleMetadata
 from scoring.tracking import EXPERIMENT, log_run
 
 mlflow = pytest.importorskip("mlflow")
@@ -22,7 +23,7 @@ def _no_file_store_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def metadata(demo_bundle: Path) -> dict[str, Any]:
+def metadata(demo_bundle: Path) -> BundleMetadata:
     return load_bundle(demo_bundle).metadata
 
 
@@ -31,24 +32,24 @@ def _run(uri: str, run_id: str) -> Any:
 
 
 def test_log_run_records_params_metrics_and_bundle(
-    demo_bundle: Path, metadata: dict[str, Any], tmp_path: Path
+    demo_bundle: Path, metadata: BundleMetadata, tmp_path: Path
 ) -> None:
     uri = (tmp_path / "mlruns").as_uri()
     run_id = log_run(demo_bundle, metadata, tracking_uri=uri)
     assert run_id is not None
     run = _run(uri, run_id)
-    assert run.info.run_name == metadata["version"]
+    assert run.info.run_name == metadata.version
     params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
-    assert float(params["threshold"]) == pytest.approx(metadata["threshold"])
-    assert params["folds"] == str(metadata["cv"]["folds"])
+    assert float(params["threshold"]) == pytest.approx(metadata.threshold)
+    assert params["folds"] == str(metadata.cv.folds)
     assert params["cost_fn"] == "10.0"
     assert params["cost_fp"] == "1.0"
-    assert params["learning_rate"] == str(metadata["params"]["learning_rate"])
-    assert params["n_estimators"] == str(metadata["params"]["n_estimators"])
-    for name, value in metadata["metrics"].items():
+    assert params["learning_rate"] == str(metadata.params["learning_rate"])
+    assert params["n_estimators"] == str(metadata.params["n_estimators"])
+    for name, value in metadata.metrics.model_dump().items():
         assert metrics[name] == pytest.approx(value), name
-    assert tags["model_version"] == metadata["version"]
-    assert tags["data_fingerprint"] == metadata["data"]["fingerprint"]
+    assert tags["model_version"] == metadata.version
+    assert tags["data_fingerprint"] == metadata.data.fingerprint
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     logged = {Path(a.path).name for a in client.list_artifacts(run_id, "bundle")}
     assert {*CHECKSUMMED, "metadata.json"} <= logged
@@ -57,21 +58,20 @@ def test_log_run_records_params_metrics_and_bundle(
 
 
 def test_tracking_uri_from_the_environment(
-    demo_bundle: Path, metadata: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_bundle: Path, metadata: BundleMetadata, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = (tmp_path / "env-store").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     run_id = log_run(demo_bundle, metadata)
     assert run_id is not None
-    assert _run(uri, run_id).data.tags["model_version"] == metadata["version"]
+    assert _run(uri, run_id).data.tags["model_version"] == metadata.version
 
 
 def test_tracking_failure_is_logged_not_raised(
-    demo_bundle: Path, metadata: dict[str, Any], caplog: pytest.LogCaptureFixture
+    demo_bundle: Path, metadata: BundleMetadata, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = {key: value for key, value in metadata.items() if key != "metrics"}
     with caplog.at_level(logging.WARNING, logger="scoring.tracking"):
-        assert log_run(demo_bundle, broken, tracking_uri="unknown-scheme://nowhere") is None
+        assert log_run(demo_bundle, metadata, tracking_uri="unknown-scheme://nowhere") is None
     assert "MLflow tracking failed" in caplog.text
     load_bundle(demo_bundle)  # the bundle is untouched
 
@@ -86,7 +86,7 @@ def test_cli_train_tracks_the_run(
     bundle = tmp_path / "bundle"
     args = ["train", "--data", str(demo_data), "--out", str(bundle), "--quiet"]
     assert main([*args, "--folds", "2", "--n-estimators", "20"]) == 0
-    version = load_bundle(bundle).metadata["version"]
+    version = load_bundle(bundle).metadata.version
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
@@ -95,7 +95,7 @@ def test_cli_train_tracks_the_run(
 
 def test_default_store_is_sqlite_under_mlruns(
     demo_bundle: Path,
-    metadata: dict[str, Any],
+    metadata: BundleMetadata,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -105,4 +105,4 @@ def test_default_store_is_sqlite_under_mlruns(
     assert run_id is not None
     store = tmp_path / "mlruns" / "mlflow.db"
     assert store.is_file()
-    assert _run(f"sqlite:///{store}", run_id).data.tags["model_version"] == metadata["version"]
+    assert _run(f"sqlite:///{store}", run_id).data.tags["model_version"] == metadata.version

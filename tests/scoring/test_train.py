@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from scoring.assemble import assemble_bundle, feature_catalogue, global_importance
 from scoring.cost import CostWeights, best_threshold, business_cost
 from scoring.data import validate_application
 from scoring.features import FeatureBuilder
-from scoring.pipeline import build_bundle, feature_catalogue, global_importance
 from scoring.schema import TARGET
 from scoring.train import (
     DEFAULT_PARAMS,
@@ -125,14 +125,14 @@ def test_cross_validate_takes_categorical_features(trained: TrainResult) -> None
 
 
 def test_bundle_contents_from_a_run(trained: TrainResult) -> None:
-    bundle = build_bundle(trained, FAST, "f" * 64, reference_rows=100)
-    assert bundle.metadata["data"]["reference_rows"] == len(bundle.reference) == 100
+    bundle = assemble_bundle(trained, FAST, "f" * 64, reference_rows=100)
+    assert bundle.metadata.data.reference_rows == len(bundle.reference) == 100
     assert bundle.reference[TARGET].sum() == pytest.approx(trained.target.mean() * 100, abs=1)
-    assert bundle.metadata["threshold"] == trained.threshold
+    assert bundle.metadata.threshold == trained.threshold
     importance = global_importance(trained, seed=0)
     assert list(importance) == list(bundle.importance)
     assert list(importance.values()) == sorted(importance.values(), reverse=True)
-    names = [f["name"] for f in feature_catalogue(trained.builder)]
+    names = [f.name for f in feature_catalogue(trained.builder)]
     assert names == trained.builder.feature_names
 
 

@@ -1,4 +1,5 @@
-"""Training run -> model bundle: metadata, feature catalogue, importance, reference statistics."""
+"""Assemble a model bundle from a finished training run: typed metadata, feature catalogue,
+global importance, reference sample and statistics."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from scoring.bundle import Bundle
+from scoring.bundle import FORMAT_VERSION, Bundle
 from scoring.features import BINARY_COLUMNS, EDUCATION_ORDER, FeatureBuilder
 from scoring.labels import label
+from scoring.metadata import (
+    BundleMetadata,
+    CostSettings,
+    CrossValidation,
+    DataSummary,
+    FeatureInfo,
+    FeatureKind,
+    Metrics,
+)
 from scoring.reference import reference_sample, summary_statistics
 from scoring.schema import ACTIONABLE_COLUMNS, describe
 from scoring.train import TrainConfig, TrainResult
@@ -55,7 +64,7 @@ def _description(feature: str, sources: list[str]) -> str:
     return f"Derived from {', '.join(sources)}" + (f": {parts[0]}" if len(parts) == 1 else "")
 
 
-def _dtype(builder: FeatureBuilder, feature: str) -> str:
+def _dtype(builder: FeatureBuilder, feature: str) -> FeatureKind:
     if feature in builder.vocabularies:
         return "category"
     if feature == "EDUCATION_LEVEL":
@@ -65,24 +74,27 @@ def _dtype(builder: FeatureBuilder, feature: str) -> str:
     return "float"
 
 
-def feature_catalogue(builder: FeatureBuilder) -> list[dict[str, Any]]:
+def feature_catalogue(builder: FeatureBuilder) -> list[FeatureInfo]:
     """name, labels, description, dtype, raw sources and actionability of every feature."""
     catalogue = []
     for feature, sources in builder.sources().items():
-        entry: dict[str, Any] = {
-            "name": feature,
-            "label": label(feature, "en"),
-            "label_fr": label(feature, "fr"),
-            "description": _description(feature, sources),
-            "dtype": _dtype(builder, feature),
-            "sources": sources,
-            "actionable": any(s in ACTIONABLE_COLUMNS for s in sources),
-        }
+        levels: list[str] | None = None
         if feature in builder.vocabularies:
-            entry["levels"] = builder.vocabularies[feature]
+            levels = builder.vocabularies[feature]
         elif feature == "EDUCATION_LEVEL":
-            entry["levels"] = EDUCATION_ORDER  # ordinal code -> its words
-        catalogue.append(entry)
+            levels = EDUCATION_ORDER  # ordinal code -> its words
+        catalogue.append(
+            FeatureInfo(
+                name=feature,
+                label=label(feature, "en"),
+                label_fr=label(feature, "fr"),
+                description=_description(feature, sources),
+                dtype=_dtype(builder, feature),
+                sources=sources,
+                actionable=any(s in ACTIONABLE_COLUMNS for s in sources),
+                levels=levels,
+            )
+        )
     return catalogue
 
 
@@ -90,7 +102,7 @@ def model_version(trained_at: datetime, fingerprint: str) -> str:
     return f"hc-{trained_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
 
 
-def build_bundle(
+def assemble_bundle(
     result: TrainResult, config: TrainConfig, fingerprint: str, reference_rows: int
 ) -> Bundle:
     """Everything the API needs, computed once from a finished training run."""
@@ -99,31 +111,33 @@ def build_bundle(
         result.features, result.target, result.cv.oof, reference_rows, config.seed
     )
     defaults = int(result.target.sum())
-    metadata: dict[str, Any] = {
-        "version": model_version(trained_at, fingerprint),
-        "trained_at": trained_at.isoformat(),
-        "threshold": result.threshold,
-        "cost": asdict(config.weights),
-        "metrics": result.metrics,
-        "cv": {
-            "folds": config.folds,
-            "seed": config.seed,
-            "fold_auc": result.cv.fold_auc,
-            "best_iterations": result.cv.best_iterations,
-        },
-        "data": {
-            "rows": len(result.target),
-            "defaults": defaults,
-            "default_rate": defaults / len(result.target),
-            "features": len(result.builder.feature_names),
-            "fingerprint": fingerprint,
-            "auxiliary_tables": result.builder.aux_tables,
-            "reference_rows": len(reference),
-        },
-        "params": {k: v for k, v in result.params.items() if k != "num_threads"},
-        "features": feature_catalogue(result.builder),
-        "library_versions": library_versions(),
-    }
+    metadata = BundleMetadata(
+        format_version=FORMAT_VERSION,
+        version=model_version(trained_at, fingerprint),
+        trained_at=trained_at,
+        threshold=result.threshold,
+        cost=CostSettings(**asdict(config.weights)),
+        metrics=Metrics(**result.metrics),
+        cv=CrossValidation(
+            folds=config.folds,
+            seed=config.seed,
+            fold_auc=result.cv.fold_auc,
+            best_iterations=result.cv.best_iterations,
+        ),
+        data=DataSummary(
+            rows=len(result.target),
+            defaults=defaults,
+            default_rate=defaults / len(result.target),
+            features=len(result.builder.feature_names),
+            fingerprint=fingerprint,
+            auxiliary_tables=result.builder.aux_tables,
+            reference_rows=len(reference),
+        ),
+        params={k: v for k, v in result.params.items() if k != "num_threads"},
+        features=feature_catalogue(result.builder),
+        library_versions=library_versions(),
+        files={},  # checksums: written by save_bundle
+    )
     return Bundle(
         path=Path(),  # set by save_bundle
         metadata=metadata,

@@ -1,0 +1,181 @@
+"""Response bodies built from the core's objects, in one place: every route returns one of these
+typed models (api/schemas.py), never a hand-written dict."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from api import schemas
+from scoring import counterfactual as cf
+from scoring.model import Explanation, Score, ScoringModel
+from scoring.neighbors import NeighborIndex, Neighbors
+from scoring.reasons import reasons, top_contributions
+from scoring.reference import By, Distribution
+
+CLASS_LABELS: dict[str, dict[str, list[str]]] = {
+    "en": {
+        "target": ["repaid", "payment difficulties"],
+        "prediction": ["granted", "refused"],
+    },
+    "fr": {
+        "target": ["remboursé", "difficultés de paiement"],
+        "prediction": ["accordé", "refusé"],
+    },
+}
+
+
+def _score_fields(score: Score) -> dict[str, object]:
+    return {
+        "probability": score.probability,
+        "decision": score.decision,
+        "decision_reason": score.decision_reason,
+        "threshold": score.threshold,
+        "model_version": score.model_version,
+    }
+
+
+def client_score(score: Score, client_id: int) -> schemas.ClientScore:
+    return schemas.ClientScore.model_validate({**_score_fields(score), "client_id": client_id})
+
+
+def prediction(score: Score, missing: list[str]) -> schemas.Prediction:
+    return schemas.Prediction.model_validate({**_score_fields(score), "missing_features": missing})
+
+
+def explanation(
+    expl: Explanation, model: ScoringModel, client_id: int | None, top: int, lang: str
+) -> schemas.Explanation:
+    contributions, rest_count, rest_shap = top_contributions(expl, model, top, lang)
+    why = reasons(expl, model, lang, n=3)
+    return schemas.Explanation.model_validate(
+        {
+            **_score_fields(expl),
+            "client_id": client_id,
+            "base_value": expl.base_value,
+            "raw_score": expl.raw_score,
+            "contributions": [
+                schemas.Contribution(
+                    feature=c.feature,
+                    label=c.label,
+                    value=None if c.value is None or math.isnan(c.value) else c.value,
+                    shap=c.shap,
+                )
+                for c in contributions
+            ],
+            "rest": schemas.Rest(count=rest_count, shap=rest_shap),
+            "reasons": {"against": why["against"], "for": why["for"]},
+        }
+    )
+
+
+def counterfactual(
+    result: cf.Counterfactual, client_id: int, lang: cf.Lang
+) -> schemas.Counterfactual:
+    return schemas.Counterfactual(
+        client_id=client_id,
+        found=result.found,
+        decision_before=result.decision_before,
+        decision_after=result.decision_after,
+        probability_before=result.probability_before,
+        probability_after=result.probability_after,
+        changes=[
+            schemas.CounterfactualChange(
+                column=c.column, label=cf.label(c.column, lang), before=c.before, after=c.after
+            )
+            for c in result.changes
+        ],
+        message=cf.message(result, lang),
+    )
+
+
+def neighbors(client_id: int, k: int, index: NeighborIndex, found: Neighbors) -> schemas.Neighbors:
+    return schemas.Neighbors(
+        client_id=client_id,
+        k=k,
+        default_rate=found.default_rate,
+        features=index.features,
+        items=[
+            schemas.Neighbor(client_id=int(i), distance=float(d), target=int(t), probability=p)
+            for i, d, t, p in zip(
+                found.ids.tolist(),
+                found.distances.tolist(),
+                found.target.tolist(),
+                found.probability.tolist(),
+                strict=True,
+            )
+        ],
+    )
+
+
+def model_card(model: ScoringModel) -> schemas.ModelCard:
+    meta = model.metadata
+    return schemas.ModelCard(
+        version=meta.version,
+        trained_at=meta.trained_at.isoformat(),
+        threshold=meta.threshold,
+        cost=schemas.Cost(fn=meta.cost.fn, fp=meta.cost.fp),
+        metrics=schemas.Metrics.model_validate(meta.metrics.model_dump(exclude={"refusal_rate"})),
+        data=schemas.DataSummary.model_validate(
+            meta.data.model_dump(include={"rows", "defaults", "default_rate", "features"})
+            | {"fingerprint": meta.data.fingerprint}
+        ),
+        library_versions=dict(meta.library_versions),
+    )
+
+
+def importance(model: ScoringModel, top: int | None, lang: str) -> schemas.ImportanceList:
+    ranked = list(model.importance.items())[: top or None]
+    return schemas.ImportanceList(
+        items=[
+            schemas.Importance(feature=name, label=model.label(name, lang), importance=value)
+            for name, value in ranked
+        ]
+    )
+
+
+def feature_list(model: ScoringModel, lang: str) -> schemas.FeatureList:
+    items = []
+    for name in model.feature_names:
+        info = model.feature_info(name)
+        items.append(
+            schemas.FeatureInfo(
+                name=name,
+                label=model.label(name, lang),
+                description=info.description if info else "",
+                dtype=info.dtype if info else "float",
+                sources=list(info.sources) if info else [],
+                importance=float(model.importance.get(name, 0.0)),
+                actionable=bool(info.actionable) if info else False,
+            )
+        )
+    items.sort(key=lambda item: (-item.importance, item.name))
+    return schemas.FeatureList(items=items)
+
+
+def distribution(
+    name: str,
+    label: str,
+    by: By,
+    dist: Distribution,
+    client_value: float | None,
+    lang: str,
+) -> schemas.Distribution:
+    return schemas.Distribution(
+        feature=name,
+        label=label,
+        by=by,
+        bin_edges=dist.bin_edges,
+        counts_0=dist.counts_0,
+        counts_1=dist.counts_1,
+        labels=CLASS_LABELS["fr" if lang == "fr" else "en"][by],
+        missing_0=dist.missing_0,
+        missing_1=dist.missing_1,
+        client_value=client_value,
+    )
+
+
+def floats(values: np.ndarray) -> list[float | None]:
+    """JSON-safe floats: NaN becomes null."""
+    return [None if math.isnan(v) else v for v in values.tolist()]
