@@ -64,7 +64,7 @@ demo: demo-bundle $(DEMO_KEY_FILE)
 	echo "  Dashboard  http://127.0.0.1:$(DASHBOARD_PORT)"; \
 	echo "  API key    $$key   (header X-API-Key; name 'demo')"; \
 	echo ""; \
-	export SCORING_BUNDLE=$(DEMO_BUNDLE) SCORING_CLIENTS=$(DEMO_DATA)/application_test.parquet \
+	export SCORING_BUNDLE=$(DEMO_BUNDLE) SCORING_CLIENTS=$(DEMO_DATA) \
 		API_KEYS="demo:$$key" API_URL=http://127.0.0.1:$(API_PORT) API_KEY="$$key"; \
 	$(VENV)/bin/uvicorn api.main:app --host 127.0.0.1 --port $(API_PORT) & api_pid=$$!; \
 	trap 'kill $$api_pid 2>/dev/null' EXIT INT TERM; \

@@ -14,7 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
     scoring_bundle: Path = Path("var/demo/bundle")
-    scoring_clients: Path = Path("var/demo/data/application_test.parquet")
+    # application_test file, or a folder with it and the clients' auxiliary tables (bureau...)
+    scoring_clients: Path = Path("var/demo/data")
     scoring_cache: Path = Path("var/cache")
     # "name:key,name2:sha256:<hex>". Empty means: refuse to start unless API_ALLOW_DEMO_KEY=1.
     api_keys: str = ""

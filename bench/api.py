@@ -201,11 +201,11 @@ def timed(fn: Any, rows: np.ndarray, n: int) -> dict[str, float]:
 
 
 def in_process_floor(bundle: Path, clients: Path) -> tuple[dict[str, Any], np.ndarray, list[str]]:
-    from scoring.clients import load_clients
+    from scoring.clients import ClientBase
     from scoring.model import ScoringModel
 
     model = ScoringModel.load(bundle)
-    features = model.transform(load_clients(clients))
+    features = ClientBase.load(clients, model.builder).features()
     rows = features.to_numpy(dtype=np.float64)
     booster = model.booster
     floor = {

@@ -151,8 +151,8 @@ class Neighbors(TypedDict):
 class Change(TypedDict):
     column: str
     label: str
-    before: float | None
-    after: float
+    before: float | str | None  # "Y"/"N" for a yes/no item
+    after: float | str
 
 
 class Counterfactual(TypedDict):

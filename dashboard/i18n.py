@@ -101,6 +101,8 @@ EN: Final[dict[str, str]] = {
     "importance.local_axis": "|SHAP| for this client (log-odds)",
     "importance.alt": "Bar chart of the {count} most influential characteristics: {items}.",
     "value.missing": "missing",
+    "value.yes": "yes",
+    "value.no": "no",
     # comparison
     "comparison.title": "Compare with other clients",
     "comparison.feature": "Characteristic",
@@ -258,6 +260,8 @@ FR: Final[dict[str, str]] = {
     "importance.alt": "Diagramme en barres des {count} caractéristiques les plus influentes : "
     "{items}.",
     "value.missing": "manquante",
+    "value.yes": "oui",
+    "value.no": "non",
     "comparison.title": "Comparer avec les autres clients",
     "comparison.feature": "Caractéristique",
     "dist.title": "{label} : clients ayant remboursé ou non",

@@ -22,7 +22,7 @@ from scoring.features import FeatureBuilder
 def load_client_tables(path: Path) -> RawTables:
     """New clients with whatever auxiliary tables sit beside them (folder), or alone (file)."""
     if path.is_dir():
-        return load_tables(path, require_train=False, require_test=True)
+        return load_tables(path, require_train=False, require_test=True, with_train=False)
     return RawTables(train=None, test=load_application(path, with_target=False))
 
 
@@ -57,10 +57,3 @@ class ClientBase:
         of them; what-if rows keep their SK_ID_CURR and so keep the client's history."""
         rows = self.applications if applications is None else applications
         return self.builder.transform(rows, aggregates=self.aggregates)
-
-
-def load_clients(path: Path) -> pd.DataFrame:
-    """The validated application_test table of new clients (unique SK_ID_CURR)."""
-    tables = load_client_tables(path)
-    assert tables.test is not None, f"{TEST_TABLE} is required"  # load_tables enforces it
-    return tables.test

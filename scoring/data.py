@@ -161,8 +161,11 @@ def load_application(path: Path, with_target: bool) -> pd.DataFrame:
     return validate_application(read_table(path), str(path), with_target)
 
 
-def load_tables(folder: Path, require_train: bool = True, require_test: bool = True) -> RawTables:
-    """Load every known table of a Home Credit extract in `folder`, validating each one."""
+def load_tables(
+    folder: Path, require_train: bool = True, require_test: bool = True, with_train: bool = True
+) -> RawTables:
+    """Load every known table of a Home Credit extract in `folder`, validating each one
+    (application_train only when `with_train`: scoring new clients does not need it)."""
     if not folder.is_dir():
         raise DataValidationError(str(folder), None, "data folder not found")
     files = find_table_files(folder)
@@ -171,7 +174,9 @@ def load_tables(folder: Path, require_train: bool = True, require_test: bool = T
             raise DataValidationError(
                 str(folder / f"{table}.csv"), None, f"required table {table} not found in {folder}"
             )
-    train = load_application(files[TRAIN_TABLE], True) if TRAIN_TABLE in files else None
+    train = (
+        load_application(files[TRAIN_TABLE], True) if with_train and TRAIN_TABLE in files else None
+    )
     test = load_application(files[TEST_TABLE], False) if TEST_TABLE in files else None
     aux = {
         table: validate_auxiliary(read_table(path), table, str(path))

@@ -3,6 +3,7 @@ through the project's own CLI (the same commands a user runs)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,17 @@ def demo_bundle(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         "train", "--data", str(demo_data), "--out", str(out),
         "--folds", "3", "--n-estimators", "60", "--no-mlflow", "--quiet",
     )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_clients_folder(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo new clients as the API is given them: application_test and the clients'
+    auxiliary tables, without the training table."""
+    out = tmp_path_factory.mktemp("demo-clients")
+    for path in demo_data.iterdir():
+        if path.is_file() and not path.name.startswith("application_train"):
+            shutil.copy(path, out / path.name)
     return out
 
 

@@ -82,6 +82,13 @@ def _apply(cf: Counterfactual) -> None:
         st.session_state[_key(change["column"])] = float(change["after"])
 
 
+def _value(value: float | str | None) -> str:
+    """A counterfactual value: a number, or yes/no for an item such as owning a car."""
+    if isinstance(value, str):
+        return t("value.yes" if value == "Y" else "value.no")
+    return num(value, lang)
+
+
 def counterfactual() -> None:
     st.subheader(t("cf.title"))
     cf = ui.load(data.counterfactual, client_id, lang)
@@ -91,7 +98,7 @@ def counterfactual() -> None:
         return
     st.write(cf["message"])
     rows = [
-        (c["label"][:1].upper() + c["label"][1:], num(c["before"], lang), num(c["after"], lang))
+        (c["label"][:1].upper() + c["label"][1:], _value(c["before"]), _value(c["after"]))
         for c in cf["changes"]
     ]
     table = pd.DataFrame(rows, columns=[t("col.feature"), t("col.now"), t("col.needed")])

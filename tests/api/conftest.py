@@ -27,12 +27,12 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def base_settings(demo_bundle: Path, demo_clients: Path, cache_dir: Path) -> Settings:
+def base_settings(demo_bundle: Path, demo_clients_folder: Path, cache_dir: Path) -> Settings:
     from api.auth import digest
 
     return Settings(
         scoring_bundle=demo_bundle,
-        scoring_clients=demo_clients,
+        scoring_clients=demo_clients_folder,
         scoring_cache=cache_dir,
         api_keys=f"tester:{KEY},other:sha256:{digest(OTHER_KEY)}",
         database_url="sqlite:///:memory:",

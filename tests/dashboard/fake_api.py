@@ -11,6 +11,7 @@ from typing import Any
 
 from dashboard.api_client import (
     ApiNotFound,
+    Change,
     ClientPage,
     ClientRecord,
     Counterfactual,
@@ -180,6 +181,7 @@ class FakeApi:
         self.calls: Counter[str] = Counter()
         self.last_changes: dict[str, RawValue] | None = None
         self.langs: dict[str, list[str]] = {}  # the lang of each call, per labelled route
+        self.extra_changes: list[Change] = []  # more counterfactual changes (e.g. a yes/no item)
 
     def _call(self, name: str, client_id: int | None = None) -> None:
         self.calls[name] += 1
@@ -304,7 +306,8 @@ class FakeApi:
                     "label": "Credit amount",
                     "before": 406597.5,
                     "after": 300000.0,
-                }
+                },
+                *self.extra_changes,
             ],
             "message": "Lowering the credit amount to 300,000 would cross the threshold."
             if lang == "en"

@@ -234,6 +234,17 @@ def test_whatif_counterfactual_can_be_copied_into_the_simulation(
     assert at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").value == 300000.0
 
 
+def test_whatif_counterfactual_with_a_yes_no_item(open_page: AppFactory, fake_api: FakeApi) -> None:
+    fake_api.extra_changes = [
+        {"column": "FLAG_OWN_CAR", "label": "owns a car", "before": "N", "after": "Y"}
+    ]
+    at = open_page("whatif")
+    _assert_clean(at)
+    table = at.table[0].value
+    assert table.loc["Owns a car"].tolist() == ["no", "yes"]
+    assert "whatif_apply_cf" not in [b.key for b in at.button]  # not an amount: nothing to copy
+
+
 def test_whatif_rejected_values_are_explained(open_page: AppFactory, fake_api: FakeApi) -> None:
     at = open_page("whatif")
     fake_api.errors["explain_changes"] = ApiError("HTTP 422: AMT_CREDIT must be > 0", 422)

@@ -104,10 +104,10 @@ def check_health(app: str, cwd: Path, env: dict[str, str], log: Path) -> None:
 
 @pytest.mark.slow
 def test_api_startup_command_serves_health(
-    tmp_path: Path, demo_bundle: Path, demo_clients: Path
+    tmp_path: Path, demo_bundle: Path, demo_clients_folder: Path
 ) -> None:
     package = load_stage_module().stage(
-        "api", tmp_path / "api", bundle=demo_bundle, clients=demo_clients
+        "api", tmp_path / "api", bundle=demo_bundle, clients=demo_clients_folder
     )
     env = base_env(tmp_path)
     env.update(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.clients import load_clients
+from scoring.clients import ClientBase
 from scoring.demo_data import generate_demo
 from scoring.model import ScoringModel
 
@@ -64,15 +64,21 @@ def model(demo_bundle: Path) -> ScoringModel:
 
 
 @pytest.fixture(scope="session")
-def clients_raw(demo_clients: Path) -> pd.DataFrame:
-    """The validated demo new clients (raw application_test rows)."""
-    return load_clients(demo_clients)
+def client_base(model: ScoringModel, demo_clients_folder: Path) -> ClientBase:
+    """The demo new clients with their auxiliary tables, as every surface loads them."""
+    return ClientBase.load(demo_clients_folder, model.builder)
 
 
 @pytest.fixture(scope="session")
-def clients_features(model: ScoringModel, clients_raw: pd.DataFrame) -> pd.DataFrame:
-    """The demo new clients through the model's transform (index SK_ID_CURR)."""
-    return model.transform(clients_raw)
+def clients_raw(client_base: ClientBase) -> pd.DataFrame:
+    """The validated demo new clients (raw application_test rows)."""
+    return client_base.applications
+
+
+@pytest.fixture(scope="session")
+def clients_features(client_base: ClientBase) -> pd.DataFrame:
+    """The demo new clients' model features, history included (index SK_ID_CURR)."""
+    return client_base.features()
 
 
 @pytest.fixture(scope="session")
