@@ -65,8 +65,8 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 def azure_monitor(connection_string: str) -> Providers:
     """Providers exporting to Application Insights: spans (scrubbed, see `scrub`) become the
-    requests, dependencies and exceptions tables; the HTTP duration histograms become the
-    standard `requests/duration` and `requests/failed` metrics the alerts read.
+    requests, dependencies and exceptions tables; the HTTP duration histograms become its
+    standard `requests/duration` metric (route templates only, by construction).
 
     Not `configure_azure_monitor()`: it sets the process-wide providers, which FastAPI's own
     telemetry and any library would then feed, unscrubbed (and counting each request twice)."""

@@ -440,7 +440,8 @@ resource dashboardStagingReadsSecrets 'Microsoft.Authorization/roleAssignments@2
 }
 
 // Telemetry: one workspace for Application Insights (requests, dependencies, exceptions of the
-// API) and the App Service logs of both apps (HTTP, console: the API's JSON lines, platform).
+// API) and the App Service logs of both apps: console (the API's JSON lines, route templates
+// only) and platform. Not the HTTP access log: its paths hold client ids, and callers' addresses.
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: workspaceName
   location: location
@@ -463,7 +464,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: workspace.id
     IngestionMode: 'LogAnalytics'
-    RetentionInDays: logRetentionDays
   }
 }
 
@@ -473,10 +473,6 @@ resource apiLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   properties: {
     workspaceId: workspace.id
     logs: [
-      {
-        category: 'AppServiceHTTPLogs'
-        enabled: true
-      }
       {
         category: 'AppServiceConsoleLogs'
         enabled: true
@@ -501,10 +497,6 @@ resource dashboardLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview
   properties: {
     workspaceId: workspace.id
     logs: [
-      {
-        category: 'AppServiceHTTPLogs'
-        enabled: true
-      }
       {
         category: 'AppServiceConsoleLogs'
         enabled: true
@@ -602,6 +594,7 @@ resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = if (slots
   name: '${planName}-cpu'
   location: location
   properties: {
+    name: '${planName}-cpu'
     enabled: true
     targetResourceUri: plan.id
     profiles: [

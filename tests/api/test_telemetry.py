@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ def boom_route(app: FastAPI) -> None:
         raise RuntimeError(f"client {client_id} has no AMT_CREDIT")
 
 
+@contextmanager
 def traced_app(settings: Settings) -> Iterator[Traced]:
     exported, raw = InMemorySpanExporter(), InMemorySpanExporter()
     provider = TracerProvider()
@@ -68,7 +70,8 @@ def traced(base_settings: Settings, tmp_path: Path) -> Iterator[Traced]:
     settings = base_settings.model_copy(
         update={"database_url": f"sqlite:///{tmp_path}/audit.db", "api_warm_cache": False}
     )
-    yield from traced_app(settings)
+    with traced_app(settings) as traced:
+        yield traced
 
 
 def strings_of(span: ReadableSpan) -> list[str]:
@@ -178,7 +181,7 @@ def test_redis_calls_are_dependencies_without_their_arguments(
             "redis_url": "redis://127.0.0.1:6379/0",
         }
     )
-    for traced in traced_app(settings):
+    with traced_app(settings) as traced:
         response = traced.client.get(f"/v1/clients/{traced.cid}", headers=HEADERS)
         assert response.status_code == 200, response.text
         spans = traced.spans()

@@ -216,8 +216,10 @@ def test_app_service_logs_of_both_apps_go_to_the_workspace(app: str) -> None:
     assert diagnostics["scope"] == app
     assert ref(diagnostics["properties"]["workspaceId"]) == "workspace.id"
     categories = {log["category"] for log in diagnostics["properties"]["logs"] if log["enabled"]}
-    # Console logs carry the API's JSON request lines; HTTP logs the front ends' view.
-    assert {"AppServiceConsoleLogs", "AppServiceHTTPLogs"} <= categories
+    # Console logs carry the API's JSON request lines (route templates only). The HTTP access
+    # log stays out of the workspace: its paths hold client ids, and it records callers' IPs.
+    assert categories == {"AppServiceConsoleLogs", "AppServicePlatformLogs"}
+    assert diagnostics["properties"]["metrics"] == [{"category": "AllMetrics", "enabled": True}]
 
 
 def test_alert_on_the_api_5xx_count_of_production() -> None:
