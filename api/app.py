@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import errors
+from api import errors, telemetry
 from api.bodylimit import BodySizeLimitMiddleware
 from api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from api.routes import clients, features, health, model, predict
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from api.services import build  # the core (lightgbm, pandas) loads here, not at import
 
         services = await run_in_threadpool(build, settings, metrics)
+        telemetry.trace_database(app, services.audit.engine)
         app.state.services = services
         try:
             yield
@@ -53,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, log_requests=settings.api_log_requests
     )
+    telemetry.install(app, settings)
     return app

@@ -30,3 +30,6 @@ class Settings(BaseSettings):
     # Fill the batch cache (scores + SHAP of every stored client) in a background thread.
     api_warm_cache: bool = True
     api_log_requests: bool = True
+    # Application Insights (api/telemetry.py): requests, dependencies and exceptions are exported
+    # only when this is set; App Service gets it from deploy/azure/main.bicep.
+    applicationinsights_connection_string: str = ""

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from api import telemetry
+from api.settings import Settings
 from tests.delivery.support import (
     APPS,
     BICEP,
@@ -37,6 +39,24 @@ def site(app: str) -> dict[str, Any]:
     return config
 
 
+def body(name: str) -> tuple[dict[str, Any], Any]:
+    """A resource's configuration and its condition (None when it is always deployed)."""
+    config: dict[str, Any] = template()["resources"][name]["config"]
+    if set(config) == {"condition", "config"}:
+        return config["config"], config["condition"]
+    return config, None
+
+
+def ref(expression: Any) -> Any:
+    """`a.b.c` for pycep's nested property accessors; anything else unchanged."""
+    if isinstance(expression, dict) and "operator" in expression:
+        operator = expression["operator"]
+        if operator["type"] == "property_accessor":
+            operands = operator["operands"]
+            return f"{ref(operands['operand_1'])}.{ref(operands['operand_2'])}"
+    return expression
+
+
 def value(expression: Any) -> Any:
     """A literal, or the value of the template variable it names (pycep leaves names bare)."""
     variables = template()["variables"]
@@ -46,7 +66,7 @@ def value(expression: Any) -> Any:
 
 
 def app_settings(app: str) -> dict[str, Any]:
-    settings = site(app)["properties"]["siteConfig"]["appSettings"]
+    settings = value(site(app)["properties"]["siteConfig"]["appSettings"])
     return {item["name"]: item["value"] for item in settings}
 
 
@@ -107,6 +127,182 @@ def test_app_settings_point_at_the_staged_package_and_keep_secrets_in_key_vault(
         if any("secure" in str(d) for d in parameter.get("decorators", []))
     }
     assert secure == {"postgresAdminPassword"}
+
+
+def test_plan_sku_defaults_to_a_tier_with_slots_and_autoscale() -> None:
+    parameters = template()["parameters"]
+    assert parameters["planSku"]["default"] == "P0v3"
+    allowed = next(
+        d["argument"] for d in parameters["planSku"]["decorators"] if d["type"] == "allowed"
+    )
+    assert "B1" in allowed  # still allowed, without slots and autoscale (docs/deploy.md)
+    # Slots and autoscale exist exactly when the SKU is not Basic (B1, B2).
+    assert value("slotsAndAutoscale") == {
+        "operator": {
+            "type": "not",
+            "operands": {
+                "bool_value": {
+                    "function": {
+                        "type": "starts_with",
+                        "parameters": {"string_to_search": "planSku", "string_to_find": "B"},
+                    }
+                }
+            },
+        }
+    }
+    capacity = site_plan_capacity()
+    assert capacity["condition"] == "slotsAndAutoscale"
+    assert capacity["true_value"] == "autoscaleDefaultInstances"
+
+
+def site_plan_capacity() -> dict[str, Any]:
+    operands: dict[str, Any] = body("plan")[0]["sku"]["capacity"]["operator"]["operands"]
+    return operands
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_each_app_has_a_staging_slot_configured_like_production(app: str) -> None:
+    slot, condition = body(f"{app}Staging")
+    assert template()["resources"][f"{app}Staging"]["type"] == "Microsoft.Web/sites/slots"
+    assert condition == "slotsAndAutoscale"
+    assert slot["parent"] == app
+    assert value(slot["name"]) == "staging"  # the slot-name the workflows deploy to
+    production = site(app)
+    # Same code path, settings and checks on both sides of a swap.
+    assert slot["properties"] == production["properties"]
+    assert slot["properties"]["httpsOnly"] is True
+    assert slot["properties"]["siteConfig"]["healthCheckPath"] == HEALTH_PATHS[app]
+    assert slot["identity"] == {"type": "SystemAssigned"}
+    settings = app_settings(app)
+    assert settings["WEBSITE_SWAP_WARMUP_PING_PATH"] == HEALTH_PATHS[app]
+    assert settings["WEBSITE_SWAP_WARMUP_PING_STATUSES"] == "200"
+    policies = {
+        body(name)[0]["name"]: (body(name)[0]["properties"]["allow"], body(name)[1])
+        for name, resource in template()["resources"].items()
+        if resource["type"] == "Microsoft.Web/sites/slots/basicPublishingCredentialsPolicies"
+        and body(name)[0]["parent"] == f"{app}Staging"
+    }
+    assert policies == {"ftp": (False, "slotsAndAutoscale"), "scm": (False, "slotsAndAutoscale")}
+    # The slot's own identity reads the vault, or its Key Vault references would not resolve.
+    reads, reads_condition = body(f"{app}StagingReadsSecrets")
+    assert reads_condition == "slotsAndAutoscale"
+    assert reads["scope"] == "vault"
+    assert ref(reads["properties"]["principalId"]) == f"{app}Staging.identity.principalId"
+
+
+def test_application_insights_on_a_log_analytics_workspace_feeds_the_api() -> None:
+    resources = template()["resources"]
+    assert resources["workspace"]["type"] == "Microsoft.OperationalInsights/workspaces"
+    workspace = body("workspace")[0]["properties"]
+    assert workspace["sku"] == {"name": "PerGB2018"}
+    assert workspace["retentionInDays"] == "logRetentionDays"
+    assert workspace["workspaceCapping"] == {"dailyQuotaGb": "logDailyCapGb"}
+    assert resources["appInsights"]["type"] == "Microsoft.Insights/components"
+    insights = body("appInsights")[0]
+    assert insights["kind"] == "web"
+    assert ref(insights["properties"]["WorkspaceResourceId"]) == "workspace.id"
+    assert insights["properties"]["IngestionMode"] == "LogAnalytics"
+    # The setting api/telemetry.py reads (through api.settings.Settings).
+    assert "applicationinsights_connection_string" in Settings.model_fields
+    connection = app_settings("api")["APPLICATIONINSIGHTS_CONNECTION_STRING"]
+    assert ref(connection) == "appInsights.properties.ConnectionString"
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_app_service_logs_of_both_apps_go_to_the_workspace(app: str) -> None:
+    diagnostics, condition = body(f"{app}Logs")
+    assert template()["resources"][f"{app}Logs"]["type"] == "Microsoft.Insights/diagnosticSettings"
+    assert condition is None
+    assert diagnostics["scope"] == app
+    assert ref(diagnostics["properties"]["workspaceId"]) == "workspace.id"
+    categories = {log["category"] for log in diagnostics["properties"]["logs"] if log["enabled"]}
+    # Console logs carry the API's JSON request lines (route templates only). The HTTP access
+    # log stays out of the workspace: its paths hold client ids, and it records callers' IPs.
+    assert categories == {"AppServiceConsoleLogs", "AppServicePlatformLogs"}
+    assert diagnostics["properties"]["metrics"] == [{"category": "AllMetrics", "enabled": True}]
+
+
+def test_alert_on_the_api_5xx_count_of_production() -> None:
+    alert, condition = body("api5xxAlert")
+    assert template()["resources"]["api5xxAlert"]["type"] == "Microsoft.Insights/metricAlerts"
+    assert condition is None
+    properties = alert["properties"]
+    assert [ref(scope) for scope in properties["scopes"]] == ["api.id"]  # not the slot
+    assert properties["windowSize"] == "PT5M"
+    (criterion,) = properties["criteria"]["allOf"]
+    assert criterion["metricNamespace"] == "Microsoft.Web/sites"
+    assert criterion["metricName"] == "Http5xx"
+    assert criterion["timeAggregation"] == "Total"
+    assert criterion["operator"] == "GreaterThan"
+    assert criterion["threshold"] == "alert5xxPerFiveMinutes"
+    assert properties["actions"]["loop_type"]["detail"]["array_name"] == "alertActions"
+    assert properties["actions"]["config"] == {"actionGroupId": "id"}
+
+
+def test_alert_on_the_api_p95_latency_reads_the_api_requests() -> None:
+    alert, condition = body("apiLatencyAlert")
+    resource_type = template()["resources"]["apiLatencyAlert"]["type"]
+    assert resource_type == "Microsoft.Insights/scheduledQueryRules"
+    assert condition is None
+    properties = alert["properties"]
+    assert [ref(scope) for scope in properties["scopes"]] == ["appInsights.id"]
+    (criterion,) = properties["criteria"]["allOf"]
+    query = criterion["query"]
+    assert "percentile(duration, 95)" in query
+    assert f'cloud_RoleName == "{telemetry.SERVICE_NAME}"' in query  # the API's role name
+    assert criterion["metricMeasureColumn"] == "p95"
+    assert criterion["operator"] == "GreaterThan"
+    assert criterion["threshold"] == "alertP95LatencyMs"
+    assert properties["actions"] == {"actionGroups": "alertActions"}
+
+
+def test_alerts_notify_the_action_group_parameter_when_given() -> None:
+    assert template()["parameters"]["alertActionGroupId"]["default"] == ""
+    assert value("alertActions") == {
+        "operator": {
+            "type": "conditional",
+            "operands": {
+                "condition": {
+                    "function": {
+                        "type": "empty",
+                        "parameters": {"item_to_test": "alertActionGroupId"},
+                    }
+                },
+                "true_value": [],
+                "false_value": ["alertActionGroupId"],
+            },
+        }
+    }
+
+
+def test_autoscale_on_cpu_between_the_instance_parameters() -> None:
+    autoscale, condition = body("autoscale")
+    assert template()["resources"]["autoscale"]["type"] == "Microsoft.Insights/autoscalesettings"
+    assert condition == "slotsAndAutoscale"
+    properties = autoscale["properties"]
+    assert properties["enabled"] is True
+    assert ref(properties["targetResourceUri"]) == "plan.id"
+    (profile,) = properties["profiles"]
+    capacity = {
+        bound: expression["function"]["parameters"]["value_to_convert"]
+        for bound, expression in profile["capacity"].items()
+    }
+    assert capacity == {
+        "minimum": "autoscaleMinInstances",
+        "maximum": "autoscaleMaxInstances",
+        "default": "autoscaleDefaultInstances",
+    }
+    rules = {rule["scaleAction"]["direction"]: rule for rule in profile["rules"]}
+    assert set(rules) == {"Increase", "Decrease"}
+    out, back = rules["Increase"]["metricTrigger"], rules["Decrease"]["metricTrigger"]
+    for trigger in (out, back):
+        assert trigger["metricName"] == "CpuPercentage"
+        assert ref(trigger["metricResourceUri"]) == "plan.id"
+    assert (out["operator"], back["operator"]) == ("GreaterThan", "LessThan")
+    assert out["threshold"] > back["threshold"]  # a gap, so it does not flap
+    parameters = template()["parameters"]
+    for name in ("autoscaleMinInstances", "autoscaleMaxInstances", "autoscaleDefaultInstances"):
+        assert parameters[name]["type"] == "int"
 
 
 def checkov() -> str:

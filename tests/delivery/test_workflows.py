@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pycep import BicepParser
 
 from tests.delivery.support import (
     APPS,
+    BICEP,
     HEALTH_PATHS,
     REPO_ROOT,
     STARTUP_COMMANDS,
@@ -29,6 +31,12 @@ MINIMUM_MAJORS = {
     "azure/login": 3,
     "azure/webapps-deploy": 3,
 }
+
+# The jobs a deploy waits for: the dashboard's also runs the end-to-end browser test.
+GATES = {"api": ["test"], "dashboard": ["test", "e2e"]}
+# Either side of the HTTP contract, and the core, re-run both workflows (issue: a pull request
+# touching only api/ must run the dashboard's tests too).
+SHARED_PATHS = {"api/**", "dashboard/**", "scoring/**", "tests/contract/**"}
 
 Workflow = dict[Any, Any]  # keys are str, except `on` read as True
 
@@ -60,6 +68,18 @@ def resolve(value: str, *scopes: dict[str, Any]) -> str:
         raise AssertionError(f"env.{match.group(1)} is not defined")
 
     return re.sub(r"\$\{\{\s*env\.(\w+)\s*\}\}", lookup, value)
+
+
+def bicep_staging_slot() -> str:
+    slot = BicepParser().parse(file_path=BICEP)["variables"]["stagingSlot"]["value"]
+    assert isinstance(slot, str)
+    return slot
+
+
+def matches(pattern: str, path: str) -> bool:
+    """GitHub's path-filter globs: `**` crosses folders, `*` does not."""
+    regex = re.escape(pattern).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+    return re.fullmatch(regex, path) is not None
 
 
 def workflow_files() -> list[Path]:
@@ -139,16 +159,16 @@ def test_concurrency_cancels_pull_requests_and_queues_deploys(app: str) -> None:
 @pytest.mark.parametrize("app", APPS)
 def test_deploy_is_gated_on_tests_and_only_on_push_to_main(app: str) -> None:
     jobs = load(app)["jobs"]
-    assert set(jobs) == {"test", "deploy"}
+    assert set(jobs) == {*GATES[app], "deploy"}
     deploy = jobs["deploy"]
     needs = deploy["needs"]
-    assert (needs if isinstance(needs, list) else [needs]) == ["test"]
+    assert sorted(needs if isinstance(needs, list) else [needs]) == sorted(GATES[app])
     # A pull_request (or manual) run has another event name: the deploy job is skipped.
     assert " ".join(deploy["if"].split()) == DEPLOY_CONDITION
     assert "always()" not in deploy["if"]
     assert deploy["environment"]["name"] == f"production-{app}"
     # Only the deploy job touches Azure.
-    assert "environment" not in jobs["test"]
+    assert all("environment" not in jobs[gate] for gate in GATES[app])
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -192,14 +212,184 @@ def test_deploy_uses_oidc_login_the_staged_package_and_the_exact_startup_command
     assert order.index(webapp["uses"]) > order.index(stage_runs[0])
 
 
+def step_name(step: dict[str, Any]) -> str:
+    return str(step.get("name", step.get("uses", "")))
+
+
+def is_swap(step: dict[str, Any]) -> bool:
+    return "az webapp deployment slot swap" in str(step.get("run", ""))
+
+
+def runs(condition: str, failed: bool, outcomes: dict[str, str]) -> bool:
+    """GitHub's decision for a step's `if:`, for the expressions these workflows use."""
+    terms = [term.strip() for term in condition.split("&&")]
+    if not any(term in ("success()", "failure()", "always()") for term in terms):
+        terms.insert(0, "success()")  # GitHub's implicit status check
+    for term in terms:
+        if term == "success()":
+            ok = not failed
+        elif term == "failure()":
+            ok = failed
+        elif term == "always()":
+            ok = True
+        else:
+            match = re.fullmatch(r"steps\.([\w-]+)\.outcome == '(\w+)'", term)
+            assert match, f"the simulation does not know {term!r}"
+            ok = outcomes.get(match.group(1)) == match.group(2)
+        if not ok:
+            return False
+    return True
+
+
+def simulate(steps: list[dict[str, Any]], failing: set[str]) -> list[str]:
+    """Names of the steps a run executes when the steps named in `failing` fail."""
+    executed, outcomes, failed = [], {}, False
+    for step in steps:
+        outcome = "skipped"
+        if runs(str(step.get("if", "success()")), failed, outcomes):
+            executed.append(step_name(step))
+            outcome = "failure" if step_name(step) in failing else "success"
+            failed = failed or outcome == "failure"
+        if "id" in step:
+            outcomes[step["id"]] = outcome
+    return executed
+
+
+def deploy_steps(app: str) -> dict[str, Any]:
+    """The deploy job's slot steps, by role."""
+    steps = load(app)["jobs"]["deploy"]["steps"]
+    (deploy,) = [s for s in steps if str(s.get("uses", "")).startswith("azure/webapps-deploy@")]
+    swaps = [s for s in steps if is_swap(s)]
+    assert len(swaps) == 2, "one swap, one swap back"
+    swap, back = swaps
+    after = steps.index(deploy) + 1
+    (slot_smoke,) = [s for s in steps[after : steps.index(swap)] if "curl" in str(s.get("run"))]
+    (production_smoke,) = [
+        s for s in steps[steps.index(swap) + 1 : steps.index(back)] if "curl" in str(s.get("run"))
+    ]
+    return {
+        "steps": steps,
+        "deploy": deploy,
+        "slot_smoke": slot_smoke,
+        "swap": swap,
+        "production_smoke": production_smoke,
+        "back": back,
+    }
+
+
 @pytest.mark.parametrize("app", APPS)
-def test_deploy_ends_with_a_retried_smoke_test_of_the_health_path(app: str) -> None:
-    deploy = load(app)["jobs"]["deploy"]
-    smoke = str(deploy["steps"][-1].get("run", ""))
-    assert "curl --fail" in smoke
-    assert "--retry" in smoke
-    assert f'{HEALTH_PATHS[app]}"' in smoke
-    assert "steps.deploy.outputs.webapp-url" in yaml.safe_dump(deploy["steps"][-1])
+def test_deploy_goes_to_the_staging_slot_then_smoke_tests_then_swaps(app: str) -> None:
+    workflow = load(app)
+    job = workflow["jobs"]["deploy"]
+    roles = deploy_steps(app)
+    steps = roles["steps"]
+    order = [steps.index(roles[r]) for r in ("deploy", "slot_smoke", "swap", "production_smoke")]
+    assert order == sorted(order)
+    slot = resolve(roles["deploy"]["with"]["slot-name"], job["env"], workflow.get("env", {}))
+    assert slot == bicep_staging_slot()
+    # The slot smoke test polls the slot's own URL (the deploy step's output) on the health path.
+    smoke = roles["slot_smoke"]
+    assert smoke["env"]["SLOT_URL"] == "${{ steps.deploy.outputs.webapp-url }}"
+    command = str(smoke["run"])
+    assert "curl --fail" in command
+    assert "--retry" in command
+    assert f'${{SLOT_URL%/}}{HEALTH_PATHS[app]}"' in command
+    if app == "api":  # one refused and one authenticated call, the key never in argv
+        assert smoke["env"]["SMOKE_API_KEY"] == "${{ secrets.SMOKE_API_KEY }}"
+        assert 'test "${status}" = 401' in command
+        assert "--header @-" in command
+        assert command.count('"${SLOT_URL%/}/v1/model"') == 2
+        assert "jq --exit-status '.version'" in command
+    swap = str(roles["swap"]["run"])
+    assert '--slot "${SLOT}" --target-slot production' in swap
+    assert roles["swap"]["id"] == "swap"
+    assert job["environment"]["url"] == "${{ steps.swap.outputs.url }}"
+    assert f'"${{APP_URL%/}}{HEALTH_PATHS[app]}"' in str(roles["production_smoke"]["run"])
+    assert roles["production_smoke"]["env"]["APP_URL"] == "${{ steps.swap.outputs.url }}"
+    # Nothing up to the swap may run after a failure or swallow one.
+    for step in steps[: steps.index(roles["swap"]) + 1]:
+        assert "if" not in step, step_name(step)
+        assert "continue-on-error" not in step, step_name(step)
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_a_failed_slot_smoke_test_leaves_production_untouched(app: str) -> None:
+    roles = deploy_steps(app)
+    steps, swap, back = roles["steps"], step_name(roles["swap"]), step_name(roles["back"])
+    for failing in (roles["deploy"], roles["slot_smoke"]):
+        executed = simulate(steps, {step_name(failing)})
+        assert step_name(failing) in executed
+        assert swap not in executed, f"{step_name(failing)} failed, yet the job swapped"
+        assert back not in executed
+    # All green: one swap, no swap back.
+    executed = simulate(steps, set())
+    assert swap in executed
+    assert back not in executed
+    assert executed[-1] == step_name(roles["production_smoke"])
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_production_failing_after_the_swap_swaps_back(app: str) -> None:
+    roles = deploy_steps(app)
+    executed = simulate(roles["steps"], {step_name(roles["production_smoke"])})
+    assert executed[-2:] == [step_name(roles["production_smoke"]), step_name(roles["back"])]
+    assert swap_command(roles["back"]) == swap_command(roles["swap"])  # the same swap, again
+
+
+def swap_command(step: dict[str, Any]) -> str:
+    lines = str(step["run"]).replace("\\\n", " ").splitlines()
+    (command,) = [" ".join(line.split()) for line in lines if "slot swap" in line]
+    return command
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_both_workflows_watch_both_apps_the_core_and_the_contract(app: str) -> None:
+    paths = set(triggers(load(app))["push"]["paths"])
+    assert paths >= SHARED_PATHS, SHARED_PATHS - paths
+
+
+@pytest.mark.parametrize(
+    "changed",
+    ["api/routes/clients.py", "api/schemas.py", "dashboard/api_client.py", "scoring/decision.py"],
+)
+def test_a_pull_request_touching_one_app_runs_both_workflows(changed: str) -> None:
+    for app in APPS:
+        paths = triggers(load(app))["pull_request"]["paths"]
+        assert any(matches(pattern, changed) for pattern in paths), (app, changed)
+    assert matches("tests/contract/**", "tests/contract/test_dashboard_contract.py")
+    assert not matches("api/*", "api/routes/clients.py")  # the matcher itself
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_both_workflows_run_the_contract_tests(app: str) -> None:
+    job = load(app)["jobs"]["test"]
+    commands = "\n".join(str(step.get("run", "")) for step in job["steps"])
+    pytest_line = " ".join(commands[commands.index("pytest ") :].split())
+    assert "tests/contract" in pytest_line.split()
+    assert (REPO_ROOT / "tests" / "contract" / "__init__.py").is_file()
+
+
+def test_dashboard_workflow_runs_the_e2e_browser_test_with_debian_chromium() -> None:
+    workflow = load("dashboard")
+    job = workflow["jobs"]["e2e"]
+    # Debian (the Dockerfiles' base image), where `apt-get install chromium` is the real browser.
+    dockerfile = (REPO_ROOT / "deploy" / "Dockerfile.dashboard").read_text(encoding="utf-8")
+    base = re.search(r"^FROM (\S+)", dockerfile, re.M)
+    assert base is not None
+    assert job["container"]["image"] == base.group(1)
+    assert job["container"]["image"].endswith("-bookworm")
+    runs = [str(step.get("run", "")) for step in job["steps"]]
+    install = next(i for i, run in enumerate(runs) if "apt-get install" in run)
+    assert "chromium" in runs[install].split()
+    tests = next(i for i, run in enumerate(runs) if run.startswith("pytest "))
+    assert install < tests
+    assert runs[tests].split()[:2] == ["pytest", "tests/e2e"]
+    assert "pip install -r requirements-dev.txt" in "\n".join(runs[install:tests])
+    # CI=true (set by GitHub) makes a missing browser fail the test instead of skipping it.
+    assert "CI" not in {**workflow.get("env", {}), **job.get("env", {})}
+    assert "continue-on-error" not in yaml.safe_dump(job)
+    assert "|| true" not in "\n".join(runs)
+    assert "tests/e2e/**" in triggers(workflow)["pull_request"]["paths"]
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
