@@ -8,7 +8,8 @@ from typing import Any
 
 from api.store import ClientStore
 from scoring.model import Explanation, ScoringModel
-from scoring.reasons import reasons, top_contributions
+from scoring.reasons import format_value, reasons, top_contributions
+from scoring.wording import Lang
 
 
 def decision(probability: float, threshold: float) -> str:
@@ -40,9 +41,14 @@ def cached_explanation(
 
 
 def explanation_body(
-    expl: Explanation, model: ScoringModel, client_id: int | None, top: int, lang: str
+    expl: Explanation,
+    model: ScoringModel,
+    client_id: int | None,
+    top: int,
+    lang: Lang,
+    group: bool = False,
 ) -> dict[str, Any]:
-    contributions, rest_count, rest_shap = top_contributions(expl, model, top, lang)
+    contributions, rest_count, rest_shap = top_contributions(expl, model, top, lang, group)
     why = reasons(expl, model, lang, n=3)
     return {
         "probability": float(expl.probability),
@@ -57,6 +63,7 @@ def explanation_body(
                 "feature": c.feature,
                 "label": c.label,
                 "value": None if c.value is None or math.isnan(c.value) else float(c.value),
+                "value_text": format_value(model, c.feature, c.value, lang),
                 "shap": float(c.shap),
             }
             for c in contributions

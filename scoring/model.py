@@ -20,6 +20,7 @@ import pandas as pd
 from scoring.bundle import Bundle, load_bundle
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
 from scoring.reference import By, Distribution, classes_for, distribution
+from scoring.wording import Lang, feature_label
 
 Decision = Literal["grant", "refuse"]
 
@@ -75,13 +76,11 @@ class ScoringModel:
 
     @cached_property
     def labels(self) -> dict[str, str]:
-        return {name: str(info.get("label", name)) for name, info in self.features_info.items()}
+        return {name: self.label(name) for name in self.feature_names}
 
-    def label(self, feature: str, lang: str = "en") -> str:
-        info = self.features_info.get(feature, {})
-        if lang == "fr" and info.get("label_fr"):
-            return str(info["label_fr"])
-        return str(info.get("label", feature))
+    def label(self, feature: str, lang: Lang = "en") -> str:
+        """The feature's label from the core's catalogue; a name the model lacks is kept as is."""
+        return feature_label(feature, lang) if feature in self._position else feature
 
     def decision(self, probability: float) -> Decision:
         return "refuse" if probability >= self.threshold else "grant"

@@ -12,6 +12,7 @@ from api.audit import input_hash
 from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, protected_router
 from api.explaining import cached_explanation, explanation_body, score_body
 from api.schemas import (
+    GROUP_HELP,
     ClientFeatures,
     ClientList,
     ClientRecord,
@@ -47,8 +48,8 @@ async def list_clients(
 
 
 @router.get("/{client_id}", response_model=ClientRecord, responses=NOT_FOUND, summary="Raw record")
-async def client_record(client_id: int, store: StoreDep) -> dict[str, Any]:
-    return {"client_id": client_id, "fields": store.raw_record(client_id)}
+async def client_record(client_id: int, store: StoreDep, lang: Lang = "en") -> dict[str, Any]:
+    return {"client_id": client_id, "fields": store.raw_record(client_id, lang)}
 
 
 @router.get(
@@ -101,11 +102,12 @@ async def client_explanation(
     audit: AuditDep,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
     lang: Lang = "en",
+    group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> dict[str, Any]:
     expl = cached_explanation(store, model, client_id)
     if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
         expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
-    body = explanation_body(expl, model, client_id, top, lang)
+    body = explanation_body(expl, model, client_id, top, lang, group)
     await audit.record(
         audit.entry(
             model_version=model.version,
@@ -177,6 +179,7 @@ async def client_counterfactual(
                 "label": cf.label(c.column, lang),
                 "before": c.before,
                 "after": c.after,
+                "derived": c.derived,
             }
             for c in result.changes
         ],

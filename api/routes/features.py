@@ -11,20 +11,11 @@ from fastapi import Query
 from api.deps import ModelDep, StoreDep, protected_router
 from api.errors import NotFoundError
 from api.schemas import Distribution, FeatureList, Lang, Message, Scatter
+from scoring.wording import feature_description, text
 
 router = protected_router("/v1/features", "features")
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "unknown feature or client"}
-}
-CLASS_LABELS: dict[str, dict[str, list[str]]] = {
-    "en": {
-        "target": ["repaid", "payment difficulties"],
-        "prediction": ["granted", "refused"],
-    },
-    "fr": {
-        "target": ["remboursé", "difficultés de paiement"],
-        "prediction": ["accordé", "refusé"],
-    },
 }
 
 
@@ -38,7 +29,7 @@ async def list_features(model: ModelDep, lang: Lang = "en") -> dict[str, Any]:
             {
                 "name": name,
                 "label": model.label(name, lang),
-                "description": info.get("description", ""),
+                "description": feature_description(name, list(info.get("sources", [])), lang),
                 "dtype": info.get("dtype", "float"),
                 "sources": list(info.get("sources", [])),
                 "importance": float(model.importance.get(name, 0.0)),
@@ -109,7 +100,7 @@ async def distribution(
         "bin_edges": [float(e) for e in dist.bin_edges],
         "counts_0": [int(c) for c in dist.counts_0],
         "counts_1": [int(c) for c in dist.counts_1],
-        "labels": CLASS_LABELS[lang][by],
+        "labels": [text(f"class.{by}.0", lang), text(f"class.{by}.1", lang)],
         "missing_0": int(dist.missing_0),
         "missing_1": int(dist.missing_1),
         "client_value": client_value,

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.deps import ModelDep, protected_router
-from api.schemas import ImportanceList, Lang, ModelCard
+from api.schemas import GROUP_HELP, ImportanceList, Lang, ModelCard
+from scoring.reasons import grouped_importance
 
 router = protected_router("/v1/model", "model")
 
@@ -31,7 +32,16 @@ async def importance(
     model: ModelDep,
     top: Annotated[int | None, Query(ge=1, le=1000)] = None,
     lang: Lang = "en",
+    group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> dict[str, Any]:
+    if group:
+        merged = grouped_importance(model, lang)[: top or None]
+        return {
+            "items": [
+                {"feature": i.feature, "label": i.label, "importance": float(i.shap)}
+                for i in merged
+            ]
+        }
     ranked = list(model.importance.items())[: top or None]
     return {
         "items": [

@@ -108,7 +108,7 @@ async def explain(
 
         fingerprint = input_hash(body.features)
     expl = await run_in_threadpool(compute)
-    result = explanation_body(expl, model, client_id, body.top, body.lang)
+    result = explanation_body(expl, model, client_id, body.top, body.lang, body.group)
     await audit.record(
         audit.entry(
             model_version=model.version,
