@@ -1,6 +1,6 @@
 """The dashboard's only door to the scoring API: a typed HTTP client of docs/api-contract.md.
 
-Pure httpx, no Streamlit: the pages reach it through ``dashboard.data`` (caching) and tests
+Pure httpx, no Streamlit: the pages reach it through ``dashboard.cached_api`` (caching) and tests
 drive it with ``httpx.MockTransport``. Every failure surfaces as one of four typed exceptions so
 that a page can show a clear message and a retry button instead of a traceback.
 """

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import charts, data, describe, theme
+from dashboard import cached_api, charts, describe, theme
 from dashboard.api_client import (
     ApiAuthError,
     ApiError,
@@ -198,7 +198,7 @@ def client_picker() -> None:
     st.session_state.pop("_deep_link", None)
     with st.sidebar:
         try:
-            page = data.search_clients(query)
+            page = cached_api.search_clients(query)
         except ApiError as err:
             show_error(err, key="search")
             return

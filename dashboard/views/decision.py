@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, describe, pdf, ui
+from dashboard import cached_api, charts, describe, pdf, ui
 from dashboard.i18n import t
 
 client_id, lang = ui.page_header("page.decision")
-expl = ui.load(data.explanation, client_id, lang)
+expl = ui.load(cached_api.explanation, client_id, lang)
 
 left, right = st.columns([3, 2], gap="large")
 with left:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, describe, ui
+from dashboard import cached_api, charts, describe, ui
 from dashboard.api_client import Importance
 from dashboard.i18n import t
 
 client_id, lang = ui.page_header("page.explanation")
-expl = ui.load(data.explanation, client_id, lang)
-overall = ui.load(data.importance, lang)["items"]
+expl = ui.load(cached_api.explanation, client_id, lang)
+overall = ui.load(cached_api.importance, lang)["items"]
 
 st.write(t("explanation.intro"))
 ui.chart(

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, describe, ui, whatif
+from dashboard import cached_api, charts, describe, editing, ui
 from dashboard.api_client import ApiError, Counterfactual, Explanation, RawField
 from dashboard.i18n import Lang, num, pct, t
 
 client_id, lang = ui.page_header("page.whatif")
-st.write(t("whatif.intro"))
-before = ui.load(data.explanation, client_id, lang)
-fields = whatif.editable_fields(
-    ui.load(data.client_record, client_id)["fields"], ui.load(data.features, lang)
+st.write(t("editing.intro"))
+before = ui.load(cached_api.explanation, client_id, lang)
+fields = editing.editable_fields(
+    ui.load(cached_api.client_record, client_id)["fields"], ui.load(cached_api.features, lang)
 )
 
 
@@ -41,29 +41,29 @@ def simulator(fields: list[RawField], lang: Lang) -> None:
         for i, field in enumerate(fields):
             with cols[i % 2]:
                 values[field["name"]] = st.number_input(
-                    whatif.field_label(field),
+                    editing.field_label(field),
                     value=float(field["value"] or 0.0),
-                    step=whatif.step_for(field),
+                    step=editing.step_for(field),
                     key=_key(field["name"]),
                     help=field["description"] or None,
                 )
-        st.form_submit_button(t("whatif.submit"), type="primary", icon=":material/calculate:")
-    edits = whatif.changes(fields, values)
+        st.form_submit_button(t("editing.submit"), type="primary", icon=":material/calculate:")
+    edits = editing.changes(fields, values)
     if not edits:
-        st.info(t("whatif.unchanged"), icon=":material/edit:")
+        st.info(t("editing.unchanged"), icon=":material/edit:")
         return
     try:
-        after = data.what_if(client_id, tuple(sorted(edits.items())), lang)
+        after = cached_api.what_if(client_id, tuple(sorted(edits.items())), lang)
     except ApiError as err:
         if err.status == 422:
-            st.warning(t("whatif.invalid", detail=str(err)))
+            st.warning(t("editing.invalid", detail=str(err)))
         else:
             ui.show_error(err, client_id, key="whatif")
         return
     delta = (after["probability"] - before["probability"]) * 100
     st.write(
         t(
-            "whatif.delta",
+            "editing.delta",
             before=pct(before["probability"], lang),
             after=pct(after["probability"], lang),
             delta=f"{delta:+.1f}",
@@ -72,9 +72,9 @@ def simulator(fields: list[RawField], lang: Lang) -> None:
     top = max(before["probability"], after["probability"])  # one scale for both dials
     left, right = st.columns(2, gap="large")
     with left:
-        _side(t("whatif.before"), before, "whatif_gauge_before", top)
+        _side(t("editing.before"), before, "whatif_gauge_before", top)
     with right:
-        _side(t("whatif.after"), after, "whatif_gauge_after", top)
+        _side(t("editing.after"), after, "whatif_gauge_after", top)
 
 
 def _apply(cf: Counterfactual) -> None:
@@ -84,7 +84,7 @@ def _apply(cf: Counterfactual) -> None:
 
 def counterfactual() -> None:
     st.subheader(t("cf.title"))
-    cf = ui.load(data.counterfactual, client_id, lang)
+    cf = ui.load(cached_api.counterfactual, client_id, lang)
     if not cf["found"] or not cf["changes"]:
         # nothing reasonable crosses the threshold, or the credit is already granted
         st.info(cf["message"] or t("cf.none"), icon=":material/info:")
@@ -113,5 +113,5 @@ def counterfactual() -> None:
 if fields:
     simulator(fields, lang)
 else:
-    st.info(t("whatif.none"), icon=":material/info:")
+    st.info(t("editing.none"), icon=":material/info:")
 counterfactual()

@@ -1,4 +1,4 @@
-"""The PDF decision summary and the What-if helpers."""
+"""The PDF decision summary and the What-if editing helpers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dashboard import pdf, whatif
+from dashboard import editing, pdf
 from tests.dashboard.fake_api import GRANTED_ID, REFUSED_ID, FakeApi
 
 api = FakeApi()
@@ -32,14 +32,14 @@ FEATURES = api.features()
 
 
 def test_editable_fields_are_numeric_actionable_and_never_protected() -> None:
-    names = [f["name"] for f in whatif.editable_fields(FIELDS, FEATURES)]
+    names = [f["name"] for f in editing.editable_fields(FIELDS, FEATURES)]
     assert names == ["AMT_ANNUITY", "AMT_CREDIT", "AMT_GOODS_PRICE"]
-    assert not set(names) & whatif.PROTECTED
+    assert not set(names) & editing.PROTECTED
 
 
 def test_protected_columns_stay_locked_even_if_the_api_flags_them() -> None:
     features = [{**f, "actionable": True} for f in FEATURES]
-    names = {f["name"] for f in whatif.editable_fields(FIELDS, features)}  # type: ignore[arg-type]
+    names = {f["name"] for f in editing.editable_fields(FIELDS, features)}  # type: ignore[arg-type]
     assert "DAYS_BIRTH" not in names
     assert "CODE_GENDER" not in names
     assert "EXT_SOURCE_2" in names
@@ -48,18 +48,18 @@ def test_protected_columns_stay_locked_even_if_the_api_flags_them() -> None:
 
 def test_labels_and_steps() -> None:
     by_name = {f["name"]: f for f in FIELDS}
-    assert whatif.field_label(by_name["AMT_ANNUITY"]) == "Loan annuity"
-    assert whatif.field_label(by_name["DAYS_EMPLOYED"]) == "Days employed"
+    assert editing.field_label(by_name["AMT_ANNUITY"]) == "Loan annuity"
+    assert editing.field_label(by_name["DAYS_EMPLOYED"]) == "Days employed"
     long = "For consumer loans it is the price of the goods for which the loan is given"
     field = {"name": "AMT_GOODS_PRICE", "value": 1.0, "description": long}
-    assert whatif.field_label(field) == "Goods price"  # type: ignore[arg-type]
-    assert whatif.step_for(by_name["AMT_CREDIT"]) == 1000
-    assert whatif.step_for(by_name["DAYS_EMPLOYED"]) == 1
-    assert whatif.step_for(by_name["EXT_SOURCE_2"]) == 0.01
+    assert editing.field_label(field) == "Goods price"  # type: ignore[arg-type]
+    assert editing.step_for(by_name["AMT_CREDIT"]) == 1000
+    assert editing.step_for(by_name["DAYS_EMPLOYED"]) == 1
+    assert editing.step_for(by_name["EXT_SOURCE_2"]) == 0.01
 
 
 def test_changes_keep_only_edited_columns() -> None:
-    fields = whatif.editable_fields(FIELDS, FEATURES)
+    fields = editing.editable_fields(FIELDS, FEATURES)
     values = {"AMT_ANNUITY": 24700.5, "AMT_CREDIT": 300000.0, "AMT_GOODS_PRICE": 351000.5}
-    assert whatif.changes(fields, values) == {"AMT_CREDIT": 300000, "AMT_GOODS_PRICE": 351000.5}
-    assert whatif.changes(fields, {}) == {}
+    assert editing.changes(fields, values) == {"AMT_CREDIT": 300000, "AMT_GOODS_PRICE": 351000.5}
+    assert editing.changes(fields, {}) == {}
