@@ -7,6 +7,7 @@ before "%" and the currency sign, so that "9,7 %" never breaks across two lines.
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 from scoring.wording import Lang, text
@@ -39,10 +40,15 @@ def number(value: float, lang: Lang, digits: int = 0) -> str:
     return written
 
 
+def half_up(value: float) -> int:
+    """Whole units as people round money: 24,700.50 -> 24,701 (round() would give 24,700)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
 def amount(value: float, lang: Lang) -> str:
     """A sum of money in whole units with its currency: "€406,598" / "406 598 €"."""
     currency = text("currency", lang)
-    whole = number(round(value), lang)
+    whole = number(half_up(value), lang)
     if lang == "fr":
         return f"{whole}{NBSP}{currency}"
     sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)

@@ -1,4 +1,5 @@
-"""Explanation: the SHAP waterfall, and this client's weights next to the model's overall ones."""
+"""Explanation: the waterfall in probability points, and this client's weights next to the
+model's overall ones (external scores merged into one bar, as in the reasons)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,7 @@ ui.chart(
 )
 
 st.subheader(t("importance.compare"))
-local: list[Importance] = [
-    {"feature": c["feature"], "label": c["label"], "importance": abs(c["shap"])}
-    for c in expl["contributions"]
-]
+local, raises = describe.local_weights(expl, lang)
 left, right = st.columns(2, gap="large")
 with left:
     ui.importance_chart(
@@ -32,8 +30,8 @@ with left:
         t("importance.local"),
         t("importance.local_axis"),
         key="explanation_local",
-        risk_up=[c["shap"] > 0 for c in expl["contributions"]],
+        risk_up=raises,
     )
 with right:
-    top: list[Importance] = overall[: len(local) or 10]
+    top: list[Importance] = describe.relative(overall)[: len(local) or 10]
     ui.importance_chart(top, t("importance.global"), t("importance.axis"), key="explanation_global")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zlib
 
 import pytest
 
@@ -63,3 +65,59 @@ def test_changes_keep_only_edited_columns() -> None:
     values = {"AMT_ANNUITY": 24700.5, "AMT_CREDIT": 300000.0, "AMT_GOODS_PRICE": 351000.5}
     assert editing.changes(fields, values) == {"AMT_CREDIT": 300000, "AMT_GOODS_PRICE": 351000.5}
     assert editing.changes(fields, {}) == {}
+
+
+def test_amounts_are_typed_with_their_separators() -> None:
+    assert editing.amount_text(1107215.10, "en") == "1,107,215.10"
+    assert editing.amount_text(1107215.10, "fr") == "1\u202f107\u202f215,10"
+    assert editing.amount_text(300000.0, "en") == "300,000"
+    for text, lang in [
+        ("1,107,215.10", "en"),
+        ("1 107 215,10", "fr"),
+        ("1\u202f107\u202f215,10\u00a0€", "fr"),
+        ("1.107.215,10", "fr"),
+        ("1107215.10", "fr"),
+        ("€1,107,215.10", "en"),
+    ]:
+        assert editing.parse_amount(text, lang) == pytest.approx(1107215.10), text  # type: ignore[arg-type]
+    assert editing.parse_amount("three hundred", "en") is None
+    assert editing.parse_amount("inf", "en") is None
+    assert not editing.is_amount("AMT_REQ_CREDIT_BUREAU_YEAR")
+
+
+def test_the_annuity_follows_the_amount_and_the_term() -> None:
+    fields = editing.editable_fields(FIELDS, FEATURES)
+    term = editing.term_of(fields)
+    assert term == pytest.approx(406597.5 / 24700.5)
+    by_name = {f["name"]: f for f in fields}
+    assert editing.widget(by_name["AMT_ANNUITY"], term) is None, "derived, not typed"
+    assert editing.widget(by_name["AMT_CREDIT"], term) == "amount"
+    assert editing.widget(by_name["AMT_ANNUITY"], None) == "amount"
+    shown = editing.shown_term(term)
+    # nothing edited: no change, not even the rounding of the term as shown
+    today = {"AMT_CREDIT": 406597.5, "AMT_GOODS_PRICE": 351000.0, editing.TERM: shown}
+    assert editing.loan_changes(fields, today) == {}
+    # a lower amount over the client's term: the annuity goes down with it
+    lower = {**today, "AMT_CREDIT": 300000.0}
+    assert editing.loan_changes(fields, lower) == {
+        "AMT_CREDIT": 300000,
+        "AMT_ANNUITY": round(300000 / term, 2),
+    }
+    # a term the advisor chose
+    longer = {**today, editing.TERM: 20.0}
+    assert editing.loan_changes(fields, longer) == {"AMT_ANNUITY": round(406597.5 / 20, 2)}
+    assert editing.annuity_for(fields, {**today, editing.TERM: 0.0}) is None
+
+
+def _pdf_text(data: bytes) -> bytes:
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S)
+    return b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x")
+
+
+def test_the_pdf_states_the_apis_decision() -> None:
+    expl = api.explanation(REFUSED_ID)  # 62 % against a 48 % threshold...
+    overridden = {**expl, "decision": "grant"}  # ... granted by the API's own rule
+    text = _pdf_text(pdf.decision_summary(overridden, REFUSED_ID, "en"))  # type: ignore[arg-type]
+    assert b"Credit granted" in text
+    assert b"Credit refused" not in text
+    assert b"Credit refused" in _pdf_text(pdf.decision_summary(expl, REFUSED_ID, "en"))
