@@ -8,10 +8,11 @@ and the same placeholders.
 from __future__ import annotations
 
 import math
-import os
 from typing import Final, Literal, cast
 
 import streamlit as st
+
+from dashboard.settings import setting
 
 Lang = Literal["en", "fr"]
 LANGS: Final[tuple[Lang, ...]] = ("en", "fr")
@@ -108,7 +109,6 @@ EN: Final[dict[str, str]] = {
     "value.yes": "yes",
     "value.no": "no",
     # comparison
-    "comparison.title": "Compare with other clients",
     "comparison.feature": "Characteristic",
     "dist.title": "{label}: repaid vs defaulted clients",
     "dist.repaid": "Repaid",
@@ -142,7 +142,6 @@ EN: Final[dict[str, str]] = {
     "neighbors.alt": "Bar chart of the default probability of the {k} most similar clients; "
     "{n1} of them had payment difficulties. Threshold {threshold}.",
     # what-if
-    "whatif.title": "What-if simulation",
     "whatif.intro": "Change what the client can act on, then re-score. Age, gender and family "
     "status are never editable.",
     "whatif.submit": "Re-score",
@@ -278,7 +277,6 @@ FR: Final[dict[str, str]] = {
     "value.missing": "manquante",
     "value.yes": "oui",
     "value.no": "non",
-    "comparison.title": "Comparer avec les autres clients",
     "comparison.feature": "Caractéristique",
     "dist.title": "{label} : clients ayant remboursé ou non",
     "dist.repaid": "Remboursé",
@@ -313,7 +311,6 @@ FR: Final[dict[str, str]] = {
     "difficultés de paiement.",
     "neighbors.alt": "Diagramme en barres de la probabilité de défaut des {k} clients les "
     "plus proches ; {n1} d'entre eux ont eu des difficultés de paiement. Seuil {threshold}.",
-    "whatif.title": "Simulation",
     "whatif.intro": "Modifiez ce sur quoi le client peut agir, puis recalculez le score. "
     "L'âge, le genre et la situation familiale ne sont jamais modifiables.",
     "whatif.submit": "Recalculer",
@@ -366,8 +363,8 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {"en": EN, "fr": FR}
 
 def default_lang() -> Lang:
     """DASHBOARD_LANG if it names a supported language, else English."""
-    env = os.environ.get("DASHBOARD_LANG", "en").lower()
-    return env if env in LANGS else "en"
+    wanted = setting("DASHBOARD_LANG", "en").lower()
+    return wanted if wanted in LANGS else "en"
 
 
 def tr(lang: Lang, key: str, **values: object) -> str:
