@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from dashboard import theme
 from dashboard.api_client import Decision, Distribution, Explanation, Neighbors, Scatter
-from dashboard.i18n import Lang, num, pct, tr
+from dashboard.i18n import NBSP, Lang, num, pct, tr
 from dashboard.probability_steps import average_probability, steps
 
 FONT = {"family": "Source Sans Pro, Segoe UI, Arial, sans-serif", "size": 14, "color": theme.INK}
@@ -35,6 +35,11 @@ def _layout(fig: go.Figure, title: str, height: int, lang: Lang = "en") -> go.Fi
     fig.update_xaxes(gridcolor=theme.GRID, zerolinecolor=theme.ZERO_LINE, automargin=True)
     fig.update_yaxes(gridcolor=theme.GRID, zerolinecolor=theme.ZERO_LINE, automargin=True)
     return fig
+
+
+def _percent_sign(lang: Lang) -> str:
+    """ "%" as each language writes it after a number: "10%", "10 %" (no-break space)."""
+    return f"{NBSP}%" if lang == "fr" else "%"
 
 
 def _marker(up: list[bool]) -> dict[str, object]:
@@ -73,9 +78,13 @@ def gauge(
         go.Indicator(
             mode="gauge+number",
             value=round(probability * 100, 1),
-            number={"suffix": " %" if lang == "fr" else "%", "font": {"size": 40}},
+            number={"suffix": _percent_sign(lang), "font": {"size": 40}},
             gauge={
-                "axis": {"range": [0, top], "ticksuffix": "%", "tickcolor": theme.INK},
+                "axis": {
+                    "range": [0, top],
+                    "ticksuffix": _percent_sign(lang),
+                    "tickcolor": theme.INK,
+                },
                 "bar": {"color": theme.VERMILION if refused else theme.BLUE, "thickness": 0.35},
                 "steps": [
                     {"range": [0, threshold * 100], "color": theme.GRANT_TINT},
@@ -136,7 +145,7 @@ def waterfall(expl: Explanation, lang: Lang) -> go.Figure:
             textangle=-30,
         )
     fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_xaxes(title=tr(lang, "waterfall.axis"), ticksuffix="%")
+    fig.update_xaxes(title=tr(lang, "waterfall.axis"), ticksuffix=_percent_sign(lang))
     height = 160 + 34 * len(walk)
     return _layout(fig, tr(lang, "explanation.title"), height, lang).update_layout(margin={"t": 90})
 
@@ -202,7 +211,7 @@ def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:
             font={"size": 13},
         )
     fig.update_xaxes(title=label)
-    fig.update_yaxes(title=tr(lang, "dist.axis_y"), ticksuffix="%")
+    fig.update_yaxes(title=tr(lang, "dist.axis_y"), ticksuffix=_percent_sign(lang))
     fig.update_layout(barmode="overlay", margin={"t": 80})
     return _layout(fig, tr(lang, "dist.title", label=label), 380, lang)
 
@@ -306,7 +315,9 @@ def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
         type="category", categoryorder="array", categoryarray=order, title=tr(lang, "col.client")
     )
     top = neighbors_max([n["probability"] for n in items], threshold)
-    fig.update_yaxes(title=tr(lang, "col.probability"), ticksuffix="%", range=[0, top * 100])
+    fig.update_yaxes(
+        title=tr(lang, "col.probability"), ticksuffix=_percent_sign(lang), range=[0, top * 100]
+    )
     return _layout(fig, tr(lang, "neighbors.title"), 380, lang)
 
 

@@ -25,7 +25,7 @@ def decision_words(probability: float, threshold: float, lang: Lang) -> str:
     values = {
         "probability": shown,
         "threshold": limit,
-        "gap": f"{abs(gap):.1f}".replace(".", "," if lang == "fr" else "."),
+        "gap": points(abs(gap), lang, signed=False),
     }
     if round(abs(gap), 1) == 0:
         key = "decision.just_above" if gap > 0 else "decision.just_below" if gap < 0 else None

@@ -92,6 +92,14 @@ def shown_term(term: float) -> float:
     return round(term, 1)
 
 
+def term_options(term: float) -> list[float]:
+    """The terms an advisor may pick: every half year up to 30 years (or twice the client's
+    term), and the client's own term as shown."""
+    longest = max(30.0, 2 * shown_term(term))
+    halves = [step / 2 for step in range(1, int(longest * 2) + 1)]
+    return sorted({*halves, shown_term(term)})
+
+
 def widget(field: RawField, term: float | None) -> Widget | None:
     """How a field is edited: an amount typed with its separators, a plain number, or not at all
     (the annuity, derived from the amount and the term)."""

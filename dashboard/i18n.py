@@ -51,10 +51,10 @@ EN: Final[dict[str, str]] = {
     # decision
     "decision.grant": "Credit granted",
     "decision.refuse": "Credit refused",
-    "decision.below": "The default probability, {probability}, is {gap} points below the "
-    "threshold of {threshold}.",
-    "decision.above": "The default probability, {probability}, is {gap} points above the "
-    "threshold of {threshold}.",
+    "decision.below": "The default probability, {probability}, is {gap} below the threshold of "
+    "{threshold}.",
+    "decision.above": "The default probability, {probability}, is {gap} above the threshold of "
+    "{threshold}.",
     "decision.at": "The default probability, {probability}, is at the threshold of {threshold}.",
     "decision.just_below": "The default probability, {probability}, is just below the threshold "
     "of {threshold}.",
@@ -102,8 +102,8 @@ EN: Final[dict[str, str]] = {
     "importance.local": "Weight for this client",
     "importance.global": "Weight for all clients",
     "importance.compare": "This client compared with all clients",
-    "importance.axis": "Relative weight (most influential = 100)",
-    "importance.local_axis": "Effect on this client's default probability (points)",
+    "importance.axis": "Relative weight (top = 100)",
+    "importance.local_axis": "Points",  # the plot is narrow: the chart title says the rest
     "importance.alt": "Bar chart of the {count} most influential characteristics: {items}.",
     "value.missing": "missing",
     "value.yes": "yes",
@@ -220,10 +220,10 @@ FR: Final[dict[str, str]] = {
     "error.retry": "Réessayer",
     "decision.grant": "Crédit accordé",
     "decision.refuse": "Crédit refusé",
-    "decision.below": "La probabilité de défaut, {probability}, est {gap} points sous le "
-    "seuil de {threshold}.",
-    "decision.above": "La probabilité de défaut, {probability}, est {gap} points au-dessus du "
-    "seuil de {threshold}.",
+    "decision.below": "La probabilité de défaut, {probability}, est {gap} sous le seuil de "
+    "{threshold}.",
+    "decision.above": "La probabilité de défaut, {probability}, est {gap} au-dessus du seuil "
+    "de {threshold}.",
     "decision.at": "La probabilité de défaut, {probability}, est au seuil de {threshold}.",
     "decision.just_below": "La probabilité de défaut, {probability}, est juste sous le seuil "
     "de {threshold}.",
@@ -270,8 +270,8 @@ FR: Final[dict[str, str]] = {
     "importance.local": "Poids pour ce client",
     "importance.global": "Poids pour l'ensemble des clients",
     "importance.compare": "Ce client comparé à l'ensemble des clients",
-    "importance.axis": "Poids relatif (la plus influente = 100)",
-    "importance.local_axis": "Effet sur la probabilité de défaut de ce client (points)",
+    "importance.axis": "Poids relatif (max = 100)",
+    "importance.local_axis": "Points",
     "importance.alt": "Diagramme en barres des {count} caractéristiques les plus influentes : "
     "{items}.",
     "value.missing": "manquante",
@@ -435,11 +435,12 @@ def money(value: float | None, lang: Lang) -> str:
     return f"-{currency}{whole[1:]}" if whole.startswith("-") else f"{currency}{whole}"
 
 
-def points(delta: float, lang: Lang) -> str:
+def points(delta: float, lang: Lang, signed: bool = True) -> str:
     """A change of probability in percentage points, signed: "-23.0 points", "-0,7 point"
     (French keeps the singular below 2)."""
     rounded = round(delta, 1) or 0.0  # never "-0.0"
     sign = "+" if rounded > 0 else "-" if rounded < 0 else ""
+    sign = sign if signed else ""
     text = f"{sign}{grouped(abs(rounded), 1, lang)}"
     if lang == "fr":
         return f"{text}{NBSP}{'points' if abs(rounded) >= 2 else 'point'}"

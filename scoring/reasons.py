@@ -103,7 +103,7 @@ def format_value(model: ScoringModel, feature: str, value: float | None, lang: L
         return text("value.yes" if value >= 0.5 else "value.no", lang)
     if feature in AMOUNTS:
         return amount(value, lang)
-    if abs(value) >= 1000:
+    if abs(value) >= 1000 or float(value).is_integer():  # counts and hours: "17", not "17.0"
         return number(value, lang)
     return number(value, lang, 2 if abs(value) < 10 else 1)
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import cached_api, charts, describe, editing, ui
 from dashboard.api_client import ApiError, Change, Counterfactual, Explanation, RawField
-from dashboard.i18n import Lang, money, num, pct, points, t
+from dashboard.i18n import Lang, grouped, money, num, pct, points, t
 
 client_id, lang = ui.page_header("page.whatif")
 st.write(t("whatif.intro"))
@@ -76,13 +76,13 @@ def simulator(fields: list[RawField], lang: Lang) -> None:
                     values[field["name"]] = value
         if term is not None:
             with cols[len(shown) % 2]:
+                # a slider, not a number input: its numbers are written the language's way
                 values[editing.TERM] = float(
-                    st.number_input(
+                    st.select_slider(
                         t("whatif.term"),
+                        options=editing.term_options(term),
                         value=editing.shown_term(term),
-                        min_value=0.5,
-                        step=0.5,
-                        format="%.1f",
+                        format_func=lambda years: grouped(years, 1, lang),
                         key=_key(editing.TERM),
                         help=t("whatif.term_help"),
                     )

@@ -131,7 +131,7 @@ def test_decision_granted_in_french(open_page: AppFactory) -> None:
     card = at.get("html")[0].proto.body
     assert "data-decision='grant'" in card
     assert FR["decision.grant"] in card
-    assert "27,0 points sous le seuil de 48,0\u00a0%" in card
+    assert "27,0\u00a0points sous le seuil de 48,0\u00a0%" in card
 
 
 def test_decision_costs_one_api_call_and_is_cached_across_pages(
@@ -218,7 +218,8 @@ def test_whatif_offers_only_actionable_columns_and_rescores(
     assert _whatif_keys(at, "text_input") == {
         f"whatif_{REFUSED_ID}_{c}" for c in ("AMT_CREDIT", "AMT_GOODS_PRICE")
     }
-    assert _whatif_keys(at, "number_input") == {f"whatif_{REFUSED_ID}_CREDIT_TERM"}
+    assert _whatif_keys(at, "number_input") == set()
+    assert _whatif_keys(at, "select_slider") == {f"whatif_{REFUSED_ID}_CREDIT_TERM"}
     assert at.info[0].value == EN["whatif.unchanged"]
 
     at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("300,000")
@@ -241,15 +242,17 @@ def test_whatif_shows_amounts_with_separators_and_currency(open_page: AppFactory
     credit = at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT")
     assert credit.value == "406,597.50"
     assert credit.label == "Credit amount (€)"
-    term = at.number_input(key=f"whatif_{REFUSED_ID}_CREDIT_TERM")
+    term = at.select_slider(key=f"whatif_{REFUSED_ID}_CREDIT_TERM")
     assert term.value == pytest.approx(16.5)
     assert term.label == EN["whatif.term"]
+    assert "16.5" in term.options
     assert "Annuity for this amount and term: €24,701 (today €24,701)." in _texts(at)
     french = open_page("whatif", lang="fr")
     credit = french.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT")
     assert credit.value == "406\u202f597,50"
     assert credit.label == "Montant du crédit (€)"
     assert credit.help == "Montant du crédit", "the French description from GET /v1/clients/{id}"
+    assert "16,5" in french.select_slider(key=f"whatif_{REFUSED_ID}_CREDIT_TERM").options
     table = french.table[0]
     assert "Annuité du prêt (suit, même durée)" in str(table.value.index.tolist())
     assert table.value.to_numpy().tolist() == [
@@ -260,7 +263,7 @@ def test_whatif_shows_amounts_with_separators_and_currency(open_page: AppFactory
 
 def test_whatif_a_longer_term_lowers_the_annuity(open_page: AppFactory, fake_api: FakeApi) -> None:
     at = open_page("whatif", lang="fr")
-    at.number_input(key=f"whatif_{REFUSED_ID}_CREDIT_TERM").set_value(20.0)
+    at.select_slider(key=f"whatif_{REFUSED_ID}_CREDIT_TERM").set_value(20.0)
     at.button[0].click().run()
     _assert_clean(at)
     assert fake_api.last_changes == {"AMT_ANNUITY": round(406597.5 / 20, 2)}

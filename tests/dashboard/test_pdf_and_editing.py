@@ -121,3 +121,12 @@ def test_the_pdf_states_the_apis_decision() -> None:
     assert b"Credit granted" in text
     assert b"Credit refused" not in text
     assert b"Credit refused" in _pdf_text(pdf.decision_summary(expl, REFUSED_ID, "en"))
+
+
+def test_terms_to_pick_include_the_clients_own() -> None:
+    options = editing.term_options(406597.5 / 24700.5)
+    assert 16.5 in options
+    assert options[0] == 0.5
+    assert options[-1] == 33.0  # twice the client's term, beyond 30 years
+    assert options == sorted(set(options))
+    assert 12.3 in editing.term_options(12.3)

@@ -118,9 +118,11 @@ def test_no_reason_when_nothing_contributes(model: ScoringModel) -> None:
 def test_format_value(model: ScoringModel) -> None:
     levels = model.features_info["ORGANIZATION_TYPE"]["levels"]
     assert format_value(model, "ORGANIZATION_TYPE", 0.0, "en") == levels[0]
+    # a code outside the vocabulary is shown as the number it is (no decimals for integers)
     assert format_value(model, "ORGANIZATION_TYPE", float(len(levels) + 5), "en") == (
-        f"{len(levels) + 5:.1f}"
+        f"{len(levels) + 5}"
     )
+    assert format_value(model, "HOUR_APPR_PROCESS_START", 17.0, "fr") == "17"
     assert format_value(model, "OWNS_CAR", 0.0, "en") == "no"
     assert format_value(model, "OWNS_CAR", 0.0, "fr") == "non"
     assert format_value(model, "AMT_CREDIT", 1_234_567.4, "en") == "€1,234,567"
