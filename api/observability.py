@@ -8,7 +8,6 @@ import logging
 import re
 import sys
 import time
-import traceback
 import uuid
 from typing import Any
 
@@ -17,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()  # ASGI header names are lower-case bytes
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _QUALIFIED = re.compile(r"^(?:\w+\.)+(\w+: )")
 
@@ -77,11 +77,6 @@ class Metrics:
         )
 
 
-def request_id_of(scope: Scope) -> str:
-    state = scope.get("state") or {}
-    return str(state.get("request_id", "-"))
-
-
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool = True) -> None:
         self.app = app
@@ -99,7 +94,7 @@ class ObservabilityMiddleware:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope["state"] = {**(scope.get("state") or {}), "request_id": request_id}
         status = 500
-        header = (b"x-request-id", request_id.encode())
+        header = (_REQUEST_ID_KEY, request_id.encode())
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -133,7 +128,7 @@ class ObservabilityMiddleware:
 
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
+        if name == _REQUEST_ID_KEY:
             candidate = value.decode("latin-1")
             return candidate if _VALID_ID.match(candidate) else None
     return None
@@ -152,7 +147,3 @@ def _one_line_startup_failure(send: Send) -> Send:
         await send(message)
 
     return wrapper
-
-
-def format_exception_line(exc: BaseException) -> str:
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()

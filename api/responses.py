@@ -11,19 +11,9 @@ from api import schemas
 from scoring import counterfactual as cf
 from scoring.model import Explanation, Score, ScoringModel
 from scoring.neighbors import NeighborIndex, Neighbors
-from scoring.reasons import reasons, top_contributions
+from scoring.reasons import format_value, grouped_importance, reasons, top_contributions
 from scoring.reference import By, Distribution
-
-CLASS_LABELS: dict[str, dict[str, list[str]]] = {
-    "en": {
-        "target": ["repaid", "payment difficulties"],
-        "prediction": ["granted", "refused"],
-    },
-    "fr": {
-        "target": ["remboursé", "difficultés de paiement"],
-        "prediction": ["accordé", "refusé"],
-    },
-}
+from scoring.wording import Lang, feature_description, text
 
 
 def _score_fields(score: Score) -> dict[str, object]:
@@ -45,9 +35,14 @@ def prediction(score: Score, missing: list[str]) -> schemas.Prediction:
 
 
 def explanation(
-    expl: Explanation, model: ScoringModel, client_id: int | None, top: int, lang: str
+    expl: Explanation,
+    model: ScoringModel,
+    client_id: int | None,
+    top: int,
+    lang: Lang,
+    group: bool = False,
 ) -> schemas.Explanation:
-    contributions, rest_count, rest_shap = top_contributions(expl, model, top, lang)
+    contributions, rest_count, rest_shap = top_contributions(expl, model, top, lang, group)
     why = reasons(expl, model, lang, n=3)
     return schemas.Explanation.model_validate(
         {
@@ -60,6 +55,7 @@ def explanation(
                     feature=c.feature,
                     label=c.label,
                     value=None if c.value is None or math.isnan(c.value) else c.value,
+                    value_text=format_value(model, c.feature, c.value, lang),
                     shap=c.shap,
                 )
                 for c in contributions
@@ -70,9 +66,7 @@ def explanation(
     )
 
 
-def counterfactual(
-    result: cf.Counterfactual, client_id: int, lang: cf.Lang
-) -> schemas.Counterfactual:
+def counterfactual(result: cf.Counterfactual, client_id: int, lang: Lang) -> schemas.Counterfactual:
     return schemas.Counterfactual(
         client_id=client_id,
         found=result.found,
@@ -82,7 +76,11 @@ def counterfactual(
         probability_after=result.probability_after,
         changes=[
             schemas.CounterfactualChange(
-                column=c.column, label=cf.label(c.column, lang), before=c.before, after=c.after
+                column=c.column,
+                label=cf.label(c.column, lang),
+                before=c.before,
+                after=c.after,
+                derived=c.derived,
             )
             for c in result.changes
         ],
@@ -125,7 +123,17 @@ def model_card(model: ScoringModel) -> schemas.ModelCard:
     )
 
 
-def importance(model: ScoringModel, top: int | None, lang: str) -> schemas.ImportanceList:
+def importance(
+    model: ScoringModel, top: int | None, lang: Lang, group: bool = False
+) -> schemas.ImportanceList:
+    if group:  # related features merged, as the reasons tell them
+        merged = grouped_importance(model, lang)[: top or None]
+        return schemas.ImportanceList(
+            items=[
+                schemas.Importance(feature=i.feature, label=i.label, importance=i.shap)
+                for i in merged
+            ]
+        )
     ranked = list(model.importance.items())[: top or None]
     return schemas.ImportanceList(
         items=[
@@ -135,7 +143,7 @@ def importance(model: ScoringModel, top: int | None, lang: str) -> schemas.Impor
     )
 
 
-def feature_list(model: ScoringModel, lang: str) -> schemas.FeatureList:
+def feature_list(model: ScoringModel, lang: Lang) -> schemas.FeatureList:
     items = []
     for name in model.feature_names:
         info = model.feature_info(name)
@@ -143,7 +151,7 @@ def feature_list(model: ScoringModel, lang: str) -> schemas.FeatureList:
             schemas.FeatureInfo(
                 name=name,
                 label=model.label(name, lang),
-                description=info.description if info else "",
+                description=feature_description(name, list(info.sources) if info else [], lang),
                 dtype=info.dtype if info else "float",
                 sources=list(info.sources) if info else [],
                 importance=float(model.importance.get(name, 0.0)),
@@ -160,7 +168,7 @@ def distribution(
     by: By,
     dist: Distribution,
     client_value: float | None,
-    lang: str,
+    lang: Lang,
 ) -> schemas.Distribution:
     return schemas.Distribution(
         feature=name,
@@ -169,7 +177,7 @@ def distribution(
         bin_edges=dist.bin_edges,
         counts_0=dist.counts_0,
         counts_1=dist.counts_1,
-        labels=CLASS_LABELS["fr" if lang == "fr" else "en"][by],
+        labels=[text(f"class.{by}.0", lang), text(f"class.{by}.1", lang)],
         missing_0=dist.missing_0,
         missing_1=dist.missing_1,
         client_value=client_value,

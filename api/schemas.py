@@ -7,12 +7,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, Strict, model_validator
 
 from scoring.decision import Decision, DecisionReason
+from scoring.wording import Lang
 
-Lang = Literal["en", "fr"]
 FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 FeatureValues = dict[str, FiniteNumber | None]
 RawValue = Annotated[float, Strict(), Field(allow_inf_nan=False)] | str | None
 
+GROUP_HELP = (
+    "merge related features (the external scores) into one contribution, as the reasons do; "
+    "the merged contribution is named after its representative feature (EXT_SOURCE_MEAN)"
+)
 _SCORE_EXAMPLE: dict[str, JsonValue] = {
     "probability": 0.2731,
     "decision": "refuse",
@@ -53,8 +57,9 @@ class ClientList(BaseModel):
 
 class RawField(BaseModel):
     name: str
+    label: str = Field(description="a short readable name, in the requested language")
     value: str | float | int | None
-    description: str
+    description: str = Field(description="Kaggle's description, in the requested language")
 
 
 class ClientRecord(BaseModel):
@@ -64,7 +69,12 @@ class ClientRecord(BaseModel):
                 {
                     "client_id": 100001,
                     "fields": [
-                        {"name": "AMT_CREDIT", "value": 568800.0, "description": "Credit amount"}
+                        {
+                            "name": "AMT_CREDIT",
+                            "label": "Credit amount",
+                            "value": 568800.0,
+                            "description": "Credit amount of the loan",
+                        }
                     ],
                 }
             ]
@@ -140,6 +150,10 @@ class Contribution(BaseModel):
     feature: str
     label: str
     value: float | None
+    value_text: str = Field(
+        description="the value as an advisor reads it, in the requested language: category "
+        "level, yes/no, amount with its currency, or a rounded number"
+    )
     shap: float = Field(description="contribution in log-odds; positive pushes towards refusal")
 
 
@@ -168,6 +182,7 @@ class Explanation(Score):
                             "feature": "EXT_SOURCE_2",
                             "label": "External score 2",
                             "value": 0.12,
+                            "value_text": "0.12",
                             "shap": 0.61,
                         }
                     ],
@@ -202,6 +217,7 @@ class ExplainRequest(BaseModel):
     changes: dict[str, RawValue] | None = None
     top: int = Field(default=10, ge=1, le=50)
     lang: Lang = "en"
+    group: bool = Field(default=False, description=GROUP_HELP)
 
     @model_validator(mode="after")
     def _one_source(self) -> ExplainRequest:
@@ -291,6 +307,10 @@ class CounterfactualChange(BaseModel):
     label: str
     before: float | str | None
     after: float | str
+    derived: bool = Field(
+        description="follows from another change: the annuity of a credit amount changed at "
+        "the same term"
+    )
 
 
 class Counterfactual(BaseModel):

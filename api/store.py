@@ -16,7 +16,8 @@ from scoring.batch import BatchScores
 from scoring.clients import ClientBase
 from scoring.errors import InvalidFeatureValueError, UnknownColumnError
 from scoring.model import Explanation, ScoringModel
-from scoring.schema import ID, RAW_COLUMNS, describe
+from scoring.schema import ID, RAW_COLUMNS
+from scoring.wording import LANGS, Lang, column_description, column_label
 
 
 class ClientStore:
@@ -32,7 +33,13 @@ class ClientStore:
         self.features = ordered.to_numpy(dtype=np.float64)
         self._id_text = self.ids.astype(str)
         self.columns = [c for c in RAW_COLUMNS if c in self.raw.columns]
-        self._descriptions = {c: describe(c) for c in self.columns}
+        # (label, description) of every column in every language, worked out once
+        self._words = {
+            lang: {
+                c: (column_label(c, lang), column_description(c, lang=lang)) for c in self.columns
+            }
+            for lang in LANGS
+        }
         self.batch: BatchScores | None = None
         self._batch_rows: np.ndarray | None = None
 
@@ -66,10 +73,16 @@ class ClientStore:
             matched = self.ids
         return len(matched), [int(i) for i in matched[offset : offset + limit]]
 
-    def raw_record(self, client_id: int) -> list[dict[str, Any]]:
+    def raw_record(self, client_id: int, lang: Lang = "en") -> list[dict[str, Any]]:
         values = self.raw.iloc[self.row(client_id)]
+        words = self._words[lang]
         return [
-            {"name": c, "value": _plain(values[c]), "description": self._descriptions[c]}
+            {
+                "name": c,
+                "label": words[c][0],
+                "value": _plain(values[c]),
+                "description": words[c][1],
+            }
             for c in self.columns
         ]
 

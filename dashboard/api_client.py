@@ -1,6 +1,6 @@
 """The dashboard's only door to the scoring API: a typed HTTP client of docs/api-contract.md.
 
-Pure httpx, no Streamlit: the pages reach it through ``dashboard.data`` (caching) and tests
+Pure httpx, no Streamlit: the pages reach it through ``dashboard.cached_api`` (caching) and tests
 drive it with ``httpx.MockTransport``. Every failure surfaces as one of four typed exceptions so
 that a page can show a clear message and a retry button instead of a traceback.
 """
@@ -58,6 +58,7 @@ class Contribution(TypedDict):
     feature: str
     label: str
     value: float | None
+    value_text: str  # the value as words, in the language asked for
     shap: float
 
 
@@ -98,6 +99,7 @@ class FeatureInfo(TypedDict):
 
 class RawField(TypedDict):
     name: str
+    label: str
     value: RawValue
     description: str
 
@@ -151,15 +153,16 @@ class Neighbors(TypedDict):
 class Change(TypedDict):
     column: str
     label: str
-    before: float | str | None  # "Y"/"N" for a yes/no item
+    before: float | str | None
     after: float | str
+    derived: bool  # follows from another change (the annuity of a same-term loan)
 
 
 class Counterfactual(TypedDict):
     client_id: int
     found: bool
-    decision_before: str
-    decision_after: str | None
+    decision_before: Decision
+    decision_after: Decision | None
     probability_before: float
     probability_after: float | None
     changes: list[Change]
@@ -214,11 +217,18 @@ class ScoringApi(Protocol):
 
     def search_clients(self, search: str, limit: int = 10) -> ClientPage: ...
     def features(self, lang: Lang = "en") -> list[FeatureInfo]: ...
-    def client(self, client_id: int) -> ClientRecord: ...
+    def client(self, client_id: int, lang: Lang = "en") -> ClientRecord: ...
     def client_features(self, client_id: int) -> dict[str, float | None]: ...
-    def explanation(self, client_id: int, top: int = 10, lang: Lang = "en") -> Explanation: ...
+    def explanation(
+        self, client_id: int, top: int = 10, lang: Lang = "en", group: bool = False
+    ) -> Explanation: ...
     def explain_changes(
-        self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: Lang = "en"
+        self,
+        client_id: int,
+        changes: Mapping[str, RawValue],
+        top: int = 10,
+        lang: Lang = "en",
+        group: bool = False,
     ) -> Explanation: ...
     def distribution(
         self,
@@ -232,7 +242,9 @@ class ScoringApi(Protocol):
     def neighbors(self, client_id: int, k: int = 10) -> Neighbors: ...
     def counterfactual(self, client_id: int, lang: Lang = "en") -> Counterfactual: ...
     def model(self) -> ModelCard: ...
-    def importance(self, top: int = 20, lang: Lang = "en") -> ImportanceList: ...
+    def importance(
+        self, top: int = 20, lang: Lang = "en", group: bool = False
+    ) -> ImportanceList: ...
 
 
 T = TypeVar("T")
@@ -295,21 +307,32 @@ class ApiClient:
     def features(self, lang: Lang = "en") -> list[FeatureInfo]:
         return _expect(self._get("/v1/features", lang=lang), ("items",), _FeatureList)["items"]
 
-    def client(self, client_id: int) -> ClientRecord:
-        return _expect(self._get(f"/v1/clients/{client_id}"), ("fields",), ClientRecord)
+    def client(self, client_id: int, lang: Lang = "en") -> ClientRecord:
+        body = self._get(f"/v1/clients/{client_id}", lang=lang)
+        return _expect(body, ("fields",), ClientRecord)
 
     def client_features(self, client_id: int) -> dict[str, float | None]:
         body = self._get(f"/v1/clients/{client_id}/features")
         return _expect(body, ("features",), _FeatureRecord)["features"]
 
-    def explanation(self, client_id: int, top: int = 10, lang: Lang = "en") -> Explanation:
-        body = self._get(f"/v1/clients/{client_id}/explanation", top=top, lang=lang)
+    def explanation(
+        self, client_id: int, top: int = 10, lang: Lang = "en", group: bool = False
+    ) -> Explanation:
+        params = _grouped({"top": top, "lang": lang}, group)
+        body = self._get(f"/v1/clients/{client_id}/explanation", **params)
         return _expect(body, _EXPLANATION, Explanation)
 
     def explain_changes(
-        self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: Lang = "en"
+        self,
+        client_id: int,
+        changes: Mapping[str, RawValue],
+        top: int = 10,
+        lang: Lang = "en",
+        group: bool = False,
     ) -> Explanation:
         payload = {"client_id": client_id, "changes": dict(changes), "top": top, "lang": lang}
+        if group:
+            payload["group"] = True
         body = self._request("POST", "/v1/explain", json=payload)
         return _expect(body, _EXPLANATION, Explanation)
 
@@ -344,9 +367,14 @@ class ApiClient:
     def model(self) -> ModelCard:
         return _expect(self._get("/v1/model"), ("version", "threshold", "metrics"), ModelCard)
 
-    def importance(self, top: int = 20, lang: Lang = "en") -> ImportanceList:
-        body = self._get("/v1/model/importance", top=top, lang=lang)
+    def importance(self, top: int = 20, lang: Lang = "en", group: bool = False) -> ImportanceList:
+        body = self._get("/v1/model/importance", **_grouped({"top": top, "lang": lang}, group))
         return _expect(body, ("items",), ImportanceList)
+
+
+def _grouped(params: dict[str, Any], group: bool) -> dict[str, Any]:
+    """``params`` asking for merged related features (the external scores) when ``group``."""
+    return {**params, "group": "true"} if group else params
 
 
 class _FeatureList(TypedDict):

@@ -13,8 +13,9 @@ from itertools import pairwise
 import plotly.graph_objects as go
 
 from dashboard import theme
-from dashboard.api_client import Distribution, Explanation, Neighbors, Scatter
-from dashboard.i18n import Lang, num, pct, tr
+from dashboard.api_client import Decision, Distribution, Explanation, Neighbors, Scatter
+from dashboard.i18n import NBSP, Lang, num, pct, tr
+from dashboard.probability_steps import average_probability, steps
 
 FONT = {"family": "Source Sans Pro, Segoe UI, Arial, sans-serif", "size": 14, "color": theme.INK}
 
@@ -26,19 +27,31 @@ def _layout(fig: go.Figure, title: str, height: int, lang: Lang = "en") -> go.Fi
         font=FONT,
         height=height,
         margin={"l": 10, "r": 20, "t": 50, "b": 40},
-        paper_bgcolor="#FFFFFF",
-        plot_bgcolor="#FFFFFF",
+        paper_bgcolor=theme.WHITE,
+        plot_bgcolor=theme.WHITE,
         legend={"orientation": "h", "y": -0.2},
         hoverlabel={"font": {"size": 14}},
     )
-    fig.update_xaxes(gridcolor="#E5E7EB", zerolinecolor="#9CA3AF", automargin=True)
-    fig.update_yaxes(gridcolor="#E5E7EB", zerolinecolor="#9CA3AF", automargin=True)
+    fig.update_xaxes(gridcolor=theme.GRID, zerolinecolor=theme.ZERO_LINE, automargin=True)
+    fig.update_yaxes(gridcolor=theme.GRID, zerolinecolor=theme.ZERO_LINE, automargin=True)
     return fig
 
 
-def logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
+def _percent_sign(lang: Lang) -> str:
+    """ "%" as each language writes it after a number: "10%", "10 %" (no-break space)."""
+    return f"{NBSP}%" if lang == "fr" else "%"
+
+
+def _marker(up: list[bool]) -> dict[str, object]:
+    """Vermilion and hatched when a bar raises the risk, blue and plain when it lowers it."""
+    return {
+        "color": [theme.VERMILION if u else theme.BLUE for u in up],
+        "pattern": {
+            "shape": [theme.PATTERN_RISK_UP if u else theme.PATTERN_RISK_DOWN for u in up],
+            "fgcolor": theme.WHITE,
+        },
+        "line": {"color": theme.INK, "width": 1},
+    }
 
 
 def gauge_max(probability: float, threshold: float) -> float:
@@ -49,20 +62,29 @@ def gauge_max(probability: float, threshold: float) -> float:
 
 
 def gauge(
-    probability: float, threshold: float, lang: Lang, top_probability: float | None = None
+    probability: float,
+    threshold: float,
+    decision: Decision,
+    lang: Lang,
+    top_probability: float | None = None,
 ) -> go.Figure:
-    """Default probability on a dial, the threshold marked, the two zones tinted.
+    """Default probability on a dial, the threshold marked, the two zones tinted; the bar has
+    the colour of the API's decision.
 
     ``top_probability`` lets two dials shown side by side share one scale."""
-    refused = probability >= threshold
+    refused = decision == "refuse"
     top = gauge_max(top_probability or probability, threshold) * 100
     fig = go.Figure(
         go.Indicator(
             mode="gauge+number",
             value=round(probability * 100, 1),
-            number={"suffix": " %" if lang == "fr" else "%", "font": {"size": 40}},
+            number={"suffix": _percent_sign(lang), "font": {"size": 40}},
             gauge={
-                "axis": {"range": [0, top], "ticksuffix": "%", "tickcolor": theme.INK},
+                "axis": {
+                    "range": [0, top],
+                    "ticksuffix": _percent_sign(lang),
+                    "tickcolor": theme.INK,
+                },
                 "bar": {"color": theme.VERMILION if refused else theme.BLUE, "thickness": 0.35},
                 "steps": [
                     {"range": [0, threshold * 100], "color": theme.GRANT_TINT},
@@ -89,45 +111,31 @@ def gauge(
 
 
 def waterfall(expl: Explanation, lang: Lang) -> go.Figure:
-    """Floating bars from the average client's score to this client's, largest effect on top."""
-    steps = [(c["label"], c["shap"]) for c in expl["contributions"]]
-    if expl["rest"]["count"]:
-        steps.append(
-            (tr(lang, "waterfall.rest", count=expl["rest"]["count"]), expl["rest"]["shap"])
-        )
-    bases, running = [], expl["base_value"]
-    for _, shap in steps:
-        bases.append(running)
-        running += shap
-    up = [shap > 0 for _, shap in steps]
+    """Floating bars in probability points, from the average client's default probability to
+    this client's, largest effect on top. No number is printed over a bar: the table under the
+    chart gives them."""
+    walk = steps(expl, tr(lang, "waterfall.rest", count=expl["rest"]["count"]))
+    up = [s.raises for s in walk]
     fig = go.Figure(
         go.Bar(
             orientation="h",
-            y=[label for label, _ in steps],
-            x=[shap for _, shap in steps],
-            base=bases,
-            marker={
-                "color": [theme.VERMILION if u else theme.BLUE for u in up],
-                "pattern": {"shape": ["/" if u else "" for u in up], "fgcolor": "#FFFFFF"},
-                "line": {"color": theme.INK, "width": 1},
-            },
-            customdata=["▲" if u else "▼" for u in up],
-            texttemplate="%{x:+.2f} %{customdata}",  # a template, so French gets "0,62"
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
+            y=[s.label for s in walk],
+            x=[s.points for s in walk],
+            base=[s.start * 100 for s in walk],
+            marker=_marker(up),
+            hovertemplate="%{y}: %{x:+.1f}<extra></extra>",
             showlegend=False,
         )
     )
     marks = [
-        (expl["base_value"], "dot", tr(lang, "waterfall.base")),
-        (expl["raw_score"], "solid", tr(lang, "waterfall.final")),
-        (logit(expl["threshold"]), "dash", tr(lang, "gauge.threshold")),
+        (average_probability(expl), "dot", tr(lang, "waterfall.base")),
+        (expl["probability"], "solid", tr(lang, "waterfall.final")),
+        (expl["threshold"], "dash", tr(lang, "gauge.threshold")),
     ]
     for x, dash, text in marks:
-        fig.add_vline(x=x, line={"color": theme.INK, "dash": dash, "width": 2})
+        fig.add_vline(x=x * 100, line={"color": theme.INK, "dash": dash, "width": 2})
         fig.add_annotation(
-            x=x,
+            x=x * 100,
             y=1.0,
             yref="paper",
             yanchor="bottom",
@@ -137,8 +145,8 @@ def waterfall(expl: Explanation, lang: Lang) -> go.Figure:
             textangle=-30,
         )
     fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_xaxes(title=tr(lang, "waterfall.axis"))
-    height = 160 + 34 * len(steps)
+    fig.update_xaxes(title=tr(lang, "waterfall.axis"), ticksuffix=_percent_sign(lang))
+    height = 160 + 34 * len(walk)
     return _layout(fig, tr(lang, "explanation.title"), height, lang).update_layout(margin={"t": 90})
 
 
@@ -150,22 +158,16 @@ def bars(
     risk_up: list[bool] | None = None,
     lang: Lang = "en",
 ) -> go.Figure:
-    """Horizontal bars, largest on top; ``risk_up`` colours and hatches each bar by direction."""
+    """Horizontal bars, largest on top; ``risk_up`` colours and hatches each bar by direction.
+    No number over a bar: the table under the chart gives them."""
     up = risk_up or [False] * len(values)
     fig = go.Figure(
         go.Bar(
             orientation="h",
             y=labels,
             x=values,
-            marker={
-                "color": [theme.VERMILION if u else theme.BLUE for u in up],
-                "pattern": {"shape": ["/" if u else "" for u in up], "fgcolor": "#FFFFFF"},
-                "line": {"color": theme.INK, "width": 1},
-            },
-            texttemplate="%{x:.2f}",
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            marker=_marker(up),
+            hovertemplate="%{y}: %{x:.1f}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", automargin=True)
@@ -180,8 +182,8 @@ def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:
     widths = [(b - a) * 0.45 for a, b in pairwise(edges)]
     fig = go.Figure()
     groups = (
-        (dist["counts_0"], tr(lang, "dist.repaid"), theme.BLUE, "", -1),
-        (dist["counts_1"], tr(lang, "dist.defaulted"), theme.VERMILION, "/", 1),
+        (dist["counts_0"], tr(lang, "dist.repaid"), theme.BLUE, theme.PATTERN_RISK_DOWN, -1),
+        (dist["counts_1"], tr(lang, "dist.defaulted"), theme.VERMILION, theme.PATTERN_RISK_UP, 1),
     )
     for counts, name, colour, pattern, side in groups:
         total = sum(counts) or 1
@@ -192,7 +194,7 @@ def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:
             name=name,
             marker={
                 "color": colour,
-                "pattern": {"shape": pattern, "fgcolor": "#FFFFFF", "bgcolor": colour},
+                "pattern": {"shape": pattern, "fgcolor": theme.WHITE, "bgcolor": colour},
                 "line": {"color": theme.INK, "width": 1},
             },
             hovertemplate=f"{name}: %{{y:.1f}}%<extra></extra>",
@@ -209,7 +211,7 @@ def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:
             font={"size": 13},
         )
     fig.update_xaxes(title=label)
-    fig.update_yaxes(title=tr(lang, "dist.axis_y"), ticksuffix="%")
+    fig.update_yaxes(title=tr(lang, "dist.axis_y"), ticksuffix=_percent_sign(lang))
     fig.update_layout(barmode="overlay", margin={"t": 80})
     return _layout(fig, tr(lang, "dist.title", label=label), 380, lang)
 
@@ -261,7 +263,7 @@ def scatter(
                 "symbol": "star",
                 "size": 20,
                 "color": theme.INK,
-                "line": {"color": "#FFFFFF", "width": 2},
+                "line": {"color": theme.WHITE, "width": 2},
             },
         )
         fig.add_annotation(
@@ -272,7 +274,7 @@ def scatter(
             arrowhead=2,
             ax=40,
             ay=-40,
-            bgcolor="#FFFFFF",
+            bgcolor=theme.WHITE,
             bordercolor=theme.INK,
             borderpad=3,
             font={"size": 13},
@@ -288,8 +290,8 @@ def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
     order = [str(n["client_id"]) for n in items]
     fig = go.Figure()
     for target, key, colour, pattern in (
-        (0, "dist.repaid", theme.BLUE, ""),
-        (1, "dist.defaulted", theme.VERMILION, "/"),
+        (0, "dist.repaid", theme.BLUE, theme.PATTERN_RISK_DOWN),
+        (1, "dist.defaulted", theme.VERMILION, theme.PATTERN_RISK_UP),
     ):
         group = [n for n in items if n["target"] == target]
         fig.add_bar(
@@ -298,7 +300,7 @@ def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
             name=tr(lang, key),
             marker={
                 "color": colour,
-                "pattern": {"shape": pattern, "fgcolor": "#FFFFFF", "bgcolor": colour},
+                "pattern": {"shape": pattern, "fgcolor": theme.WHITE, "bgcolor": colour},
                 "line": {"color": theme.INK, "width": 1},
             },
             hovertemplate=f"{tr(lang, key)} %{{x}}: %{{y:.1f}}%<extra></extra>",
@@ -312,5 +314,16 @@ def neighbors(data: Neighbors, threshold: float, lang: Lang) -> go.Figure:
     fig.update_xaxes(
         type="category", categoryorder="array", categoryarray=order, title=tr(lang, "col.client")
     )
-    fig.update_yaxes(title=tr(lang, "col.probability"), ticksuffix="%", range=[0, 100])
+    top = neighbors_max([n["probability"] for n in items], threshold)
+    fig.update_yaxes(
+        title=tr(lang, "col.probability"), ticksuffix=_percent_sign(lang), range=[0, top * 100]
+    )
     return _layout(fig, tr(lang, "neighbors.title"), 380, lang)
+
+
+def neighbors_max(probabilities: list[float], threshold: float) -> float:
+    """Top of the similar clients' axis: the highest bar or the threshold with a margin for the
+    threshold's label, in steps of 10 points, so that 5 % and 12 % bars are not flattened
+    against a 100 % axis."""
+    top = 1.15 * max([*probabilities, threshold])
+    return min(1.0, math.ceil(round(top * 10, 6)) / 10)

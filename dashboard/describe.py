@@ -4,36 +4,55 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.api_client import Distribution, Explanation, Importance, Neighbors, Scatter
-from dashboard.i18n import Lang, num, pct, tr
+from dashboard.api_client import (
+    Decision,
+    Distribution,
+    Explanation,
+    Importance,
+    Neighbors,
+    Scatter,
+)
+from dashboard.i18n import Lang, num, pct, pct_pair, points, tr
+from dashboard.probability_steps import average_probability, steps
 
 
 def decision_words(probability: float, threshold: float, lang: Lang) -> str:
-    """The decision and its distance from the threshold, as a sentence."""
-    gap = abs(probability - threshold) * 100
+    """Where the probability stands against the threshold, as a sentence that never reads as
+    a contradiction after rounding: both shown with enough decimals to differ, and "just
+    below" when they are closer than a tenth of a point. The verdict itself is the API's."""
+    shown, limit, _ = pct_pair(probability, threshold, lang)
+    gap = (probability - threshold) * 100
     values = {
-        "probability": pct(probability, lang),
-        "threshold": pct(threshold, lang),
-        "gap": f"{gap:.1f}".replace(".", "," if lang == "fr" else "."),
+        "probability": shown,
+        "threshold": limit,
+        "gap": points(abs(gap), lang, signed=False),
     }
-    if round(gap, 1) == 0:
-        return tr(lang, "decision.at", **values)
-    return tr(lang, "decision.above" if probability >= threshold else "decision.below", **values)
+    if round(abs(gap), 1) == 0:
+        key = "decision.just_above" if gap > 0 else "decision.just_below" if gap < 0 else None
+        return tr(lang, key or "decision.at", **values)
+    return tr(lang, "decision.above" if gap > 0 else "decision.below", **values)
 
 
-def gauge_alt(probability: float, threshold: float, lang: Lang) -> str:
-    verdict = tr(lang, "decision.refuse" if probability >= threshold else "decision.grant")
+def verdict(decision: Decision, lang: Lang) -> str:
+    """The API's decision in words."""
+    return tr(lang, "decision.refuse" if decision == "refuse" else "decision.grant")
+
+
+def gauge_alt(probability: float, threshold: float, decision: Decision, lang: Lang) -> str:
+    shown, limit, _ = pct_pair(probability, threshold, lang)
     return tr(
         lang,
         "gauge.alt",
-        probability=pct(probability, lang),
-        threshold=pct(threshold, lang),
-        verdict=verdict,
+        probability=shown,
+        threshold=limit,
+        verdict=verdict(decision, lang),
     )
 
 
-def gauge_table(probability: float, threshold: float, lang: Lang) -> pd.DataFrame:
-    verdict = tr(lang, "decision.refuse" if probability >= threshold else "decision.grant")
+def gauge_table(
+    probability: float, threshold: float, decision: Decision, lang: Lang
+) -> pd.DataFrame:
+    shown, limit, _ = pct_pair(probability, threshold, lang)
     return pd.DataFrame(
         {
             tr(lang, "table.item"): [
@@ -41,56 +60,77 @@ def gauge_table(probability: float, threshold: float, lang: Lang) -> pd.DataFram
                 tr(lang, "gauge.threshold"),
                 tr(lang, "col.effect"),
             ],
-            tr(lang, "table.value"): [pct(probability, lang), pct(threshold, lang), verdict],
+            tr(lang, "table.value"): [shown, limit, verdict(decision, lang)],
         }
     )
 
 
-def _effect(shap: float, lang: Lang) -> str:
-    return tr(lang, "direction.up" if shap > 0 else "direction.down")
+def _effect(raises: bool, lang: Lang) -> str:
+    return tr(lang, "direction.up" if raises else "direction.down")
 
 
 def waterfall_alt(expl: Explanation, lang: Lang, top: int = 5) -> str:
+    walk = steps(expl, tr(lang, "waterfall.rest", count=expl["rest"]["count"]))
+    shown = walk[: min(top, len(expl["contributions"]))]
     items = "; ".join(
-        f"{c['label']} {c['shap']:+.2f} ({_effect(c['shap'], lang)})"
-        for c in expl["contributions"][:top]
+        f"{s.label} {points(s.points, lang)} ({_effect(s.raises, lang)})" for s in shown
     )
     rest = tr(
-        lang, "waterfall.alt_rest", count=expl["rest"]["count"], shap=f"{expl['rest']['shap']:+.2f}"
+        lang,
+        "waterfall.alt_rest",
+        count=expl["rest"]["count"],
+        points=points(walk[-1].points if expl["rest"]["count"] else 0.0, lang),
     )
     return tr(
         lang,
         "waterfall.alt",
-        base=f"{expl['base_value']:.2f}",
+        base=pct(average_probability(expl), lang),
         items=items,
         rest=rest,
-        raw=f"{expl['raw_score']:.2f}",
         probability=pct(expl["probability"], lang),
     )
 
 
 def waterfall_table(expl: Explanation, lang: Lang) -> pd.DataFrame:
-    rows = [
-        (c["label"], num(c["value"], lang), f"{c['shap']:+.3f}", _effect(c["shap"], lang))
-        for c in expl["contributions"]
-    ]
-    if expl["rest"]["count"]:
-        shap = expl["rest"]["shap"]
-        label = tr(lang, "waterfall.rest", count=expl["rest"]["count"])
-        rows.append((label, "", f"{shap:+.3f}", _effect(shap, lang)))
+    walk = steps(expl, tr(lang, "waterfall.rest", count=expl["rest"]["count"]))
+    rows = [(s.label, s.value_text, points(s.points, lang), _effect(s.raises, lang)) for s in walk]
     columns = [tr(lang, k) for k in ("col.feature", "col.value", "col.contribution", "col.effect")]
     return pd.DataFrame(rows, columns=columns)
 
 
+def local_weights(expl: Explanation, lang: Lang) -> tuple[list[Importance], list[bool]]:
+    """This client's characteristics by the points each moves the probability (the same walk
+    as the waterfall), and whether each raises the risk."""
+    walk = steps(expl, "")[: len(expl["contributions"])]
+    items: list[Importance] = [
+        {"feature": c["feature"], "label": s.label, "importance": abs(s.points)}
+        for c, s in zip(expl["contributions"], walk, strict=True)
+    ]
+    return items, [s.raises for s in walk]
+
+
+def relative(items: list[Importance]) -> list[Importance]:
+    """Importances on a plain scale: the most influential is 100."""
+    top = max((i["importance"] for i in items), default=0.0) or 1.0
+    return [{**i, "importance": round(100 * i["importance"] / top, 1)} for i in items]
+
+
+def _weight(value: float, lang: Lang) -> str:
+    return num(value, lang, 1 if abs(value) >= 10 else 2)
+
+
 def importance_alt(items: list[Importance], lang: Lang, top: int = 5) -> str:
-    listed = "; ".join(f"{i['label']} ({i['importance']:.2f})" for i in items[:top])
+    listed = "; ".join(f"{i['label']} ({_weight(i['importance'], lang)})" for i in items[:top])
     return tr(lang, "importance.alt", count=len(items), items=listed)
 
 
-def importance_table(items: list[Importance], lang: Lang) -> pd.DataFrame:
+def importance_table(
+    items: list[Importance], lang: Lang, header: str | None = None
+) -> pd.DataFrame:
+    """Label and weight of each item; ``header`` names the weight (the chart's axis)."""
     return pd.DataFrame(
-        [(i["label"], round(i["importance"], 3)) for i in items],
-        columns=[tr(lang, "col.feature"), tr(lang, "col.importance")],
+        [(i["label"], _weight(i["importance"], lang)) for i in items],
+        columns=[tr(lang, "col.feature"), header or tr(lang, "col.importance")],
     )
 
 

@@ -7,10 +7,12 @@ and the same placeholders.
 
 from __future__ import annotations
 
-import os
+import math
 from typing import Final, Literal, cast
 
 import streamlit as st
+
+from dashboard.settings import setting
 
 Lang = Literal["en", "fr"]
 LANGS: Final[tuple[Lang, ...]] = ("en", "fr")
@@ -49,11 +51,15 @@ EN: Final[dict[str, str]] = {
     # decision
     "decision.grant": "Credit granted",
     "decision.refuse": "Credit refused",
-    "decision.below": "The default probability, {probability}, is {gap} points below the "
-    "threshold of {threshold}.",
-    "decision.above": "The default probability, {probability}, is {gap} points above the "
-    "threshold of {threshold}.",
+    "decision.below": "The default probability, {probability}, is {gap} below the threshold of "
+    "{threshold}.",
+    "decision.above": "The default probability, {probability}, is {gap} above the threshold of "
+    "{threshold}.",
     "decision.at": "The default probability, {probability}, is at the threshold of {threshold}.",
+    "decision.just_below": "The default probability, {probability}, is just below the threshold "
+    "of {threshold}.",
+    "decision.just_above": "The default probability, {probability}, is just above the threshold "
+    "of {threshold}.",
     "decision.close": "Close to the threshold: review the file with care.",
     "decision.model": "Model {version}",
     "reasons.against": "What raises the risk",
@@ -77,34 +83,32 @@ EN: Final[dict[str, str]] = {
     "direction.down": "lowers the risk",
     # explanation
     "explanation.title": "Why this decision",
-    "explanation.intro": "Each bar shows how much one characteristic moves this client's risk "
-    "score away from the average client: hatched bars to the right raise the risk, plain bars "
-    "to the left lower it (log-odds).",
+    "explanation.intro": "From the average client's default probability to this client's, each "
+    "bar shows how many points one characteristic adds or takes away: hatched bars to the right "
+    "raise the risk, plain bars to the left lower it.",
     "waterfall.base": "Average client",
     "waterfall.rest": "{count} other characteristics",
     "waterfall.final": "This client",
-    "waterfall.axis": "Risk score (log-odds)",
-    "waterfall.alt": "Waterfall chart. From the average client's risk score of {base}, the "
-    "largest effects are: {items}. {rest}. This client's score is {raw}, a default "
-    "probability of {probability}.",
-    "waterfall.alt_rest": "{count} other characteristics together add {shap}",
+    "waterfall.axis": "Default probability",
+    "waterfall.alt": "Waterfall chart. From the average client's default probability of {base}, "
+    "the largest effects are: {items}. {rest}. This client's default probability is "
+    "{probability}.",
+    "waterfall.alt_rest": "{count} other characteristics together add {points}",
     "col.feature": "Characteristic",
     "col.value": "Client value",
-    "col.contribution": "Contribution (log-odds)",
+    "col.contribution": "Effect on the probability",
     "col.effect": "Effect",
-    "col.importance": "Importance (mean |SHAP|)",
-    "col.local": "Weight for this client (|SHAP|)",
+    "col.importance": "Relative weight (largest = 100)",
     "importance.local": "Weight for this client",
     "importance.global": "Weight for all clients",
     "importance.compare": "This client compared with all clients",
-    "importance.axis": "Mean |SHAP| (log-odds)",
-    "importance.local_axis": "|SHAP| for this client (log-odds)",
+    "importance.axis": "Relative weight (top = 100)",
+    "importance.local_axis": "Points",  # the plot is narrow: the chart title says the rest
     "importance.alt": "Bar chart of the {count} most influential characteristics: {items}.",
     "value.missing": "missing",
     "value.yes": "yes",
     "value.no": "no",
     # comparison
-    "comparison.title": "Compare with other clients",
     "comparison.feature": "Characteristic",
     "dist.title": "{label}: repaid vs defaulted clients",
     "dist.repaid": "Repaid",
@@ -138,7 +142,6 @@ EN: Final[dict[str, str]] = {
     "neighbors.alt": "Bar chart of the default probability of the {k} most similar clients; "
     "{n1} of them had payment difficulties. Threshold {threshold}.",
     # what-if
-    "whatif.title": "What-if simulation",
     "whatif.intro": "Change what the client can act on, then re-score. Age, gender and family "
     "status are never editable.",
     "whatif.submit": "Re-score",
@@ -146,12 +149,19 @@ EN: Final[dict[str, str]] = {
     "whatif.after": "Simulated",
     "whatif.none": "No characteristic the client can act on is available for this file.",
     "whatif.unchanged": "Change at least one value, then select Re-score.",
-    "whatif.delta": "Default probability {before} → {after} ({delta} points).",
+    "whatif.delta": "Default probability {before} → {after} ({delta}).",
     "whatif.invalid": "The scoring service refused these values: {detail}",
+    "whatif.amount": "{label} ({currency})",
+    "whatif.amount_invalid": "{label}: “{value}” is not an amount. Type digits, e.g. 250,000.",
+    "whatif.term": "Credit term (years)",
+    "whatif.term_help": "The annuity follows the credit amount and the term, so the simulated "
+    "loan is a loan that could be granted.",
+    "whatif.annuity": "Annuity for this amount and term: {annuity} (today {today}).",
     "cf.title": "What would change the decision",
     "cf.none": "No small change of the actionable characteristics crosses the threshold.",
     "cf.after": "With these changes: {decision}, default probability {probability}.",
     "cf.apply": "Try these changes in the simulation",
+    "cf.derived": "{label} (follows, same term)",
     "col.now": "Today",
     "col.needed": "Needed",
     # model
@@ -175,6 +185,7 @@ EN: Final[dict[str, str]] = {
     "model.libraries": "Library versions",
     "col.library": "Library",
     "col.version": "Version",
+    "currency": "€",
 }
 
 FR: Final[dict[str, str]] = {
@@ -209,11 +220,15 @@ FR: Final[dict[str, str]] = {
     "error.retry": "Réessayer",
     "decision.grant": "Crédit accordé",
     "decision.refuse": "Crédit refusé",
-    "decision.below": "La probabilité de défaut, {probability}, est {gap} points sous le "
-    "seuil de {threshold}.",
-    "decision.above": "La probabilité de défaut, {probability}, est {gap} points au-dessus du "
-    "seuil de {threshold}.",
+    "decision.below": "La probabilité de défaut, {probability}, est {gap} sous le seuil de "
+    "{threshold}.",
+    "decision.above": "La probabilité de défaut, {probability}, est {gap} au-dessus du seuil "
+    "de {threshold}.",
     "decision.at": "La probabilité de défaut, {probability}, est au seuil de {threshold}.",
+    "decision.just_below": "La probabilité de défaut, {probability}, est juste sous le seuil "
+    "de {threshold}.",
+    "decision.just_above": "La probabilité de défaut, {probability}, est juste au-dessus du "
+    "seuil de {threshold}.",
     "decision.close": "Proche du seuil : examinez le dossier avec attention.",
     "decision.model": "Modèle {version}",
     "reasons.against": "Ce qui augmente le risque",
@@ -235,34 +250,33 @@ FR: Final[dict[str, str]] = {
     "direction.up": "augmente le risque",
     "direction.down": "diminue le risque",
     "explanation.title": "Pourquoi cette décision",
-    "explanation.intro": "Chaque barre montre de combien une caractéristique éloigne le score "
-    "de risque de ce client de celui du client moyen : les barres hachurées vers la droite "
-    "augmentent le risque, les barres pleines vers la gauche le diminuent (log-odds).",
+    "explanation.intro": "De la probabilité de défaut du client moyen à celle de ce client, "
+    "chaque barre montre combien de points une caractéristique ajoute ou retire : les barres "
+    "hachurées vers la droite augmentent le risque, les barres pleines vers la gauche le "
+    "diminuent.",
     "waterfall.base": "Client moyen",
     "waterfall.rest": "{count} autres caractéristiques",
     "waterfall.final": "Ce client",
-    "waterfall.axis": "Score de risque (log-odds)",
-    "waterfall.alt": "Graphique en cascade. Depuis le score de risque du client moyen, "
-    "{base}, les effets les plus forts sont : {items}. {rest}. Le score de ce client est "
-    "{raw}, soit une probabilité de défaut de {probability}.",
-    "waterfall.alt_rest": "{count} autres caractéristiques ajoutent ensemble {shap}",
+    "waterfall.axis": "Probabilité de défaut",
+    "waterfall.alt": "Graphique en cascade. Depuis la probabilité de défaut du client moyen, "
+    "{base}, les effets les plus forts sont : {items}. {rest}. La probabilité de défaut de ce "
+    "client est de {probability}.",
+    "waterfall.alt_rest": "{count} autres caractéristiques ajoutent ensemble {points}",
     "col.feature": "Caractéristique",
     "col.value": "Valeur du client",
-    "col.contribution": "Contribution (log-odds)",
+    "col.contribution": "Effet sur la probabilité",
     "col.effect": "Effet",
-    "col.importance": "Importance (|SHAP| moyen)",
-    "col.local": "Poids pour ce client (|SHAP|)",
+    "col.importance": "Poids relatif (le plus fort = 100)",
     "importance.local": "Poids pour ce client",
     "importance.global": "Poids pour l'ensemble des clients",
     "importance.compare": "Ce client comparé à l'ensemble des clients",
-    "importance.axis": "|SHAP| moyen (log-odds)",
-    "importance.local_axis": "|SHAP| pour ce client (log-odds)",
+    "importance.axis": "Poids relatif (max = 100)",
+    "importance.local_axis": "Points",
     "importance.alt": "Diagramme en barres des {count} caractéristiques les plus influentes : "
     "{items}.",
     "value.missing": "manquante",
     "value.yes": "oui",
     "value.no": "non",
-    "comparison.title": "Comparer avec les autres clients",
     "comparison.feature": "Caractéristique",
     "dist.title": "{label} : clients ayant remboursé ou non",
     "dist.repaid": "Remboursé",
@@ -297,7 +311,6 @@ FR: Final[dict[str, str]] = {
     "difficultés de paiement.",
     "neighbors.alt": "Diagramme en barres de la probabilité de défaut des {k} clients les "
     "plus proches ; {n1} d'entre eux ont eu des difficultés de paiement. Seuil {threshold}.",
-    "whatif.title": "Simulation",
     "whatif.intro": "Modifiez ce sur quoi le client peut agir, puis recalculez le score. "
     "L'âge, le genre et la situation familiale ne sont jamais modifiables.",
     "whatif.submit": "Recalculer",
@@ -306,12 +319,20 @@ FR: Final[dict[str, str]] = {
     "whatif.none": "Aucune caractéristique modifiable par le client n'est disponible pour ce "
     "dossier.",
     "whatif.unchanged": "Modifiez au moins une valeur, puis choisissez Recalculer.",
-    "whatif.delta": "Probabilité de défaut {before} → {after} ({delta} points).",
+    "whatif.delta": "Probabilité de défaut {before} → {after} ({delta}).",
     "whatif.invalid": "Le service de scoring a refusé ces valeurs : {detail}",
+    "whatif.amount": "{label} ({currency})",
+    "whatif.amount_invalid": "{label} : « {value} » n'est pas un montant. Saisissez des "
+    "chiffres, par exemple 250 000.",
+    "whatif.term": "Durée du crédit (années)",
+    "whatif.term_help": "L'annuité suit le montant et la durée du crédit : le prêt simulé est "
+    "un prêt qui pourrait être accordé.",
+    "whatif.annuity": "Annuité pour ce montant et cette durée : {annuity} (aujourd'hui {today}).",
     "cf.title": "Ce qui changerait la décision",
     "cf.none": "Aucun petit changement des caractéristiques modifiables ne franchit le seuil.",
     "cf.after": "Avec ces changements : {decision}, probabilité de défaut {probability}.",
     "cf.apply": "Essayer ces changements dans la simulation",
+    "cf.derived": "{label} (suit, même durée)",
     "col.now": "Aujourd'hui",
     "col.needed": "Nécessaire",
     "model.title": "À propos du modèle",
@@ -334,6 +355,7 @@ FR: Final[dict[str, str]] = {
     "model.libraries": "Versions des bibliothèques",
     "col.library": "Bibliothèque",
     "col.version": "Version",
+    "currency": "€",
 }
 
 STRINGS: Final[dict[Lang, dict[str, str]]] = {"en": EN, "fr": FR}
@@ -341,8 +363,8 @@ STRINGS: Final[dict[Lang, dict[str, str]]] = {"en": EN, "fr": FR}
 
 def default_lang() -> Lang:
     """DASHBOARD_LANG if it names a supported language, else English."""
-    env = os.environ.get("DASHBOARD_LANG", "en").lower()
-    return env if env in LANGS else "en"
+    wanted = setting("DASHBOARD_LANG", "en").lower()
+    return wanted if wanted in LANGS else "en"
 
 
 def tr(lang: Lang, key: str, **values: object) -> str:
@@ -361,10 +383,31 @@ def t(key: str, **values: object) -> str:
     return tr(current_lang(), key, **values)
 
 
+THIN: Final = "\u202f"  # narrow no-break space: French thousands separator
+NBSP: Final = "\u00a0"  # no-break space: before "%" and "€" in French
+MAX_DIGITS: Final = 3  # the most decimals a percentage is shown with to tell two values apart
+
+
+def grouped(value: float, digits: int, lang: Lang) -> str:
+    """``value`` with ``digits`` decimals, thousands grouped as ``lang`` writes them."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", THIN).replace(".", ",") if lang == "fr" else text
+
+
 def pct(value: float, lang: Lang, digits: int = 1) -> str:
     """A probability as a percentage, written the way each language writes it."""
-    text = f"{value * 100:.{digits}f}"
-    return f"{text.replace('.', ',')} %" if lang == "fr" else f"{text}%"
+    text = grouped(value * 100, digits, lang)
+    return f"{text}{NBSP}%" if lang == "fr" else f"{text}%"
+
+
+def pct_pair(probability: float, threshold: float, lang: Lang) -> tuple[str, str, bool]:
+    """A probability and its threshold with enough decimals (up to MAX_DIGITS) to tell them
+    apart, and whether they could be: "9.66% (threshold 9.70%)", never "9.7% (threshold 9.7%)"
+    for two different values. False means even MAX_DIGITS show the same text."""
+    for digits in range(1, MAX_DIGITS + 1):
+        if round(probability * 100, digits) != round(threshold * 100, digits):
+            return pct(probability, lang, digits), pct(threshold, lang, digits), True
+    return pct(probability, lang), pct(threshold, lang), False
 
 
 def num(value: float | int | None, lang: Lang, digits: int = 2) -> str:
@@ -372,9 +415,33 @@ def num(value: float | int | None, lang: Lang, digits: int = 2) -> str:
     if value is None:
         return tr(lang, "value.missing")
     if float(value).is_integer() and abs(value) >= 1:
-        text = f"{int(value):,}"
-    else:
-        text = f"{value:,.{digits}f}"
+        return grouped(int(value), 0, lang)
+    return grouped(float(value), digits, lang)
+
+
+def half_up(value: float) -> int:
+    """Whole units as people round money: 24,700.50 -> 24,701 (round() would give 24,700)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def money(value: float | None, lang: Lang) -> str:
+    """An amount in whole units with its currency: "€406,598" / "406 598 €"."""
+    if value is None:
+        return tr(lang, "value.missing")
+    whole = grouped(half_up(value), 0, lang)
+    currency = tr(lang, "currency")
     if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
+        return f"{whole}{NBSP}{currency}"
+    return f"-{currency}{whole[1:]}" if whole.startswith("-") else f"{currency}{whole}"
+
+
+def points(delta: float, lang: Lang, signed: bool = True) -> str:
+    """A change of probability in percentage points, signed: "-23.0 points", "-0,7 point"
+    (French keeps the singular below 2)."""
+    rounded = round(delta, 1) or 0.0  # never "-0.0"
+    sign = "+" if rounded > 0 else "-" if rounded < 0 else ""
+    sign = sign if signed else ""
+    text = f"{sign}{grouped(abs(rounded), 1, lang)}"
+    if lang == "fr":
+        return f"{text}{NBSP}{'points' if abs(rounded) >= 2 else 'point'}"
+    return f"{text} points"

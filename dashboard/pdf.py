@@ -11,8 +11,8 @@ import datetime as dt
 from fpdf import FPDF
 
 from dashboard import theme
-from dashboard.api_client import Explanation
-from dashboard.describe import decision_words
+from dashboard.api_client import Decision, Explanation
+from dashboard.describe import decision_words, verdict
 from dashboard.i18n import Lang, pct, tr
 
 _PLAIN = str.maketrans(
@@ -48,13 +48,13 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
-def _gauge(pdf: FPDF, probability: float, threshold: float, lang: Lang) -> None:
+def _gauge(pdf: FPDF, probability: float, threshold: float, decision: Decision, lang: Lang) -> None:
     x, y, width, height = pdf.l_margin, pdf.get_y() + 2, pdf.epw, 8
     pdf.set_fill_color(*_rgb(theme.GRANT_TINT))
     pdf.rect(x, y, width * threshold, height, style="F")
     pdf.set_fill_color(*_rgb(theme.REFUSE_TINT))
     pdf.rect(x + width * threshold, y, width * (1 - threshold), height, style="F")
-    bar = theme.VERMILION if probability >= threshold else theme.BLUE
+    bar = theme.VERMILION if decision == "refuse" else theme.BLUE
     pdf.set_fill_color(*_rgb(bar))
     pdf.rect(x, y + 2, width * probability, height - 4, style="F")
     pdf.set_draw_color(*_rgb(theme.INK))
@@ -98,15 +98,15 @@ def decision_summary(
     line = f"{tr(lang, 'pdf.client', client_id=client_id)}   |   {tr(lang, 'pdf.date', date=date)}"
     pdf.cell(0, 6, plain(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    verdict = tr(lang, "decision.refuse" if refused else "decision.grant")
+    words = verdict(expl["decision"], lang)
     pdf.set_text_color(*_rgb(theme.REFUSE_TEXT if refused else theme.GRANT_TEXT))
     pdf.set_font("Helvetica", style="B", size=20)
-    pdf.cell(0, 12, plain(f"{'X' if refused else 'OK'}  {verdict}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 12, plain(f"{'X' if refused else 'OK'}  {words}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*_rgb(theme.INK))
     pdf.set_font("Helvetica", size=11)
-    words = decision_words(expl["probability"], expl["threshold"], lang)
-    pdf.multi_cell(0, 6, plain(words), new_x="LMARGIN", new_y="NEXT")
-    _gauge(pdf, expl["probability"], expl["threshold"], lang)
+    position = decision_words(expl["probability"], expl["threshold"], lang)
+    pdf.multi_cell(0, 6, plain(position), new_x="LMARGIN", new_y="NEXT")
+    _gauge(pdf, expl["probability"], expl["threshold"], expl["decision"], lang)
     _reasons(pdf, tr(lang, "reasons.against"), expl["reasons"]["against"], lang)
     _reasons(pdf, tr(lang, "reasons.for"), expl["reasons"]["for"], lang)
     pdf.ln(4)

@@ -1,4 +1,8 @@
-"""Where the API is and which key to use: environment first, then st.secrets, then defaults."""
+"""The dashboard's configuration: environment first, then st.secrets, then safe defaults.
+
+API_URL, API_KEY and API_TIMEOUT say where the API is, which key to use and how long to wait;
+DASHBOARD_LANG is the language a new session starts in (dashboard.i18n).
+"""
 
 from __future__ import annotations
 
@@ -28,17 +32,18 @@ def _secret(name: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _value(name: str, default: str) -> str:
+def setting(name: str, default: str) -> str:
+    """A setting from the environment, else st.secrets, else ``default``."""
     return os.environ.get(name) or _secret(name) or default
 
 
 def load_settings() -> Settings:
     try:
-        timeout = float(_value("API_TIMEOUT", str(DEFAULT_TIMEOUT_S)))
+        timeout = float(setting("API_TIMEOUT", str(DEFAULT_TIMEOUT_S)))
     except ValueError:
         timeout = DEFAULT_TIMEOUT_S
     return Settings(
-        api_url=_value("API_URL", DEFAULT_API_URL),
-        api_key=_value("API_KEY", DEFAULT_API_KEY),
+        api_url=setting("API_URL", DEFAULT_API_URL),
+        api_key=setting("API_KEY", DEFAULT_API_KEY),
         timeout_s=timeout,
     )

@@ -15,7 +15,10 @@ CONFIG_PATH = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
 # Bars and marks (>= 3:1 against white, WCAG 1.4.11 non-text contrast).
 BLUE = "#0072B2"
 VERMILION = "#D55E00"
-GREY = "#6B7280"
+# Chart background and guides (decoration: no contrast requirement).
+WHITE = "#FFFFFF"
+GRID = "#E5E7EB"
+ZERO_LINE = "#9CA3AF"
 # Coloured text (>= 4.5:1 against white, WCAG 1.4.3).
 GRANT_TEXT = "#1F5F99"
 REFUSE_TEXT = "#A1141F"
@@ -31,8 +34,8 @@ PATTERN_RISK_DOWN = ""
 TEXT_PAIRS: dict[str, tuple[str, str]] = {
     "decision grant text": (GRANT_TEXT, GRANT_TINT),
     "decision refuse text": (REFUSE_TEXT, REFUSE_TINT),
-    "muted text": (MUTED_TEXT, "#FFFFFF"),
-    "ink on white": (INK, "#FFFFFF"),
+    "muted text": (MUTED_TEXT, WHITE),
+    "ink on white": (INK, WHITE),
 }
 
 

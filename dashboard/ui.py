@@ -12,13 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import charts, data, describe, theme
+from dashboard import cached_api, charts, describe, theme
 from dashboard.api_client import (
     ApiAuthError,
     ApiError,
     ApiNotFound,
     ApiTimeout,
     ApiUnavailable,
+    Decision,
     Importance,
 )
 from dashboard.describe import decision_words
@@ -92,7 +93,8 @@ def importance_chart(
     key: str,
     risk_up: list[bool] | None = None,
 ) -> None:
-    """Importance bars (local or global) with their text alternative and table."""
+    """Weight bars (this client's points, or the model's relative weights) with their text
+    alternative and table."""
     lang = current_lang()
     chart(
         charts.bars(
@@ -104,7 +106,7 @@ def importance_chart(
             lang=lang,
         ),
         describe.importance_alt(items, lang),
-        describe.importance_table(items, lang),
+        describe.importance_table(items, lang, header=axis),
         key=key,
     )
 
@@ -123,10 +125,15 @@ _ICON_REFUSE = (
 
 
 def decision_card(
-    probability: float, threshold: float, lang: Lang, dom_id: str | None = "decision-card"
+    probability: float,
+    threshold: float,
+    decision: Decision,
+    lang: Lang,
+    dom_id: str | None = "decision-card",
 ) -> None:
-    """Grant or refuse in words, with an icon and a colour, and how far from the threshold."""
-    refused = probability >= threshold
+    """The API's decision in words, with an icon and a colour, and how far from the threshold.
+    Never recomputed here: the decision the advisor reads is the one the audit log records."""
+    refused = decision == "refuse"
     colour, tint, bar = (
         (theme.REFUSE_TEXT, theme.REFUSE_TINT, theme.VERMILION)
         if refused
@@ -138,14 +145,14 @@ def decision_card(
         f"<img alt='' width='34' height='34' src='data:image/svg+xml;base64,"
         f"{base64.b64encode(svg.encode()).decode()}'/>"
     )
-    verdict = t("decision.refuse" if refused else "decision.grant")
+    verdict = describe.verdict(decision, lang)
     # "close" scales with the threshold: 2 points matter more at 10 % than at 50 %
     close = abs(probability - threshold) < min(0.05, 0.2 * threshold)
     note = f"<p style='margin:6px 0 0;font-weight:600'>{t('decision.close')}</p>" if close else ""
     id_attr = f"id='{dom_id}' " if dom_id else ""
     st.html(
         f"<div {id_attr}class='decision-card' role='status' "
-        f"data-decision='{'refuse' if refused else 'grant'}' "
+        f"data-decision='{html.escape(decision)}' "
         f"style='border:1px solid {bar};border-left:10px solid {bar};background:{tint};"
         f"border-radius:10px;padding:18px 22px;color:{theme.INK}'>"
         f"<div style='display:flex;align-items:center;gap:12px;font-size:1.75rem;"
@@ -198,7 +205,7 @@ def client_picker() -> None:
     st.session_state.pop("_deep_link", None)
     with st.sidebar:
         try:
-            page = data.search_clients(query)
+            page = cached_api.search_clients(query)
         except ApiError as err:
             show_error(err, key="search")
             return

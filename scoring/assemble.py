@@ -13,7 +13,6 @@ import numpy as np
 
 from scoring.bundle import FORMAT_VERSION, Bundle
 from scoring.features import BINARY_COLUMNS, EDUCATION_ORDER, FeatureBuilder
-from scoring.labels import label
 from scoring.metadata import (
     BundleMetadata,
     CostSettings,
@@ -24,8 +23,9 @@ from scoring.metadata import (
     Metrics,
 )
 from scoring.reference import reference_sample, summary_statistics
-from scoring.schema import ACTIONABLE_COLUMNS, describe
+from scoring.schema import ACTIONABLE_COLUMNS
 from scoring.train import TrainConfig, TrainResult
+from scoring.wording import feature_description, feature_label
 
 IMPORTANCE_ROWS = 5000
 LIBRARIES = ["lightgbm", "numpy", "pandas", "scikit-learn", "pyarrow"]
@@ -54,16 +54,6 @@ def global_importance(result: TrainResult, seed: int) -> dict[str, float]:
     return dict(pairs)
 
 
-def _description(feature: str, sources: list[str]) -> str:
-    if sources == [feature]:
-        return describe(feature)
-    described = [
-        describe(s) if "." not in s else describe(*reversed(s.split(".", 1))) for s in sources
-    ]
-    parts = [text for text in described if text]
-    return f"Derived from {', '.join(sources)}" + (f": {parts[0]}" if len(parts) == 1 else "")
-
-
 def _dtype(builder: FeatureBuilder, feature: str) -> FeatureKind:
     if feature in builder.vocabularies:
         return "category"
@@ -86,9 +76,9 @@ def feature_catalogue(builder: FeatureBuilder) -> list[FeatureInfo]:
         catalogue.append(
             FeatureInfo(
                 name=feature,
-                label=label(feature, "en"),
-                label_fr=label(feature, "fr"),
-                description=_description(feature, sources),
+                label=feature_label(feature, "en"),
+                label_fr=feature_label(feature, "fr"),
+                description=feature_description(feature, sources),
                 dtype=_dtype(builder, feature),
                 sources=sources,
                 actionable=any(s in ACTIONABLE_COLUMNS for s in sources),

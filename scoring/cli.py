@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scoring.errors import ScoringError
+from scoring.wording import LANGS
 
 if TYPE_CHECKING:
     from scoring.metadata import BundleMetadata
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--out", type=Path, required=True, help=".csv or .parquet")
     score.add_argument("--cache-dir", type=Path, default=Path("var/cache"))
     score.add_argument("--reasons", action="store_true", help="add plain-language reasons")
-    score.add_argument("--lang", choices=["en", "fr"], default="en")
+    score.add_argument("--lang", choices=LANGS, default="en")
     score.set_defaults(func=cmd_score)
 
     info = commands.add_parser("info", help="check a bundle and print its summary")

@@ -4,6 +4,9 @@ refused client below the threshold.
 Search by number of columns changed (1, then 2, then 3), each level one batched model call over
 a fixed grid of relative changes; within a level the smallest total relative change wins (ties:
 lower probability, then column order). Deterministic and bounded: at most three predict calls.
+
+A simulated loan must be a loan that could exist: a change of the credit amount keeps the term
+(credit / annuity), so the annuity follows the amount unless the search changes it too.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations, product
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from scoring.decision import Decision, decide, decide_all
-
-Lang = Literal["en", "fr"]
+from scoring.formats import AMOUNTS, amount, digits_apart, number, percent
+from scoring.wording import Lang, column_label, lower_first, text, with_article
 
 DECREASE = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
 INCREASE = (1.05, 1.1, 1.2, 1.3, 1.5, 1.75, 2.0)
@@ -35,14 +38,7 @@ TOGGLE_CHANGE = 1.0  # a yes/no switch counts as a 100 % change
 LEVEL3_COLUMNS = 4  # triples only among the columns whose single change helped most
 LEVEL3_STEPS = 4  # ... and only with their largest changes
 
-LABELS: dict[str, dict[Lang, str]] = {
-    "AMT_CREDIT": {"en": "credit amount", "fr": "montant du crédit"},
-    "AMT_ANNUITY": {"en": "loan annuity", "fr": "annuité du prêt"},
-    "AMT_GOODS_PRICE": {"en": "price of the goods", "fr": "prix du bien"},
-    "AMT_INCOME_TOTAL": {"en": "income", "fr": "revenu"},
-    "FLAG_OWN_CAR": {"en": "owns a car", "fr": "possède une voiture"},
-    "FLAG_OWN_REALTY": {"en": "owns real estate", "fr": "possède un bien immobilier"},
-}
+CREDIT, ANNUITY = "AMT_CREDIT", "AMT_ANNUITY"
 
 
 class Scorer(Protocol):
@@ -61,7 +57,8 @@ class Change:
     column: str
     before: Any
     after: Any
-    relative: float  # |after / before - 1|, or TOGGLE_CHANGE
+    relative: float  # |after / before - 1|, or TOGGLE_CHANGE; 0 for a derived change
+    derived: bool = False  # follows from another change (the annuity of a same-term loan)
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,21 @@ class Counterfactual:
 
 
 def label(column: str, lang: Lang = "en") -> str:
-    return LABELS.get(column, {}).get(lang) or column.replace("_", " ").lower()
+    """The column's label inside a sentence ("credit amount", "montant du crédit")."""
+    return lower_first(column_label(column, lang))
+
+
+def keep_term(changes: list[Change], record: Mapping[str, Any]) -> list[Change]:
+    """``changes`` plus the annuity that keeps the loan's term when the credit amount changes
+    and the annuity is not changed itself."""
+    credit = next((c for c in changes if c.column == CREDIT), None)
+    annuity = record.get(ANNUITY)
+    if credit is None or any(c.column == ANNUITY for c in changes):
+        return changes
+    if not isinstance(annuity, int | float) or not np.isfinite(annuity) or annuity <= 0:
+        return changes
+    after = float(round(float(annuity) * credit.after / credit.before))
+    return [*changes, Change(ANNUITY, float(annuity), after, 0.0, derived=True)]
 
 
 def candidate_moves(raw: Mapping[str, Any], columns: Sequence[str]) -> list[list[Change]]:
@@ -123,7 +134,7 @@ def find(
     moves = candidate_moves(record, [c for c in actionable if c in base.columns])
 
     # Level 1: the client as is, and every single change.
-    singles = [[m] for column_moves in moves for m in column_moves]
+    singles = [keep_term([m], record) for column_moves in moves for m in column_moves]
     probs = _score(model, featurize, base, [[], *singles])
     before = float(probs[0])
     calls = 1
@@ -134,7 +145,9 @@ def find(
         return _result(best, before, model.threshold, calls)
 
     # Level 2: every pair of columns.
-    pairs = [list(combo) for a, b in combinations(moves, 2) for combo in product(a, b)]
+    pairs = [
+        keep_term(list(combo), record) for a, b in combinations(moves, 2) for combo in product(a, b)
+    ]
     if pairs:
         pair_probs = _score(model, featurize, base, pairs)
         calls += 1
@@ -150,7 +163,11 @@ def find(
         offset += len(column_moves)
     top = sorted(helped, key=lambda i: (helped[i], i))[:LEVEL3_COLUMNS]
     strong = [moves[i][-LEVEL3_STEPS:] for i in sorted(top)]
-    triples = [list(combo) for group in combinations(strong, 3) for combo in product(*group)]
+    triples = [
+        keep_term(list(combo), record)
+        for group in combinations(strong, 3)
+        for combo in product(*group)
+    ]
     if triples:
         triple_probs = _score(model, featurize, base, triples)
         calls += 1
@@ -207,46 +224,47 @@ def _result(best: Candidate | None, before: float, threshold: float, calls: int)
 
 def message(result: Counterfactual, lang: Lang = "en") -> str:
     """One plain sentence for the advisor."""
-    fr = lang == "fr"
     if result.found and not result.changes:
-        return (
-            "Le crédit est déjà accordé : aucun changement nécessaire."
-            if fr
-            else "The credit is already granted: no change needed."
-        )
+        return text("cf.already", lang)
     if not result.found:
-        return (
-            "Aucun changement raisonnable des éléments modifiables ne fait passer sous le seuil."
-            if fr
-            else "No reasonable change of the actionable items brings the client below the "
-            "threshold."
-        )
-    parts = [_describe(change, lang) for change in result.changes]
-    joined = (" et " if fr else " and ").join(parts)
+        return text("cf.none", lang)
+    derived = {c.column: c for c in result.changes if c.derived}
+    parts = [_describe(c, derived, lang) for c in result.changes if not c.derived]
+    joined = text("cf.and", lang).join(parts)
     after = result.probability_after or 0.0
-    if fr:
-        return (
-            f"{joined[0].upper()}{joined[1:]} ferait passer la probabilité de défaut de "
-            f"{result.probability_before:.1%} à {after:.1%} (seuil {result.threshold:.1%}) : "
-            "crédit accordé."
-        )
-    return (
-        f"{joined[0].upper()}{joined[1:]} would bring the default probability from "
-        f"{result.probability_before:.1%} to {after:.1%} (threshold {result.threshold:.1%}): "
-        "credit granted."
-    )
+    digits = digits_apart(after, result.threshold)
+    values = {
+        "changes": joined[:1].upper() + joined[1:],
+        "before": percent(result.probability_before, lang, digits or 1),
+        "after": percent(after, lang, digits or 1),
+        "threshold": percent(result.threshold, lang, digits or 1),
+    }
+    return text("cf.found" if digits else "cf.found_just", lang, **values)
 
 
-def _describe(change: Change, lang: Lang) -> str:
+def _value(column: str, value: float, lang: Lang) -> str:
+    return amount(value, lang) if column in AMOUNTS else number(value, lang, 2)
+
+
+def _describe(change: Change, derived: Mapping[str, Change], lang: Lang) -> str:
     name = label(change.column, lang)
     if isinstance(change.after, str):
-        yes = change.after == "Y"
-        if lang == "fr":
-            return f"{name} : {'oui' if yes else 'non'}"
-        return f"{name}: {'yes' if yes else 'no'}"
-    lower = change.after < change.before
-    if lang == "fr":
-        verb = "réduire" if lower else "augmenter"
-        return f"{verb} le {name} de {change.before:,.0f} à {change.after:,.0f}".replace(",", " ")
-    verb = "lowering" if lower else "raising"
-    return f"{verb} the {name} from {change.before:,.0f} to {change.after:,.0f}"
+        value = text("value.yes" if change.after == "Y" else "value.no", lang)
+        return text("cf.toggle", lang, name=name, value=value)
+    described = text(
+        "cf.lower" if change.after < change.before else "cf.raise",
+        lang,
+        name=with_article(name, lang),
+        before=_value(change.column, change.before, lang),
+        after=_value(change.column, change.after, lang),
+    )
+    follows = derived.get(ANNUITY) if change.column == CREDIT else None
+    if follows is None:
+        return described
+    return text(
+        "cf.same_term",
+        lang,
+        change=described,
+        before=_value(ANNUITY, follows.before, lang),
+        after=_value(ANNUITY, follows.after, lang),
+    )

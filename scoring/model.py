@@ -21,6 +21,7 @@ from scoring.decision import Decision, DecisionReason, Verdict, decide
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
 from scoring.metadata import BundleMetadata, FeatureInfo
 from scoring.reference import By, Distribution, classes_for, distribution
+from scoring.wording import Lang, feature_label
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,9 @@ class ScoringModel:
     def feature_info(self, feature: str) -> FeatureInfo | None:
         return self.metadata.feature(feature)
 
-    def label(self, feature: str, lang: str = "en") -> str:
-        info = self.metadata.feature(feature)
-        if info is None:
-            return feature
-        return info.label_fr if lang == "fr" and info.label_fr else info.label
+    def label(self, feature: str, lang: Lang = "en") -> str:
+        """The feature's label from the core's catalogue; a name the model lacks is kept as is."""
+        return feature_label(feature, lang) if feature in self._position else feature
 
     def decide(self, probability: float) -> Verdict:
         return decide(probability, self.threshold)

@@ -1,14 +1,11 @@
 """The Home Credit Default Risk raw schema: tables, columns, kinds and descriptions.
 
 The application table's columns and kinds are fixed here (they are the contract of every input
-file); descriptions come from Kaggle's column description file, stored as JSON in resources/.
+file); their descriptions, in English and French, are in scoring.wording.
 """
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from typing import Literal
 
 ColumnKind = Literal["int", "float", "category"]
@@ -170,19 +167,3 @@ AUXILIARY_KEYS: dict[str, list[str]] = {
     "installments_payments": [ID, "SK_ID_PREV"],
     "credit_card_balance": [ID, "SK_ID_PREV", "MONTHS_BALANCE"],
 }
-
-
-@cache
-def _descriptions() -> dict[str, dict[str, str]]:
-    text = (
-        resources.files("scoring.resources")
-        .joinpath("column_descriptions.json")
-        .read_text(encoding="utf-8")
-    )
-    data: dict[str, dict[str, str]] = json.loads(text)
-    return data
-
-
-def describe(column: str, table: str = "application") -> str:
-    """Kaggle's description of a raw column, or an empty string when it has none."""
-    return _descriptions().get(table, {}).get(column, "")

@@ -12,6 +12,7 @@ from api import responses
 from api.audit import input_hash
 from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, protected_router
 from api.schemas import (
+    GROUP_HELP,
     ClientFeatures,
     ClientList,
     ClientRecord,
@@ -48,8 +49,8 @@ async def list_clients(
 
 
 @router.get("/{client_id}", responses=NOT_FOUND, summary="Raw record")
-async def client_record(client_id: int, store: StoreDep) -> ClientRecord:
-    fields = [RawField.model_validate(f) for f in store.raw_record(client_id)]
+async def client_record(client_id: int, store: StoreDep, lang: Lang = "en") -> ClientRecord:
+    fields = [RawField.model_validate(f) for f in store.raw_record(client_id, lang)]
     return ClientRecord(client_id=client_id, fields=fields)
 
 
@@ -89,12 +90,13 @@ async def client_explanation(
     audit: AuditDep,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
     lang: Lang = "en",
+    group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> Explanation:
     expl = store.cached_explanation(model, client_id)
     if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
         expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
     await audit.decision(expl, client_id=client_id)
-    return responses.explanation(expl, model, client_id, top, lang)
+    return responses.explanation(expl, model, client_id, top, lang, group)
 
 
 @router.get(

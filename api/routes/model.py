@@ -8,7 +8,7 @@ from fastapi import Query
 
 from api import responses
 from api.deps import ModelDep, protected_router
-from api.schemas import ImportanceList, Lang, ModelCard
+from api.schemas import GROUP_HELP, ImportanceList, Lang, ModelCard
 
 router = protected_router("/v1/model", "model")
 
@@ -23,5 +23,6 @@ async def importance(
     model: ModelDep,
     top: Annotated[int | None, Query(ge=1, le=1000)] = None,
     lang: Lang = "en",
+    group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> ImportanceList:
-    return responses.importance(model, top, lang)
+    return responses.importance(model, top, lang, group)

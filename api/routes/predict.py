@@ -97,4 +97,4 @@ async def explain(
         fingerprint = input_hash(body.features)
     expl = await run_in_threadpool(compute)
     await audit.decision(expl, client_id=client_id, input_hash=fingerprint)
-    return responses.explanation(expl, model, client_id, body.top, body.lang)
+    return responses.explanation(expl, model, client_id, body.top, body.lang, body.group)

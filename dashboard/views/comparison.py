@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, describe, ui
+from dashboard import cached_api, charts, describe, ui
 from dashboard.i18n import num, pct, t
 
 client_id, lang = ui.page_header("page.comparison")
-expl = ui.load(data.explanation, client_id, lang)
-features = ui.load(data.features, lang)
+expl = ui.load(cached_api.explanation, client_id, lang)
+features = ui.load(cached_api.features, lang)
 labels = {f["name"]: f["label"] for f in features}
 # Category features are stored as level codes: a histogram or an axis of codes means nothing to
 # a client, so only numeric characteristics are offered here.
@@ -23,7 +23,7 @@ def _pick(label: str, key: str, default: str) -> str:
 
 
 feature = _pick(t("comparison.feature"), "comparison_feature", top[0])
-dist = ui.load(data.distribution, feature, client_id, lang)
+dist = ui.load(cached_api.distribution, feature, client_id, lang)
 ui.chart(
     charts.distribution(dist, labels[feature], lang),
     describe.distribution_alt(dist, labels[feature], lang),
@@ -45,8 +45,8 @@ with cols[2]:
         horizontal=True,
         format_func=lambda v: t("scatter.by_outcome" if v == "outcome" else "scatter.by_score"),
     )
-points = ui.load(data.scatter, x, y)
-record = ui.load(data.client_features, client_id)
+points = ui.load(cached_api.scatter, x, y)
+record = ui.load(cached_api.client_features, client_id)
 client_xy = (record.get(x), record.get(y))
 ui.chart(
     charts.scatter(points, labels[x], labels[y], client_xy, by == "score", lang),
@@ -56,7 +56,7 @@ ui.chart(
 )
 
 st.subheader(t("neighbors.title"))
-near = ui.load(data.neighbors, client_id)
+near = ui.load(cached_api.neighbors, client_id)
 st.write(t("neighbors.rate", k=num(len(near["items"]), lang), rate=pct(near["default_rate"], lang)))
 ui.chart(
     charts.neighbors(near, expl["threshold"], lang),

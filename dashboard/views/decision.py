@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, describe, pdf, ui
+from dashboard import cached_api, charts, describe, pdf, ui
 from dashboard.i18n import t
 
 client_id, lang = ui.page_header("page.decision")
-expl = ui.load(data.explanation, client_id, lang)
+expl = ui.load(cached_api.explanation, client_id, lang)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    ui.decision_card(expl["probability"], expl["threshold"], lang)
+    ui.decision_card(expl["probability"], expl["threshold"], expl["decision"], lang)
     st.write("")
     against, for_ = st.columns(2, gap="medium")
     with against:
@@ -21,9 +21,9 @@ with left:
         ui.reasons(t("reasons.for"), expl["reasons"]["for"], up=False)
 with right:
     ui.chart(
-        charts.gauge(expl["probability"], expl["threshold"], lang),
-        describe.gauge_alt(expl["probability"], expl["threshold"], lang),
-        describe.gauge_table(expl["probability"], expl["threshold"], lang),
+        charts.gauge(expl["probability"], expl["threshold"], expl["decision"], lang),
+        describe.gauge_alt(expl["probability"], expl["threshold"], expl["decision"], lang),
+        describe.gauge_table(expl["probability"], expl["threshold"], expl["decision"], lang),
         key="decision_gauge",
     )
 

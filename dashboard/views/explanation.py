@@ -1,16 +1,17 @@
-"""Explanation: the SHAP waterfall, and this client's weights next to the model's overall ones."""
+"""Explanation: the waterfall in probability points, and this client's weights next to the
+model's overall ones (external scores merged into one bar, as in the reasons)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, describe, ui
+from dashboard import cached_api, charts, describe, ui
 from dashboard.api_client import Importance
 from dashboard.i18n import t
 
 client_id, lang = ui.page_header("page.explanation")
-expl = ui.load(data.explanation, client_id, lang)
-overall = ui.load(data.importance, lang)["items"]
+expl = ui.load(cached_api.explanation, client_id, lang)
+overall = ui.load(cached_api.importance, lang)["items"]
 
 st.write(t("explanation.intro"))
 ui.chart(
@@ -21,10 +22,7 @@ ui.chart(
 )
 
 st.subheader(t("importance.compare"))
-local: list[Importance] = [
-    {"feature": c["feature"], "label": c["label"], "importance": abs(c["shap"])}
-    for c in expl["contributions"]
-]
+local, raises = describe.local_weights(expl, lang)
 left, right = st.columns(2, gap="large")
 with left:
     ui.importance_chart(
@@ -32,8 +30,8 @@ with left:
         t("importance.local"),
         t("importance.local_axis"),
         key="explanation_local",
-        risk_up=[c["shap"] > 0 for c in expl["contributions"]],
+        risk_up=raises,
     )
 with right:
-    top: list[Importance] = overall[: len(local) or 10]
+    top: list[Importance] = describe.relative(overall)[: len(local) or 10]
     ui.importance_chart(top, t("importance.global"), t("importance.axis"), key="explanation_global")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import cached_api, describe, ui
 from dashboard.i18n import current_lang, num, pct, t
 
 st.title(t("model.title"))
 lang = current_lang()
-card = ui.load(data.model)
-overall = ui.load(data.importance, lang)["items"]
+card = ui.load(cached_api.model)
+overall = ui.load(cached_api.importance, lang)["items"]
 
 st.markdown(
     f"**{t('model.version')}** `{card['version']}` · **{t('model.trained_at')}** "
@@ -41,7 +41,9 @@ st.write(
     )
 )
 
-ui.importance_chart(overall, t("model.importance"), t("importance.axis"), key="model_importance")
+ui.importance_chart(
+    describe.relative(overall), t("model.importance"), t("importance.axis"), key="model_importance"
+)
 
 with st.expander(t("model.libraries"), icon=":material/inventory_2:"):
     versions = pd.DataFrame(

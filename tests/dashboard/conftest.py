@@ -1,4 +1,4 @@
-"""Dashboard tests: the API is faked at one seam, dashboard.data.get_client."""
+"""Dashboard tests: the API is faked at one seam, dashboard.cached_api.get_client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data
+from dashboard import cached_api
 from tests.dashboard.fake_api import REFUSED_ID, FakeApi
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -26,7 +26,7 @@ def _clean_caches() -> Iterator[None]:
 @pytest.fixture
 def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     api = FakeApi()
-    monkeypatch.setattr(data, "get_client", lambda: api)
+    monkeypatch.setattr(cached_api, "get_client", lambda: api)
     return api
 
 

@@ -130,9 +130,36 @@ RAW: dict[int, list[tuple[str, RawValue, str]]] = {
     ]
     for cid in CLIENT_IDS
 }
+# What GET /v1/clients/{id} gives as each raw field's label and French description.
+RAW_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "SK_ID_CURR": ("Client ID", ""),
+        "CODE_GENDER": ("Gender", ""),
+        "DAYS_BIRTH": ("Age (days)", ""),
+        "AMT_CREDIT": ("Credit amount", ""),
+        "AMT_ANNUITY": ("Loan annuity", ""),
+        "AMT_GOODS_PRICE": ("Price of the goods", ""),
+        "NAME_FAMILY_STATUS": ("Family status", ""),
+        "EXT_SOURCE_2": ("External score 2", ""),
+        "DAYS_EMPLOYED": ("Days employed", ""),
+    },
+    "fr": {
+        "SK_ID_CURR": ("Identifiant client", "Identifiant du prêt dans notre échantillon"),
+        "CODE_GENDER": ("Genre", "Genre du client"),
+        "DAYS_BIRTH": ("Âge (jours)", "Âge du client en jours au moment de la demande"),
+        "AMT_CREDIT": ("Montant du crédit", "Montant du crédit"),
+        "AMT_ANNUITY": ("Annuité du prêt", "Annuité du prêt"),
+        "AMT_GOODS_PRICE": ("Prix du bien", "Prix du bien financé par le prêt"),
+        "NAME_FAMILY_STATUS": ("Situation familiale", "Situation familiale du client"),
+        "EXT_SOURCE_2": ("Score externe 2", "Score normalisé d'une source externe"),
+        "DAYS_EMPLOYED": ("Jours dans l'emploi actuel", "Jours depuis l'embauche"),
+    },
+}
 
 
-def _explanation(client_id: int | None, probability: float, lang: str = "en") -> Explanation:
+def _explanation(
+    client_id: int | None, probability: float, lang: str = "en", decision: str | None = None
+) -> Explanation:
     raw = math.log(probability / (1 - probability))
     contributions = [
         ("EXT_SOURCE_2", "External credit score 2", 0.2629, 0.62),
@@ -144,16 +171,22 @@ def _explanation(client_id: int | None, probability: float, lang: str = "en") ->
     base = -2.4
     rest_shap = raw - base - sum(c[3] for c in contributions)
     fr = lang == "fr"
+    texts = {
+        "en": ["0.26", "0.06", "-12,005", "€351,000", "-637"],
+        "fr": ["0,26", "0,06", "-12\u202f005", "351\u202f000\u00a0€", "-637"],
+    }["fr" if fr else "en"]
     return {
         "probability": probability,
-        "decision": "refuse" if probability >= THRESHOLD else "grant",
+        # the real API decides; the fake mirrors its rule unless a test overrides it
+        "decision": decision or ("refuse" if probability >= THRESHOLD else "grant"),
         "threshold": THRESHOLD,
         "model_version": "2026.11.0-demo",
         "client_id": client_id,
         "base_value": base,
         "raw_score": raw,
         "contributions": [
-            {"feature": f, "label": lbl, "value": v, "shap": s} for f, lbl, v, s in contributions
+            {"feature": f, "label": lbl, "value": v, "value_text": text, "shap": s}
+            for (f, lbl, v, s), text in zip(contributions, texts, strict=True)
         ],
         "rest": {"count": 137, "shap": rest_shap},
         "reasons": {
@@ -181,6 +214,10 @@ class FakeApi:
         self.calls: Counter[str] = Counter()
         self.last_changes: dict[str, RawValue] | None = None
         self.langs: dict[str, list[str]] = {}  # the lang of each call, per labelled route
+        self.groups: dict[str, list[bool]] = {}  # the group flag of each call, per route
+        # A decision per client that overrides the probability >= threshold rule, as an API
+        # with another rule (or another threshold) would answer: the dashboard must show it.
+        self.decisions: dict[int, str] = {}
         self.extra_changes: list[Change] = []  # more counterfactual changes (e.g. a yes/no item)
 
     def _call(self, name: str, client_id: int | None = None) -> None:
@@ -207,9 +244,14 @@ class FakeApi:
             item["label"] = label(item["name"], lang)
         return items
 
-    def client(self, client_id: int) -> ClientRecord:
+    def client(self, client_id: int, lang: str = "en") -> ClientRecord:
         self._call("client", client_id)
-        fields = [{"name": n, "value": v, "description": d} for n, v, d in RAW[client_id]]
+        self._lang("client", lang)
+        words = RAW_WORDS["fr" if lang == "fr" else "en"]
+        fields = [
+            {"name": n, "label": words[n][0], "value": v, "description": words[n][1] or d}
+            for n, v, d in RAW[client_id]
+        ]
         return {"client_id": client_id, "fields": fields}  # type: ignore[typeddict-item]
 
     def client_features(self, client_id: int) -> dict[str, float | None]:
@@ -223,14 +265,24 @@ class FakeApi:
             "CODE_GENDER": None,
         }
 
-    def explanation(self, client_id: int, top: int = 10, lang: str = "en") -> Explanation:
+    def explanation(
+        self, client_id: int, top: int = 10, lang: str = "en", group: bool = False
+    ) -> Explanation:
         self._call("explanation", client_id)
-        return _explanation(client_id, 0.62 if client_id == REFUSED_ID else 0.21, lang)
+        self.groups.setdefault("explanation", []).append(group)
+        probability = 0.62 if client_id == REFUSED_ID else 0.21
+        return _explanation(client_id, probability, lang, self.decisions.get(client_id))
 
     def explain_changes(
-        self, client_id: int, changes: Mapping[str, RawValue], top: int = 10, lang: str = "en"
+        self,
+        client_id: int,
+        changes: Mapping[str, RawValue],
+        top: int = 10,
+        lang: str = "en",
+        group: bool = False,
     ) -> Explanation:
         self._call("explain_changes", client_id)
+        self.groups.setdefault("explain_changes", []).append(group)
         self.last_changes = dict(changes)
         return _explanation(client_id, 0.39, lang)
 
@@ -303,9 +355,17 @@ class FakeApi:
             "changes": [
                 {
                     "column": "AMT_CREDIT",
-                    "label": "Credit amount",
+                    "label": "credit amount" if lang == "en" else "montant du crédit",
                     "before": 406597.5,
                     "after": 300000.0,
+                    "derived": False,
+                },
+                {
+                    "column": "AMT_ANNUITY",
+                    "label": "loan annuity" if lang == "en" else "annuité du prêt",
+                    "before": 24700.5,
+                    "after": 18224.0,
+                    "derived": True,
                 },
                 *self.extra_changes,
             ],
@@ -340,9 +400,10 @@ class FakeApi:
             "library_versions": {"lightgbm": "4.6.0", "shap": "0.48.0"},
         }
 
-    def importance(self, top: int = 20, lang: str = "en") -> ImportanceList:
+    def importance(self, top: int = 20, lang: str = "en", group: bool = False) -> ImportanceList:
         self._call("importance")
         self._lang("importance", lang)
+        self.groups.setdefault("importance", []).append(group)
         return {
             "items": [
                 {

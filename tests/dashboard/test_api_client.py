@@ -52,7 +52,30 @@ def _recording(body: object, seen: list[httpx.Request], status: int = 200) -> Ha
             "/v1/features",
             {"lang": "fr"},
         ),
-        (lambda c: c.client(REFUSED_ID), fake.client(REFUSED_ID), f"/v1/clients/{REFUSED_ID}", {}),
+        (
+            lambda c: c.client(REFUSED_ID),
+            fake.client(REFUSED_ID),
+            f"/v1/clients/{REFUSED_ID}",
+            {"lang": "en"},
+        ),
+        (
+            lambda c: c.client(REFUSED_ID, lang="fr"),
+            fake.client(REFUSED_ID, lang="fr"),
+            f"/v1/clients/{REFUSED_ID}",
+            {"lang": "fr"},
+        ),
+        (
+            lambda c: c.explanation(REFUSED_ID, lang="fr", group=True),
+            fake.explanation(REFUSED_ID),
+            f"/v1/clients/{REFUSED_ID}/explanation",
+            {"top": "10", "lang": "fr", "group": "true"},
+        ),
+        (
+            lambda c: c.importance(top=3, group=True),
+            fake.importance(3),
+            "/v1/model/importance",
+            {"top": "3", "lang": "en", "group": "true"},
+        ),
         (
             lambda c: c.client_features(REFUSED_ID),
             {"client_id": REFUSED_ID, "model_version": "v", "features": {"A": 1.0}},
@@ -157,6 +180,8 @@ def test_what_if_posts_client_id_and_changes() -> None:
         "lang": "fr",
     }
     assert result["decision"] == "refuse"
+    client.explain_changes(REFUSED_ID, {"AMT_CREDIT": 300000}, group=True)
+    assert json.loads(seen[1].content)["group"] is True
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dashboard import charts, describe, theme
@@ -12,21 +14,29 @@ EXPL = api.explanation(REFUSED_ID)
 
 
 def test_gauge_marks_the_threshold_and_the_decision_colour() -> None:
-    fig = charts.gauge(0.62, THRESHOLD, "en")
+    fig = charts.gauge(0.62, THRESHOLD, "refuse", "en")
     indicator = fig.data[0]
     assert indicator.value == 62.0
     assert indicator.gauge.threshold.value == pytest.approx(48.0)
     assert indicator.gauge.bar.color == theme.VERMILION
-    assert charts.gauge(0.21, THRESHOLD, "fr").data[0].gauge.bar.color == theme.BLUE
+    assert charts.gauge(0.21, THRESHOLD, "grant", "fr").data[0].gauge.bar.color == theme.BLUE
     assert "Threshold 48.0%" in fig.layout.annotations[0].text
 
 
+def test_the_gauge_shows_the_apis_decision_never_its_own() -> None:
+    # an API with another rule (a manual override, a "refer" band...) answers grant at 62 %
+    assert charts.gauge(0.62, THRESHOLD, "grant", "en").data[0].gauge.bar.color == theme.BLUE
+    assert describe.gauge_alt(0.62, THRESHOLD, "grant", "en").endswith("Credit granted.")
+    table = describe.gauge_table(0.21, THRESHOLD, "refuse", "en")
+    assert table.iloc[2, 1] == "Credit refused"
+
+
 def test_gauge_text_alternative_and_table() -> None:
-    assert describe.gauge_alt(0.62, THRESHOLD, "en") == (
+    assert describe.gauge_alt(0.62, THRESHOLD, "refuse", "en") == (
         "Gauge of the default probability: 62.0%, against a threshold of 48.0%. Credit refused."
     )
-    table = describe.gauge_table(0.21, THRESHOLD, "fr")
-    assert table.iloc[:, 1].tolist() == ["21,0 %", "48,0 %", "Crédit accordé"]
+    table = describe.gauge_table(0.21, THRESHOLD, "grant", "fr")
+    assert table.iloc[:, 1].tolist() == ["21,0\u00a0%", "48,0\u00a0%", "Crédit accordé"]
 
 
 @pytest.mark.parametrize(
@@ -37,33 +47,62 @@ def test_decision_words_say_how_far_from_the_threshold(probability: float, expec
     assert expected in describe.decision_words(probability, THRESHOLD, "en")
 
 
-def test_waterfall_adds_up_from_base_to_the_client_score() -> None:
+@pytest.mark.parametrize(
+    ("probability", "threshold", "lang", "expected"),
+    [
+        # 9.66% against 9.70% would read "9.7% ... threshold of 9.7%" with one decimal
+        (0.0966, 0.0970, "en", "9.66%, is just below the threshold of 9.70%."),
+        (0.0974, 0.0970, "en", "9.74%, is just above the threshold of 9.70%."),
+        (0.0969999, 0.0970, "fr", "9,7\u00a0%, est juste sous le seuil de 9,7\u00a0%."),
+        (0.0940, 0.0970, "en", "9.4%, is 0.3 points below the threshold of 9.7%."),
+    ],
+)
+def test_decision_words_never_read_as_a_contradiction_after_rounding(
+    probability: float, threshold: float, lang: str, expected: str
+) -> None:
+    assert describe.decision_words(probability, threshold, lang).endswith(expected)  # type: ignore[arg-type]
+
+
+def test_waterfall_adds_up_from_the_average_client_to_this_client_in_points() -> None:
     fig = charts.waterfall(EXPL, "en")
     bar = fig.data[0]
     assert list(bar.y)[-1] == "137 other characteristics"
-    assert bar.base[0] == pytest.approx(EXPL["base_value"])
-    assert bar.base[-1] + bar.x[-1] == pytest.approx(EXPL["raw_score"])
-    # colour is never alone: risk-raising bars are hatched and carry an up arrow
+    average = 100 / (1 + math.exp(-EXPL["base_value"]))
+    assert bar.base[0] == pytest.approx(average)  # the average client's probability, in %
+    assert bar.base[-1] + bar.x[-1] == pytest.approx(EXPL["probability"] * 100)
+    for i in range(1, len(bar.x)):  # each bar starts where the previous one ends
+        assert bar.base[i] == pytest.approx(bar.base[i - 1] + bar.x[i - 1])
+    # the bars move with the log-odds contributions, in probability points
+    shap = [c["shap"] for c in EXPL["contributions"]] + [EXPL["rest"]["shap"]]
+    assert [x > 0 for x in bar.x] == [s > 0 for s in shap]
+    # colour is never alone: risk-raising bars are hatched
     assert [s == "/" for s in bar.marker.pattern.shape] == [x > 0 for x in bar.x]
-    assert bar.customdata[0] == "▲"
-    assert bar.customdata[2] == "▼"
-    assert bar.texttemplate == "%{x:+.2f} %{customdata}"
+    # no number printed over a bar, no log-odds anywhere a person reads
+    assert bar.texttemplate is None
+    assert bar.text is None
+    assert fig.layout.xaxis.title.text == "Default probability"
+    assert "log-odds" not in fig.to_json()
     lines = {a.text for a in fig.layout.annotations}
     assert {"Average client", "This client", "Threshold"} <= lines
+    threshold_line = next(s for s in fig.layout.shapes if s.line.dash == "dash")
+    assert threshold_line.x0 == pytest.approx(THRESHOLD * 100)
 
 
 def test_waterfall_alternative_and_table() -> None:
     alt = describe.waterfall_alt(EXPL, "en")
-    assert alt.startswith("Waterfall chart. From the average client's risk score of -2.40")
-    assert "External credit score 2 +0.62 (raises the risk)" in alt
+    assert alt.startswith("Waterfall chart. From the average client's default probability of 8.3%")
+    assert "External credit score 2 +6.1 points (raises the risk)" in alt
     assert "137 other characteristics together add" in alt
-    table = describe.waterfall_table(EXPL, "fr")
+    assert alt.endswith("This client's default probability is 62.0%.")
+    table = describe.waterfall_table(api.explanation(REFUSED_ID, lang="fr"), "fr")
     assert list(table.columns) == [
         "Caractéristique",
         "Valeur du client",
-        "Contribution (log-odds)",
+        "Effet sur la probabilité",
         "Effet",
     ]
+    assert table.iloc[0, 1] == "0,26"  # the API's words for the value
+    assert table.iloc[0, 2] == "+6,1\u00a0points"
     assert table.iloc[2, 3] == "diminue le risque"
     assert len(table) == len(EXPL["contributions"]) + 1
 
@@ -142,13 +181,20 @@ def test_neighbors_chart_table_and_alternative() -> None:
         "payment difficulties. Threshold 48.0%."
     )
     table = describe.neighbors_table(near, "fr")
-    assert table.iloc[1].tolist() == ["300001", "0,20", "Difficultés de paiement", "35,0 %"]
+    assert table.iloc[1].tolist() == [
+        "300001",
+        "0,20",
+        "Difficultés de paiement",
+        "35,0\u00a0%",
+    ]
 
 
-def test_logit_is_safe_at_the_bounds() -> None:
-    assert charts.logit(0.5) == 0
-    assert charts.logit(0.0) < -20
-    assert charts.logit(1.0) > 20
+def test_neighbors_chart_is_scaled_to_its_data() -> None:
+    near = api.neighbors(GRANTED_ID)  # probabilities 30 % to 75 %, threshold 48 %
+    assert charts.neighbors(near, THRESHOLD, "en").layout.yaxis.range == (0, 90)
+    low = {**near, "items": [{**n, "probability": 0.05} for n in near["items"]]}
+    assert charts.neighbors(low, 0.097, "en").layout.yaxis.range == (0, 20)  # type: ignore[arg-type]
+    assert charts.neighbors_max([0.95], 0.5) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -159,6 +205,6 @@ def test_gauge_zooms_in_steps_of_ten_points(
     probability: float, threshold: float, top: float
 ) -> None:
     assert charts.gauge_max(probability, threshold) == pytest.approx(top)
-    fig = charts.gauge(probability, threshold, "fr")
+    fig = charts.gauge(probability, threshold, "refuse", "fr")
     assert fig.data[0].gauge.axis.range[1] == pytest.approx(top * 100)
     assert fig.layout.separators == ", "

@@ -7,6 +7,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import theme
 from dashboard.api_client import (
     ApiAuthError,
     ApiError,
@@ -130,7 +131,7 @@ def test_decision_granted_in_french(open_page: AppFactory) -> None:
     card = at.get("html")[0].proto.body
     assert "data-decision='grant'" in card
     assert FR["decision.grant"] in card
-    assert "27,0 points sous le seuil de 48,0 %" in card
+    assert "27,0\u00a0points sous le seuil de 48,0\u00a0%" in card
 
 
 def test_decision_costs_one_api_call_and_is_cached_across_pages(
@@ -158,7 +159,9 @@ def test_explanation_waterfall_and_local_vs_global(open_page: AppFactory) -> Non
     assert labels[0] == "External credit score 2"
     assert labels[-1] == "137 other characteristics"
     assert local["data"][0]["marker"]["pattern"]["shape"][0] == "/"  # type: ignore[index]
-    assert overall["data"][0]["x"][0] == pytest.approx(0.41)  # type: ignore[index]
+    # the model's weights on a plain scale: the most influential is 100 (0.41 mean |SHAP|)
+    assert overall["data"][0]["x"][0] == pytest.approx(100)  # type: ignore[index]
+    assert overall["data"][0]["x"][1] == pytest.approx(100 * 0.33 / 0.41, abs=0.05)  # type: ignore[index]
 
 
 def test_comparison_shows_distribution_scatter_and_neighbours(
@@ -202,21 +205,30 @@ def test_comparison_labels_follow_the_language_switch(
     assert fake_api.langs["features"] == ["en", "fr"], "the cache is keyed by language"
 
 
+def _whatif_keys(at: AppTest, widgets: str) -> set[str]:
+    return {str(w.key) for w in getattr(at, widgets) if str(w.key).startswith("whatif_")}
+
+
 def test_whatif_offers_only_actionable_columns_and_rescores(
     open_page: AppFactory, fake_api: FakeApi
 ) -> None:
     at = open_page("whatif")
     _assert_clean(at)
-    keys = {n.key for n in at.number_input}
-    assert keys == {
-        f"whatif_{REFUSED_ID}_{c}" for c in ("AMT_ANNUITY", "AMT_CREDIT", "AMT_GOODS_PRICE")
+    # amounts are typed with their separators; the annuity follows the amount and the term
+    assert _whatif_keys(at, "text_input") == {
+        f"whatif_{REFUSED_ID}_{c}" for c in ("AMT_CREDIT", "AMT_GOODS_PRICE")
     }
+    assert _whatif_keys(at, "number_input") == set()
+    assert _whatif_keys(at, "select_slider") == {f"whatif_{REFUSED_ID}_CREDIT_TERM"}
     assert at.info[0].value == EN["whatif.unchanged"]
 
-    at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value(300000.0)
+    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("300,000")
     at.button[0].click().run()  # the form's Re-score button
     _assert_clean(at)
-    assert fake_api.last_changes == {"AMT_CREDIT": 300000}
+    # a lower amount over the same term: the annuity is derived, not kept
+    term = 406597.5 / 24700.5
+    assert fake_api.last_changes == {"AMT_CREDIT": 300000, "AMT_ANNUITY": round(300000 / term, 2)}
+    assert fake_api.groups["explain_changes"] == [True]
     assert "Default probability 62.0% → 39.0% (-23.0 points)." in _texts(at)
     before, after = _charts(at)
     assert before["data"][0]["gauge"]["axis"]["range"] == after["data"][0]["gauge"]["axis"]["range"]  # type: ignore[index]
@@ -225,18 +237,67 @@ def test_whatif_offers_only_actionable_columns_and_rescores(
     assert any("data-decision='grant'" in c for c in cards)
 
 
+def test_whatif_shows_amounts_with_separators_and_currency(open_page: AppFactory) -> None:
+    at = open_page("whatif")
+    credit = at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT")
+    assert credit.value == "406,597.50"
+    assert credit.label == "Credit amount (€)"
+    term = at.select_slider(key=f"whatif_{REFUSED_ID}_CREDIT_TERM")
+    assert term.value == pytest.approx(16.5)
+    assert term.label == EN["whatif.term"]
+    assert "16.5" in term.options
+    assert "Annuity for this amount and term: €24,701 (today €24,701)." in _texts(at)
+    french = open_page("whatif", lang="fr")
+    credit = french.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT")
+    assert credit.value == "406\u202f597,50"
+    assert credit.label == "Montant du crédit (€)"
+    assert credit.help == "Montant du crédit", "the French description from GET /v1/clients/{id}"
+    assert "16,5" in french.select_slider(key=f"whatif_{REFUSED_ID}_CREDIT_TERM").options
+    table = french.table[0]
+    assert "Annuité du prêt (suit, même durée)" in str(table.value.index.tolist())
+    assert table.value.to_numpy().tolist() == [
+        ["406\u202f598\u00a0€", "300\u202f000\u00a0€"],
+        ["24\u202f701\u00a0€", "18\u202f224\u00a0€"],
+    ]
+
+
+def test_whatif_a_longer_term_lowers_the_annuity(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("whatif", lang="fr")
+    at.select_slider(key=f"whatif_{REFUSED_ID}_CREDIT_TERM").set_value(20.0)
+    at.button[0].click().run()
+    _assert_clean(at)
+    assert fake_api.last_changes == {"AMT_ANNUITY": round(406597.5 / 20, 2)}
+    assert "(+" not in _texts(at)
+    assert "Probabilité de défaut 62,0\u00a0% → 39,0\u00a0% (-23,0\u00a0points)." in _texts(at)
+
+
+def test_whatif_refuses_an_amount_that_is_not_one(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("whatif")
+    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("three hundred")
+    at.button[0].click().run()
+    _assert_clean(at)
+    assert "Credit amount: “three hundred” is not an amount." in at.warning[0].value
+    assert fake_api.calls["explain_changes"] == 0
+
+
 def test_whatif_counterfactual_can_be_copied_into_the_simulation(
     open_page: AppFactory, fake_api: FakeApi
 ) -> None:
     at = open_page("whatif")
     assert "Lowering the credit amount to 300,000" in _texts(at)
     at.button(key="whatif_apply_cf").click().run()
-    assert at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").value == 300000.0
+    assert at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").value == "300,000"
 
 
 def test_whatif_counterfactual_with_a_yes_no_item(open_page: AppFactory, fake_api: FakeApi) -> None:
     fake_api.extra_changes = [
-        {"column": "FLAG_OWN_CAR", "label": "owns a car", "before": "N", "after": "Y"}
+        {
+            "column": "FLAG_OWN_CAR",
+            "label": "owns a car",
+            "before": "N",
+            "after": "Y",
+            "derived": False,
+        }
     ]
     at = open_page("whatif")
     _assert_clean(at)
@@ -248,7 +309,7 @@ def test_whatif_counterfactual_with_a_yes_no_item(open_page: AppFactory, fake_ap
 def test_whatif_rejected_values_are_explained(open_page: AppFactory, fake_api: FakeApi) -> None:
     at = open_page("whatif")
     fake_api.errors["explain_changes"] = ApiError("HTTP 422: AMT_CREDIT must be > 0", 422)
-    at.number_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value(-1.0)
+    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("-1")
     at.button[0].click().run()
     _assert_clean(at)
     assert "AMT_CREDIT must be > 0" in at.warning[0].value
@@ -347,3 +408,46 @@ def test_comparison_never_offers_category_codes(
         options = at.selectbox(key=key).options
         assert "Occupation" not in options
         assert "External credit score 2" in options
+
+
+# --- the dashboard shows the API's decision, never its own ---------------------------------
+def test_a_decision_is_shown_as_the_api_gives_it(open_page: AppFactory, fake_api: FakeApi) -> None:
+    # 62 % is above the 48 % threshold, but this API grants (a rule the dashboard cannot know:
+    # an override, a "refer" band, another threshold): the advisor must read the API's answer.
+    fake_api.decisions[REFUSED_ID] = "grant"
+    at = open_page("decision")
+    _assert_clean(at)
+    card = at.get("html")[0].proto.body
+    assert "data-decision='grant'" in card
+    assert EN["decision.grant"] in card
+    assert EN["decision.refuse"] not in card
+    gauge = _charts(at)[0]
+    assert gauge["data"][0]["gauge"]["bar"]["color"] == theme.BLUE  # type: ignore[index]
+    assert at.get("plotly_chart")[0].proto.alt.endswith(f"{EN['decision.grant']}.")
+
+
+def test_the_whatif_today_card_is_the_apis_decision(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    fake_api.decisions[REFUSED_ID] = "grant"
+    at = open_page("whatif")
+    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("300,000")
+    at.button[0].click().run()
+    cards = [h.proto.body for h in at.get("html")]
+    assert not any("data-decision='refuse'" in c for c in cards)
+
+
+def test_explanations_and_importance_are_asked_with_the_external_scores_merged(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    open_page("explanation")
+    assert fake_api.groups["explanation"] == [True]
+    assert fake_api.groups["importance"] == [True]
+
+
+def test_whatif_asks_for_french_raw_fields(open_page: AppFactory, fake_api: FakeApi) -> None:
+    at = open_page("whatif", lang="fr")
+    _assert_clean(at)
+    assert fake_api.langs["client"] == ["fr"]
+    labels = {w.label for w in at.text_input if str(w.key).startswith("whatif_")}
+    assert labels == {"Montant du crédit (€)", "Prix du bien (€)"}

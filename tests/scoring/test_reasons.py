@@ -76,7 +76,7 @@ def test_reasons_each_way_in_english(model: ScoringModel, crafted: Explanation) 
     assert text["against"] == [
         "External credit scores: 0.31, which raises the risk of default.",
         "Credit / income: 4.25, which raises the risk of default.",
-        "Annual income: 135,000, which raises the risk of default.",
+        "Annual income: €135,000, which raises the risk of default.",
     ]
     assert text["for"] == [
         "Age (years): 52.3, which lowers the risk of default.",
@@ -103,7 +103,7 @@ def test_grouped_scores_that_cancel_out_give_way(model: ScoringModel) -> None:
         {"AMT_CREDIT": 450_000.0, "EXT_SOURCE_MEAN": 0.5},
     )
     text = reasons(explanation, model, "en", n=1)
-    assert text["against"] == ["Credit amount: 450,000, which raises the risk of default."]
+    assert text["against"] == ["Credit amount: €450,000, which raises the risk of default."]
     assert text["for"] == []
     totals, units = grouped_contributions(explanation, model, "en")
     groups = [u for u in units if isinstance(u, Contribution)]
@@ -121,13 +121,15 @@ def test_format_value(model: ScoringModel) -> None:
     assert info.levels
     levels = info.levels
     assert format_value(model, "ORGANIZATION_TYPE", 0.0, "en") == levels[0]
+    # a code outside the vocabulary is shown as the number it is (no decimals for integers)
     assert format_value(model, "ORGANIZATION_TYPE", float(len(levels) + 5), "en") == (
-        f"{len(levels) + 5:.1f}"
+        f"{len(levels) + 5}"
     )
+    assert format_value(model, "HOUR_APPR_PROCESS_START", 17.0, "fr") == "17"
     assert format_value(model, "OWNS_CAR", 0.0, "en") == "no"
     assert format_value(model, "OWNS_CAR", 0.0, "fr") == "non"
-    assert format_value(model, "AMT_CREDIT", 1_234_567.4, "en") == "1,234,567"
-    assert format_value(model, "AMT_CREDIT", 1_234_567.4, "fr") == "1\u202f234\u202f567"
+    assert format_value(model, "AMT_CREDIT", 1_234_567.4, "en") == "€1,234,567"
+    assert format_value(model, "AMT_CREDIT", 1_234_567.4, "fr") == "1\u202f234\u202f567\u00a0€"
     assert format_value(model, "EXT_SOURCE_2", 0.456, "en") == "0.46"
     assert format_value(model, "EXT_SOURCE_2", -3.14159, "fr") == "-3,14"
     assert format_value(model, "AGE_YEARS", 41.06, "en") == "41.1"

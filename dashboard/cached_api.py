@@ -1,7 +1,8 @@
 """The pages' view of the API: one client factory (the test seam) and cached responses.
 
 Responses are cached per client (and language) with a TTL, so moving between pages costs no
-extra API call; errors are never cached, so "Retry" really asks again.
+extra API call; errors are never cached, so "Retry" really asks again. Explanations and
+importances are asked with related features merged (``group``): what an advisor reads.
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ def search_clients(query: str, limit: int = 10) -> api_client.ClientPage:
 
 @st.cache_data(ttl=CLIENT_TTL_S, show_spinner=False, max_entries=512)
 def explanation(client_id: int, lang: Lang, top: int = 10) -> api_client.Explanation:
-    return _api().explanation(client_id, top=top, lang=lang)
+    return _api().explanation(client_id, top=top, lang=lang, group=True)
 
 
 @st.cache_data(ttl=CLIENT_TTL_S, show_spinner=False, max_entries=512)
-def client_record(client_id: int) -> api_client.ClientRecord:
-    return _api().client(client_id)
+def client_record(client_id: int, lang: Lang) -> api_client.ClientRecord:
+    return _api().client(client_id, lang=lang)
 
 
 @st.cache_data(ttl=CLIENT_TTL_S, show_spinner=False, max_entries=512)
@@ -82,7 +83,7 @@ def what_if(
 ) -> api_client.Explanation:
     # Changes arrive as a sorted tuple so that the same simulation is not recomputed.
     change_map: Mapping[str, RawValue] = dict(changes)
-    return _api().explain_changes(client_id, change_map, lang=lang)
+    return _api().explain_changes(client_id, change_map, lang=lang, group=True)
 
 
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
@@ -97,4 +98,4 @@ def model() -> api_client.ModelCard:
 
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
 def importance(lang: Lang, top: int = 20) -> api_client.ImportanceList:
-    return _api().importance(top=top, lang=lang)
+    return _api().importance(top=top, lang=lang, group=True)
