@@ -21,7 +21,7 @@ REQUIREMENTS := requirements-dev.txt requirements-delivery.txt $(DEMO_REQUIREMEN
 # Every install takes its versions from the lock (`make lock` regenerates it): the versions the
 # tests ran with are the ones a deploy installs. No --quiet: a first install takes minutes.
 LOCK := requirements.lock
-PIP_INSTALL := $(PIP) install --progress-bar on -c $(LOCK)
+PIP_INSTALL := $(PIP) install -c $(LOCK)
 # make test-fast leaves out every marked test (the markers of pyproject.toml).
 FAST_MARKERS := not slow and not realdata and not postgres and not redis and not e2e
 
