@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from tests.delivery.support import free_port
+
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 REDIS_ENV = "TEST_REDIS_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -81,13 +83,6 @@ def answers(port: int, host: str = "127.0.0.1") -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1.0):
         return True
     return False
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def postgres_bin(name: str) -> str | None:
