@@ -10,7 +10,7 @@ removes the server afterwards:
     python -m tests.services [--install] [--throwaway] -- pytest ...
 
 --install installs the missing Debian package with apt-get (root only, as `make test` does for
-Chromium); --throwaway starts fresh servers even when the machine's answer.
+Chromium); --throwaway starts fresh servers even when the machine's servers answer.
 Exit status: the command's, or 2 when a server is needed and cannot be had (the message says
 what is missing and how to get it).
 """

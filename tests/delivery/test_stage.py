@@ -199,3 +199,19 @@ def test_cli_stages_and_reports_errors(tmp_path: Path, fake_bundle: Path) -> Non
     )
     assert failed.returncode == 2
     assert "needs --bundle" in failed.stderr
+
+
+def test_refuses_to_stage_without_the_lock(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "dashboard").mkdir(parents=True)
+    (root / "dashboard" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "requirements-dashboard.txt").write_text("streamlit>=1.40\n", encoding="utf-8")
+    with pytest.raises(StageError, match=r"requirements.lock is missing: run `make lock`"):
+        stage("dashboard", tmp_path / "out", repo_root=root)
+    assert not (tmp_path / "out").exists()
+    (root / "requirements.lock").write_text("streamlit==1.67.0\n", encoding="utf-8")
+    out = stage("dashboard", tmp_path / "out", repo_root=root)
+    assert (out / "requirements.txt").read_text(encoding="utf-8").splitlines()[-1] == (
+        "-c requirements.lock"
+    )
+    assert (out / "requirements.lock").read_text(encoding="utf-8") == "streamlit==1.67.0\n"
