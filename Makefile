@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   install, build the demo data and bundle if missing, start the API and dashboard
-#   make test   install, run the whole test suite with coverage
+#   make demo   install what the demo needs, build the demo data and bundle if missing,
+#               start the API and dashboard
+#   make test   install everything (dev set), start throwaway PostgreSQL/Redis if none is
+#               running, run the whole test suite with coverage
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,26 +15,54 @@ DEMO_ROWS ?= 20000
 DEMO_KEY_FILE := $(DEMO_DIR)/api-key
 API_PORT ?= 8000
 DASHBOARD_PORT ?= 8501
-REQUIREMENTS := requirements-dev.txt requirements-train.txt requirements-api.txt \
-	requirements-dashboard.txt $(wildcard requirements-delivery.txt)
+DEMO_REQUIREMENTS := requirements-demo.txt requirements-train.txt requirements-api.txt \
+	requirements-dashboard.txt
+REQUIREMENTS := requirements-dev.txt requirements-delivery.txt $(DEMO_REQUIREMENTS)
+# Every install takes its versions from the lock (`make lock` regenerates it): the versions the
+# tests ran with are the ones a deploy installs. No --quiet: a first install takes minutes.
+LOCK := requirements.lock
+PIP_INSTALL := $(PIP) install -c $(LOCK)
+# make test-fast leaves out every marked test (the markers of pyproject.toml).
+FAST_MARKERS := not slow and not realdata and not postgres and not redis and not e2e
 
-.PHONY: help install system-deps demo demo-bundle api dashboard test test-fast lint typecheck bench clean
+.PHONY: help install install-demo lock system-deps demo demo-bundle api dashboard test test-fast lint typecheck bench clean
 
 help:
-	@echo "make demo   - install, build demo data + bundle if missing, start API (:$(API_PORT)) and dashboard (:$(DASHBOARD_PORT))"
-	@echo "make test   - install, run the whole test suite with coverage"
+	@echo "make demo   - install the demo set, build demo data + bundle if missing, start API (:$(API_PORT)) and dashboard (:$(DASHBOARD_PORT))"
+	@echo "make test   - install the dev set, run the whole test suite with coverage (throwaway PostgreSQL/Redis if none runs)"
+	@echo "make test-fast - the tests not marked slow, realdata, postgres, redis or e2e"
+	@echo "make lock   - regenerate $(LOCK) from the requirements files"
 	@echo "make lint / typecheck / bench / clean"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Reinstall only when a requirements file changed.
-$(VENV)/.installed: $(REQUIREMENTS) | $(PY)
-	$(PIP) install --quiet -r requirements-dev.txt
+# Reinstall only when a requirements file or the lock changed. The demo set (core + training,
+# API, dashboard) is a part of the dev set (+ delivery validators, test and lint tools).
+$(VENV)/.installed-demo: $(DEMO_REQUIREMENTS) $(LOCK) | $(PY)
+	@echo "== installing the demo set into $(VENV) (core + training, API, dashboard)"
+	$(PIP_INSTALL) -r requirements-demo.txt
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.installed: $(REQUIREMENTS) $(LOCK) | $(PY)
+	@echo "== installing the dev set into $(VENV) (the demo set + delivery, test and lint tools)"
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-demo
+
+# The project itself, editable and without dependencies: the `scoring` console command.
+$(VENV)/bin/scoring: pyproject.toml | $(PY)
+	$(PIP) install --no-deps --editable .
+	touch $@
+
+install-demo: $(VENV)/.installed-demo $(VENV)/bin/scoring
+install: $(VENV)/.installed $(VENV)/bin/scoring
+
+# Pins every package the requirements files need, for the deploy target (Linux, Python 3.11).
+lock: | $(PY)
+	@test -x $(VENV)/bin/uv || $(PIP) install "$$(grep -o '^uv[^ #]*' requirements-dev.txt)"
+	$(VENV)/bin/uv pip compile requirements-dev.txt --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" --quiet -o $(LOCK)
 
 # Debian packages the end-to-end tests need (headless Chromium). Installed only when missing.
 system-deps:
@@ -44,13 +74,13 @@ system-deps:
 		fi; \
 	fi
 
-$(DEMO_DATA)/application_train.parquet: | $(VENV)/.installed
+$(DEMO_DATA)/application_train.parquet: | install-demo
 	$(PY) -m scoring demo-data --out $(DEMO_DATA) --rows $(DEMO_ROWS)
 
 $(DEMO_BUNDLE)/metadata.json: $(DEMO_DATA)/application_train.parquet
 	$(PY) -m scoring train --data $(DEMO_DATA) --out $(DEMO_BUNDLE) --no-mlflow
 
-demo-bundle: install $(DEMO_BUNDLE)/metadata.json
+demo-bundle: install-demo $(DEMO_BUNDLE)/metadata.json
 
 $(DEMO_KEY_FILE):
 	@mkdir -p $(DEMO_DIR)
@@ -71,11 +101,13 @@ demo: demo-bundle $(DEMO_KEY_FILE)
 	$(PY) -m streamlit run dashboard/app.py --server.port $(DASHBOARD_PORT) \
 		--server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
 
+# tests.services starts a throwaway PostgreSQL / Redis when none answers on 127.0.0.1 (Debian's
+# postgresql and redis-server, installed when missing and run as root) and exports their URLs.
 test: install system-deps
-	$(VENV)/bin/pytest --cov --cov-report=term --cov-report=xml
+	$(PY) -m tests.services --install -- $(VENV)/bin/pytest --cov --cov-report=term --cov-report=xml
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not slow" -q
+	$(VENV)/bin/pytest -m "$(FAST_MARKERS)" -q
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -84,7 +116,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-bench: demo-bundle
+bench: install demo-bundle
 	$(PY) bench/training.py
 	$(PY) bench/api.py
 	$(PY) bench/dashboard.py

@@ -29,7 +29,7 @@ EN: Final[dict[str, str]] = {
     "page.model": "Model",
     # client search
     "search.label": "Client ID",
-    "search.placeholder": "e.g. 100001",
+    "search.placeholder": "e.g. 100465",
     "search.help": "Type the full client ID, or a few of its digits to search.",
     "search.invalid": "A client ID contains digits only.",
     "search.none": "No client ID contains “{query}”.",
@@ -198,7 +198,7 @@ FR: Final[dict[str, str]] = {
     "page.whatif": "Simulation",
     "page.model": "Modèle",
     "search.label": "Identifiant client",
-    "search.placeholder": "ex. 100001",
+    "search.placeholder": "ex. 100465",
     "search.help": "Saisissez l'identifiant complet, ou quelques chiffres pour chercher.",
     "search.invalid": "Un identifiant client ne contient que des chiffres.",
     "search.none": "Aucun identifiant ne contient « {query} ».",

@@ -4,10 +4,15 @@ App Service's build (Oryx) installs `requirements.txt` from the root of what it 
 this repository holds two apps with a requirements file each, so every deploy ships its own
 folder:
 
-    api:        api/ scoring/ requirements.txt (= requirements-api.txt) bundle/ [clients/]
-    dashboard:  dashboard/ requirements.txt (= requirements-dashboard.txt) [.streamlit/config.toml]
+    api:        api/ scoring/ requirements.txt (= requirements-api.txt) requirements.lock
+                bundle/ [clients/]
+    dashboard:  dashboard/ requirements.txt (= requirements-dashboard.txt) requirements.lock
+                [.streamlit/config.toml]
 
-The dashboard talks to the API over HTTP only, so it ships without the scoring core.
+requirements.txt ends with `-c requirements.lock`: the deploy installs the versions pinned by
+the repository's lock (`make lock`), the ones the tests ran with, not whatever its ranges
+resolve to on the day. The dashboard talks to the API over HTTP only, so it ships without the
+scoring core.
 
 Usage:
     python deploy/stage.py api --out build/api --bundle var/bundle \
@@ -28,6 +33,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache")
+LOCK = "requirements.lock"
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,22 @@ class StageError(Exception):
     """The package cannot be staged as asked (missing input, non-empty output, ...)."""
 
 
-def _copy_requirements(source: Path, target: Path) -> None:
-    """Copy a requirements file, refusing `-r` includes that would not exist in the package."""
+def _copy_requirements(source: Path, lock: Path, out: Path) -> None:
+    """Copy a requirements file as requirements.txt, constrained by the lock copied beside it.
+
+    Refuses `-r`/`-c` includes: the files they name would not exist in the package.
+    """
     lines = source.read_text(encoding="utf-8").splitlines()
-    includes = [line for line in lines if line.strip().startswith(("-r ", "--requirement"))]
+    includes = [
+        line
+        for line in lines
+        if line.strip().startswith(("-r ", "--requirement", "-c ", "--constraint"))
+    ]
     if includes:
         raise StageError(f"{source.name} includes other files ({includes}); inline them")
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    body = "\n".join(lines) + f"\n# pinned versions (make lock)\n-c {LOCK}\n"
+    (out / "requirements.txt").write_text(body, encoding="utf-8")
+    shutil.copy2(lock, out / LOCK)
 
 
 def stage(
@@ -82,6 +97,8 @@ def stage(
         raise StageError(f"bundle folder {bundle} is missing or empty")
     if clients is not None and not clients.exists():
         raise StageError(f"clients path {clients} does not exist")
+    if not (repo_root / LOCK).is_file():
+        raise StageError(f"{repo_root / LOCK} is missing: run `make lock`")
     if out.exists() and any(out.iterdir()):
         raise StageError(f"output folder {out} is not empty")
 
@@ -91,7 +108,7 @@ def stage(
         if not (source / "__init__.py").is_file():
             raise StageError(f"{source} is not a Python package")
         shutil.copytree(source, out / package, ignore=IGNORED)
-    _copy_requirements(repo_root / spec.requirements, out / "requirements.txt")
+    _copy_requirements(repo_root / spec.requirements, repo_root / LOCK, out)
 
     streamlit_config = repo_root / ".streamlit" / "config.toml"
     if app == "dashboard" and streamlit_config.is_file():

@@ -1,5 +1,7 @@
 """Command line: python -m scoring {demo-data, validate, train, score, info, profile}.
 
+Installed by `make install` / `make demo` as the `scoring` command too (pyproject.toml).
+
 Every command validates its inputs first and writes nothing when they are wrong: a clear
 one-line error on stderr and exit status 2.
 """
@@ -185,8 +187,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__)
+def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo-data", help="write Home-Credit-shaped demo tables")
@@ -252,11 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m scoring") -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
     except ScoringError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+
+
+def console() -> int:
+    """The `scoring` console command ([project.scripts]): `python -m scoring` by another name."""
+    return main(prog="scoring")

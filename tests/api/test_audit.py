@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from api.audit import AuditEntry, AuditLog, AuditUnavailableError, input_hash
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from tests.services import postgres_url
 
 
 def entry(i: int) -> AuditEntry:
@@ -39,7 +38,7 @@ def sqlite_log(tmp_path: Path) -> Iterator[AuditLog]:
 
 @pytest.fixture
 def pg_log() -> Iterator[AuditLog]:
-    log = AuditLog(PG_URL, table=f"audit_test_{uuid.uuid4().hex[:12]}")
+    log = AuditLog(postgres_url(), table=f"audit_test_{uuid.uuid4().hex[:12]}")
     log.start()
     yield log
     log.table.drop(log.engine, checkfirst=True)

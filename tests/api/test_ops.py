@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -22,8 +23,7 @@ from api.observability import JsonFormatter
 from api.settings import Settings
 from scoring.errors import BundleError
 from tests.api.conftest import HEADERS, OTHER_KEY, services_of
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from tests.services import postgres_url, redis_url
 
 
 def audited_calls(client: TestClient, cid: int) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -98,7 +98,7 @@ def test_audit_rows_on_sqlite(make_client: Callable[..., Any]) -> None:
 @pytest.mark.postgres
 def test_audit_rows_on_postgresql(make_client: Callable[..., Any]) -> None:
     table = f"audit_api_{uuid.uuid4().hex[:12]}"
-    with make_client(database_url=PG_URL, audit_table=table) as client:
+    with make_client(database_url=postgres_url(), audit_table=table) as client:
         log = services_of(client.app).audit  # type: ignore[arg-type]
         try:
             check_audit(client)
@@ -137,7 +137,7 @@ def test_rate_limit_per_key_with_retry_after(make_client: Callable[..., Any]) ->
 def test_rate_limit_shared_through_redis(make_client: Callable[..., Any]) -> None:
     # A key name unique to this run keeps the shared Redis window clean.
     key_name = f"redis-{uuid.uuid4().hex[:8]}"
-    settings = {"api_rate_limit": 3, "redis_url": "redis://127.0.0.1:6379/0"}
+    settings = {"api_rate_limit": 3, "redis_url": redis_url()}
     with (
         make_client(api_keys=f"{key_name}:shared-key", **settings) as first,
         make_client(api_keys=f"{key_name}:shared-key", **settings) as second,
@@ -154,6 +154,14 @@ def test_rate_limit_shared_through_redis(make_client: Callable[..., Any]) -> Non
             response = first.get("/v1/model", headers=shared)
             assert response.status_code == 429
             assert int(response.headers["Retry-After"]) >= 1
+    # The window lives in Redis (a Redis that is down fails open: every call would pass).
+    store = redis.Redis.from_url(redis_url())
+    try:
+        windows = list(store.scan_iter(f"ratelimit:{key_name}:*"))
+        assert windows, "no rate-limit window in Redis"
+        store.delete(*windows)
+    finally:
+        store.close()
 
 
 def test_missing_bundle_stops_start_up(base_settings: Settings, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from api.ratelimit import MemoryLimiter, NoLimit, RedisLimiter, make_limiter
+from tests.services import redis_url
 
 
 def test_memory_bucket_refuses_over_the_limit_with_retry_after() -> None:
@@ -42,8 +43,8 @@ def test_redis_window_is_shared_between_limiters() -> None:
     prefix = f"test-{uuid.uuid4().hex}"
 
     async def run() -> list[bool]:
-        a = RedisLimiter("redis://127.0.0.1:6379/0", per_minute=5, prefix=prefix)
-        b = RedisLimiter("redis://127.0.0.1:6379/0", per_minute=5, prefix=prefix)
+        a = RedisLimiter(redis_url(), per_minute=5, prefix=prefix)
+        b = RedisLimiter(redis_url(), per_minute=5, prefix=prefix)
         try:
             results = [(await (a if i % 2 else b).hit("alice")) for i in range(7)]
             assert results[-1].retry_after >= 1

@@ -66,3 +66,13 @@ def test_no_secret_is_baked_into_the_image(app: str) -> None:
         if keyword in {"ENV", "ARG"}:
             names = re.findall(r"(\w+)=", args) or [args.split()[0]]
             assert not [n for n in names if SECRET_NAMES.search(n)], f"{keyword} {args}"
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_pip_installs_with_the_lock_copied_beside_the_requirements(app: str) -> None:
+    steps = instructions(app)
+    install = next(i for i, (kw, args) in enumerate(steps) if kw == "RUN" and "pip install" in args)
+    assert "-r requirements.txt" in steps[install][1]
+    copied = " ".join(args for kw, args in steps[:install] if kw == "COPY").split()
+    # stage.py writes `-c requirements.lock` into requirements.txt: both must be there.
+    assert {"requirements.txt", "requirements.lock"} <= set(copied), copied

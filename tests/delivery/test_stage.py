@@ -43,6 +43,40 @@ def fake_clients(tmp_path: Path) -> Path:
     return clients
 
 
+def assert_requirements_pinned_by_the_lock(out: Path, source: str) -> None:
+    """requirements.txt = the app's requirements file, then `-c requirements.lock` (a copy)."""
+    staged = (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    original = (REPO_ROOT / source).read_text(encoding="utf-8").splitlines()
+    assert staged[: len(original)] == original
+    extra = [line for line in staged[len(original) :] if not line.startswith("#")]
+    assert extra == ["-c requirements.lock"]
+    assert (out / "requirements.lock").read_bytes() == (
+        REPO_ROOT / "requirements.lock"
+    ).read_bytes()
+
+
+def test_pip_reads_the_staged_requirements_with_the_lock_beside_them(tmp_path: Path) -> None:
+    """pip resolves `-c requirements.lock` next to requirements.txt, wherever it is installed."""
+    out = stage("dashboard", tmp_path / "out")
+    pip = [sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--no-index"]
+    result = subprocess.run(
+        [*pip, "--no-deps", "--ignore-installed", "-r", str(out / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,  # not the package folder: the lock is found beside requirements.txt
+    )
+    lock = {
+        line.split("==")[0]: line.split("==")[1].split()[0]
+        for line in (REPO_ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    # --no-index finds nothing to install: pip names the pinned version it looked for.
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"(constraint) streamlit=={lock['streamlit']}" in output, output
+
+
 def files_under(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
@@ -52,7 +86,15 @@ def test_api_package_has_the_app_the_core_its_requirements_and_the_bundle(
 ) -> None:
     out = stage("api", tmp_path / "out", bundle=fake_bundle, clients=fake_clients)
     top = {p.name for p in out.iterdir()}
-    assert top == {"api", "scoring", "bundle", "clients", "requirements.txt", "build-info.json"}
+    assert top == {
+        "api",
+        "scoring",
+        "bundle",
+        "clients",
+        "requirements.txt",
+        "requirements.lock",
+        "build-info.json",
+    }
     assert (out / "api" / "__init__.py").is_file()
     assert (out / "scoring" / "__init__.py").is_file()
     source_files = {
@@ -65,9 +107,7 @@ def test_api_package_has_the_app_the_core_its_requirements_and_the_bundle(
     assert files_under(out / "bundle") == files_under(fake_bundle)
     assert (out / "bundle" / "model.txt").read_text(encoding="utf-8") == "tree\n"
     assert files_under(out / "clients") == {"application_test.csv"}
-    assert (out / "requirements.txt").read_text(encoding="utf-8").strip() == (
-        (REPO_ROOT / "requirements-api.txt").read_text(encoding="utf-8").strip()
-    )
+    assert_requirements_pinned_by_the_lock(out, "requirements-api.txt")
     assert not list(out.rglob("__pycache__"))
     assert json.loads((out / "build-info.json").read_text(encoding="utf-8"))["app"] == "api"
 
@@ -81,14 +121,18 @@ def test_api_package_installs_what_its_startup_command_runs() -> None:
 def test_dashboard_package_is_the_dashboard_alone(tmp_path: Path) -> None:
     out = stage("dashboard", tmp_path / "out")
     top = {p.name for p in out.iterdir()}
-    assert {"dashboard", "requirements.txt", "build-info.json"} <= top
-    assert top <= {"dashboard", "requirements.txt", "build-info.json", ".streamlit"}
+    assert {"dashboard", "requirements.txt", "requirements.lock", "build-info.json"} <= top
+    assert top <= {
+        "dashboard",
+        "requirements.txt",
+        "requirements.lock",
+        "build-info.json",
+        ".streamlit",
+    }
     assert (out / "dashboard" / "app.py").is_file()
     if (REPO_ROOT / ".streamlit" / "config.toml").is_file():
         assert files_under(out / ".streamlit") == {"config.toml"}  # never secrets.toml
-    assert (out / "requirements.txt").read_text(encoding="utf-8").strip() == (
-        (REPO_ROOT / "requirements-dashboard.txt").read_text(encoding="utf-8").strip()
-    )
+    assert_requirements_pinned_by_the_lock(out, "requirements-dashboard.txt")
     assert "streamlit" in requirement_names(out / "requirements.txt")
 
 
@@ -155,3 +199,19 @@ def test_cli_stages_and_reports_errors(tmp_path: Path, fake_bundle: Path) -> Non
     )
     assert failed.returncode == 2
     assert "needs --bundle" in failed.stderr
+
+
+def test_refuses_to_stage_without_the_lock(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "dashboard").mkdir(parents=True)
+    (root / "dashboard" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "requirements-dashboard.txt").write_text("streamlit>=1.40\n", encoding="utf-8")
+    with pytest.raises(StageError, match=r"requirements.lock is missing: run `make lock`"):
+        stage("dashboard", tmp_path / "out", repo_root=root)
+    assert not (tmp_path / "out").exists()
+    (root / "requirements.lock").write_text("streamlit==1.67.0\n", encoding="utf-8")
+    out = stage("dashboard", tmp_path / "out", repo_root=root)
+    assert (out / "requirements.txt").read_text(encoding="utf-8").splitlines()[-1] == (
+        "-c requirements.lock"
+    )
+    assert (out / "requirements.lock").read_text(encoding="utf-8") == "streamlit==1.67.0\n"

@@ -119,6 +119,7 @@ def test_triggers_and_path_filters_cover_what_the_app_imports(app: str) -> None:
         *(f"{package}/**" for package in spec.packages),
         spec.requirements,
         "requirements-dev.txt",
+        "requirements.lock",
         f".github/workflows/{app}.yml",
         f"tests/{app}/**",
         "deploy/**",
@@ -416,3 +417,19 @@ def test_production_bundle_is_pinned_in_the_repository() -> None:
     assert "--auth-mode login" in fetch  # Entra identity of the deploy job: no storage key
     assert "python -m scoring train" in fetch  # the demo fallback
     assert "deploy/**" in triggers(load("api"))["push"]["paths"]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_pip_install_takes_the_locked_versions(app: str) -> None:
+    """Tests and deploys install the versions of requirements.lock, never fresh resolutions."""
+    installs = [
+        " ".join(line.split())
+        for job in load(app)["jobs"].values()
+        for step in job["steps"]
+        for line in str(step.get("run", "")).splitlines()
+        if "pip install" in line
+    ]
+    assert installs, "no pip install in the workflow"
+    for command in installs:
+        assert "-r requirements-" in command, command
+        assert "-c requirements.lock" in command, command

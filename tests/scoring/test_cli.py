@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from scoring.cli import EXIT_INPUT_ERROR, build_parser, main
 from scoring.model import ScoringModel
 from tests.scoring.conftest import write_table
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["demo-data", "validate", "train", "score", "info", "profile"]
 FAST_TRAIN = ["--folds", "3", "--n-estimators", "80", "--no-mlflow", "--quiet"]
 
@@ -40,6 +43,25 @@ def test_help_exits_zero(command: str | None, capsys: pytest.CaptureFixture[str]
     assert out.startswith("usage: python -m scoring")
     if command:
         assert command in out
+
+
+def test_console_command_declared_in_pyproject_runs_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    module_name, _, function = project["project"]["scripts"]["scoring"].partition(":")
+    entry = getattr(importlib.import_module(module_name), function)
+    monkeypatch.setattr(sys, "argv", ["scoring", "--help"])
+    with pytest.raises(SystemExit) as caught:
+        entry()
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: scoring [-h] COMMAND")
+    # Same commands as python -m scoring: a bad input exits 2 with the same one-line error.
+    missing = str(tmp_path / "none")
+    monkeypatch.setattr(sys, "argv", ["scoring", "validate", "--data", missing])
+    assert entry() == EXIT_INPUT_ERROR
+    assert missing in capsys.readouterr().err
+    assert main(["validate", "--data", missing]) == EXIT_INPUT_ERROR
 
 
 def test_module_entry_point_help() -> None:
