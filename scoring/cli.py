@@ -1,4 +1,4 @@
-"""Command line: python -m scoring {demo-data, validate, train, score, info, profile}.
+"""Command line: python -m scoring {demo-data, validate, train, compare, score, info, profile}.
 
 Every command validates its inputs first and writes nothing when they are wrong: a clear
 one-line error on stderr and exit status 2.
@@ -121,6 +121,98 @@ def _summary(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2, got {value}")
+    return value
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from scoring.candidates import FitContext
+    from scoring.compare import CompareOptions, compare, selected
+    from scoring.compare_report import write_report
+    from scoring.cost import CostWeights
+    from scoring.data import fingerprint, load_tables
+    from scoring.errors import DataValidationError
+    from scoring.fairness import sensitive_groups
+    from scoring.features import FeatureBuilder
+    from scoring.schema import TARGET
+    from scoring.train import TrainConfig
+
+    if args.out.exists() and not args.out.is_dir():
+        raise DataValidationError(str(args.out), None, "--out must be a folder")
+    candidates = selected(args.models or ())  # an unknown name fails before any work
+    tables = load_tables(args.data, require_train=True, require_test=False)
+    assert tables.train is not None
+    y = tables.train[TARGET].to_numpy(dtype="int64")
+    smaller = int(min(y.sum(), len(y) - y.sum()))
+    if smaller < args.folds:
+        raise DataValidationError(
+            f"{args.data}/application_train", TARGET,
+            f"{args.folds} folds need at least {args.folds} rows of each class, got {smaller}",
+        )  # fmt: skip
+    weights = CostWeights(fn=args.fn_cost, fp=args.fp_cost)
+    config = TrainConfig(
+        folds=args.folds,
+        seed=args.seed,
+        n_estimators=args.n_estimators,
+        weights=weights,
+        threads=args.threads,
+    )
+    options = CompareOptions(
+        folds=args.folds,
+        seed=args.seed,
+        models=tuple(args.models or ()),
+        weights=weights,
+        context=FitContext(config, trials=args.trials, inner_folds=args.inner_folds),
+    )
+    builder = FeatureBuilder().fit(tables.train, tables.aux)
+    X = builder.transform(tables.train, tables.aux)
+    with tqdm(
+        total=len(candidates) * args.folds,
+        desc="compare (models x folds)",
+        disable=args.quiet,
+        file=sys.stderr,
+    ) as bar:
+
+        def retotal(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
+        comparison = compare(
+            X, y, builder.categorical_features, builder.sources(),
+            sensitive_groups(tables.train), options, bar.update, retotal,
+        )  # fmt: skip
+    comparison.meta = {
+        "rows": len(y),
+        "defaults": int(y.sum()),
+        "features": X.shape[1],
+        "folds": args.folds,
+        "seed": args.seed,
+        "trials": args.trials,
+        "inner_folds": args.inner_folds,
+        "fn_cost": weights.fn,
+        "fp_cost": weights.fp,
+        "fingerprint": fingerprint(tables.train, tables.aux),
+        "command": "python -m scoring " + " ".join(args.argv),
+        "measured_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+    for path in write_report(comparison, args.out, weights):
+        print(path)
+    print(f"winner: {comparison.choice.winner}; default: {comparison.choice.default}")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -227,6 +319,35 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
+    comp = commands.add_parser(
+        "compare", help="compare candidate models on the same folds, choose the default"
+    )
+    comp.add_argument("--data", type=Path, required=True, help="folder with application_train")
+    comp.add_argument("--out", type=Path, required=True, help="folder for the report files")
+    comp.add_argument("--folds", type=_at_least_two, default=5)
+    comp.add_argument("--seed", type=int, default=0)
+    comp.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help="candidates to compare (default: all; lightgbm, the incumbent, always runs)",
+    )
+    comp.add_argument("--trials", type=_positive_int, default=10, help="Optuna trials (tuned)")
+    comp.add_argument(
+        "--inner-folds", type=_at_least_two, default=3, help="folds inside a training fold"
+    )
+    comp.add_argument("--n-estimators", type=_positive_int, default=2000)
+    comp.add_argument("--fn-cost", type=_positive_float, default=10.0)
+    comp.add_argument("--fp-cost", type=_positive_float, default=1.0)
+    comp.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="LightGBM threads per fit (0 = all cores; 1 is fastest on a few thousand rows)",
+    )
+    comp.add_argument("--quiet", action="store_true", help="no progress bar")
+    comp.set_defaults(func=cmd_compare)
+
     score = commands.add_parser("score", help="batch-score and explain new clients")
     score.add_argument("--bundle", type=Path, required=True)
     score.add_argument("--data", type=Path, required=True, help="application_test file or folder")
@@ -249,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in reports
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))

@@ -194,7 +194,9 @@ def _ratio_draw(
 
 
 def _derived_amounts(
-    values: dict[str, np.ndarray], credit_latent: np.ndarray, profile: dict[str, Any],
+    values: dict[str, np.ndarray],
+    credit_latent: np.ndarray,
+    profile: dict[str, Any],
     rng: np.random.Generator,
 ) -> None:
     """Goods price and annuity follow the credit through the real credit/goods and term ratios."""
@@ -229,7 +231,9 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def _default_drivers(
-    latent: dict[str, np.ndarray], values: dict[str, np.ndarray], pensioner: np.ndarray,
+    latent: dict[str, np.ndarray],
+    values: dict[str, np.ndarray],
+    pensioner: np.ndarray,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """Standardised risk drivers, read before values are masked (a hidden score still counts)."""
@@ -254,7 +258,9 @@ def _default_drivers(
 
 
 def _draw_target(
-    drivers: dict[str, np.ndarray], labels: dict[str, np.ndarray], base_rate: float,
+    drivers: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    base_rate: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Bernoulli draws from the latent logit, intercept solved to hit the real base rate."""
@@ -342,9 +348,7 @@ def _generate_rows(
     return series, target
 
 
-def generate_demo(
-    n_train: int, n_test: int, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_demo(n_train: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Demo application_train (with TARGET) and application_test frames, real schema and order.
 
     Same seed and sizes give identical frames. Train and test ids are disjoint.
