@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,8 @@ from scoring.train import Split
 INCUMBENT = "lightgbm"
 MAX_SERVING_RATIO = 2.0
 TIE = 1e-9
-TIMING_REPEATS = 50
+TIMING_ROWS = 20
+TIMING_ROUNDS = 2
 
 Progress = Callable[[int], None]
 
@@ -100,15 +101,41 @@ def folds_digest(splits: Sequence[Split]) -> str:
     return digest.hexdigest()
 
 
-def one_row_ms(call: Callable[[], object], repeats: int = TIMING_REPEATS) -> float:
-    """Median wall time of one call, in milliseconds (after one warm-up call)."""
-    call()
-    times = []
-    for _ in range(repeats):
+def serving_times(
+    models: Mapping[str, Predictor], rows: np.ndarray, rounds: int = TIMING_ROUNDS
+) -> dict[str, tuple[float, float | None]]:
+    """Median one-row predict and explain (exact SHAP) times in ms of each model.
+
+    Calls are interleaved, model after model on the same row, so that a busy machine slows
+    every model alike and the ratios between them hold; explain is None for a model that has no
+    exact explanation (not an Ensemble).
+    """
+    predict: dict[str, list[float]] = {name: [] for name in models}
+    explain: dict[str, list[float]] = {n: [] for n, m in models.items() if isinstance(m, Ensemble)}
+
+    def timed(call: Callable[[np.ndarray], object], row: np.ndarray) -> float:
         start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+        call(row)
+        return (time.perf_counter() - start) * 1000
+
+    for round_ in range(rounds + 1):  # round 0 warms up and is not counted
+        for i in range(len(rows)):
+            row = rows[i : i + 1]
+            for name, model in models.items():
+                took = timed(model.predict_proba, row)
+                if isinstance(model, Ensemble):
+                    took_explain = timed(model.contributions, row)
+                    if round_:
+                        explain[name].append(took_explain)
+                if round_:
+                    predict[name].append(took)
+    return {
+        name: (
+            float(np.median(predict[name])),
+            float(np.median(explain[name])) if name in explain else None,
+        )
+        for name in models
+    }
 
 
 def evaluate_candidate(
@@ -120,8 +147,11 @@ def evaluate_candidate(
     context: FitContext,
     weights: CostWeights,
     progress: Progress | None = None,
-) -> CandidateResult:
-    """Fit on each training fold, predict its held-out fold, and score the pooled predictions."""
+) -> tuple[CandidateResult, Predictor]:
+    """Fit on each training fold, predict its held-out fold, and score the pooled predictions.
+
+    Returns the result (serving times not yet measured: see `run_comparison`) and the model of
+    the last fold."""
     oof = np.zeros(len(y))
     seen: list[Split] = []
     fit_times: list[float] = []
@@ -141,13 +171,7 @@ def evaluate_candidate(
     choice = best_threshold(y, oof, weights)
     refused = oof >= choice.threshold
     hits = int(np.sum(refused & (y == 1)))
-    row = X.iloc[[0]].to_numpy(dtype="float64")
-    last = fitted
-    explain = None
-    if candidate.servable and isinstance(last, Ensemble):
-        served = last
-        explain = one_row_ms(lambda: served.contributions(row))
-    return CandidateResult(
+    result = CandidateResult(
         model=candidate.name,
         description=candidate.description,
         servable=candidate.servable,
@@ -161,11 +185,12 @@ def evaluate_candidate(
         refusal_rate=float(refused.mean()),
         brier=float(brier_score_loss(y, oof)),
         fit_seconds=float(np.mean(fit_times)),
-        predict_ms=one_row_ms(lambda: last.predict_proba(row)),
-        explain_ms=explain,
+        predict_ms=float("nan"),
+        explain_ms=None,
         folds_sha256=folds_digest(seen),
         oof=oof,
     )
+    return result, fitted
 
 
 @dataclass(frozen=True)
@@ -233,10 +258,16 @@ def run_comparison(
     weights: CostWeights,
     progress: Progress | None = None,
 ) -> list[CandidateResult]:
-    return [
+    """Every candidate on the same splits, then their serving times, measured side by side."""
+    runs = [
         evaluate_candidate(c, X, y, categorical, splits, context, weights, progress)
         for c in candidates
     ]
+    models = {result.model: model for result, model in runs}
+    times = serving_times(models, X.iloc[:TIMING_ROWS].to_numpy(dtype="float64"))
+    for result, _ in runs:
+        result.predict_ms, result.explain_ms = times[result.model]
+    return [result for result, _ in runs]
 
 
 # --- the whole comparison of one data set: candidates, choice, fairness, gender and age ------
