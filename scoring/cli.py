@@ -139,7 +139,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from scoring.compare import CompareOptions, compare, selected
     from scoring.compare_report import write_report
     from scoring.cost import CostWeights
-    from scoring.data import fingerprint, load_tables
+    from scoring.data import TRAIN_TABLE, find_table_files, fingerprint, load_tables
     from scoring.errors import DataValidationError
     from scoring.fairness import sensitive_groups
     from scoring.features import FeatureBuilder
@@ -155,7 +155,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     smaller = int(min(y.sum(), len(y) - y.sum()))
     if smaller < args.folds:
         raise DataValidationError(
-            f"{args.data}/application_train", TARGET,
+            str(find_table_files(args.data)[TRAIN_TABLE]), TARGET,
             f"{args.folds} folds need at least {args.folds} rows of each class, got {smaller}",
         )  # fmt: skip
     weights = CostWeights(fn=args.fn_cost, fp=args.fp_cost)
@@ -272,6 +272,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_cost_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fn-cost", type=_positive_float, default=10.0, help="cost of a missed default"
+    )
+    parser.add_argument(
+        "--fp-cost", type=_positive_float, default=1.0, help="cost of a refused good client"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scoring", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -300,12 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=2000,
         help="maximum boosting rounds (early stopping picks fewer)",
     )
-    train.add_argument(
-        "--fn-cost", type=_positive_float, default=10.0, help="cost of a missed default"
-    )
-    train.add_argument(
-        "--fp-cost", type=_positive_float, default=1.0, help="cost of a refused good client"
-    )
+    _add_cost_options(train)
     train.add_argument("--class-weight", choices=["none", "balanced"], default="none")
     train.add_argument("--tune", action="store_true", help="Optuna search before training")
     train.add_argument("--trials", type=_positive_int, default=20)
@@ -337,8 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--inner-folds", type=_at_least_two, default=3, help="folds inside a training fold"
     )
     comp.add_argument("--n-estimators", type=_positive_int, default=2000)
-    comp.add_argument("--fn-cost", type=_positive_float, default=10.0)
-    comp.add_argument("--fp-cost", type=_positive_float, default=1.0)
+    _add_cost_options(comp)
     comp.add_argument(
         "--threads",
         type=int,

@@ -72,12 +72,20 @@ def _results_table(comparison: Comparison) -> list[str]:
     return lines
 
 
+def compared_with(comparison: Comparison) -> list[str]:
+    """Whom the winner is measured against: the scorecard, today's LightGBM, the runner-up."""
+    winner = comparison.choice.winner
+    eligible = [comparison.result(n) for n in comparison.choice.eligible if n != winner]
+    runner_up = min(eligible, key=lambda r: (r.business_cost, -r.auc_mean), default=None)
+    names = [BASELINE, INCUMBENT, *([runner_up.model] if runner_up else [])]
+    present = {r.model for r in comparison.results}
+    return [n for n in dict.fromkeys(names) if n != winner and n in present]
+
+
 def _margin_lines(comparison: Comparison) -> list[str]:
     winner = comparison.result(comparison.choice.winner)
     lines = []
-    for other in (BASELINE, INCUMBENT):
-        if other == winner.model or other not in {r.model for r in comparison.results}:
-            continue
+    for other in compared_with(comparison):
         m = margin(winner, comparison.result(other))
         verdict = "beyond" if m["beyond_noise"] else "within"
         lines.append(
@@ -171,11 +179,7 @@ def write_report(comparison: Comparison, out: Path, weights: CostWeights) -> lis
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / COMPARISON_FILE, [r.to_dict() for r in comparison.results])
     winner = comparison.result(comparison.choice.winner)
-    margins = [
-        margin(winner, comparison.result(name))
-        for name in (BASELINE, INCUMBENT)
-        if name != winner.model and name in {r.model for r in comparison.results}
-    ]
+    margins = [margin(winner, comparison.result(name)) for name in compared_with(comparison)]
     _write_json(
         out / CHOICE_FILE, {**comparison.choice.to_dict(), "margins": margins, **comparison.meta}
     )

@@ -42,7 +42,7 @@ def roc_plot(y: np.ndarray, curves: Sequence[tuple[str, np.ndarray, float]], pat
     axes.set(
         xlabel="false-positive rate (good clients refused)",
         ylabel="true-positive rate (defaults refused)",
-        title="ROC, out of fold",
+        title="ROC of the pooled out-of-fold probabilities",
     )
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()

@@ -213,10 +213,12 @@ def test_compare_needs_enough_rows_of_each_class_for_the_folds(
 ) -> None:
     data, out = tmp_path / "data", tmp_path / "report"
     defaults = small_train.index[small_train["TARGET"] == 1]
-    write_table(data, "application_train", small_train.drop(index=defaults[2:]))
+    path = write_table(data, "application_train", small_train.drop(index=defaults[2:]))
     assert main(["compare", "--data", str(data), "--out", str(out), "--folds", "3"]) == 2
     err = capsys.readouterr().err
-    assert "column TARGET: 3 folds need at least 3 rows of each class, got 2" in err
+    assert (
+        err == f"error: {path}, column TARGET: 3 folds need at least 3 rows of each class, got 2\n"
+    )
     assert not out.exists()
 
 

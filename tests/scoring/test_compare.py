@@ -31,6 +31,7 @@ from scoring.compare_report import (
     FAIRNESS_FILE,
     REPORT_FILE,
     ROC_FILE,
+    compared_with,
     margin,
     write_report,
 )
@@ -251,3 +252,18 @@ def test_selected_always_includes_the_incumbent_and_rejects_unknown_names() -> N
     assert [c.name for c in selected([])] == list(registry.CANDIDATES)
     with pytest.raises(UnknownCandidateError, match="unknown models: nope"):
         selected(["nope", "scorecard"])
+
+
+def test_the_winner_is_measured_against_scorecard_incumbent_and_runner_up() -> None:
+    results = [
+        _result("scorecard", 0.55, 0.73, [0.55] * 3),
+        _result(INCUMBENT, 0.60, 0.72, [0.60] * 3),
+        _result("blend", 0.50, 0.74, [0.50] * 3),
+        _result("bag", 0.52, 0.74, [0.52] * 3),
+        _result("slow", 0.51, 0.74, [0.51] * 3, explain_ms=5.0),  # out of the serving budget
+    ]
+    comparison = Comparison(results, choose(results), {}, np.zeros(3))
+    assert comparison.choice.winner == "blend"
+    assert compared_with(comparison) == ["scorecard", INCUMBENT, "bag"]
+    lone = Comparison(results[1:2], choose(results[1:2]), {}, np.zeros(3))
+    assert compared_with(lone) == []
