@@ -15,7 +15,6 @@ Saved as plain files (one LightGBM text model per booster and one JSON), so a bu
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,19 +151,3 @@ def trimmed(booster: lgb.Booster, iterations: int) -> lgb.Booster:
     """A copy holding only the first `iterations` trees: what is served is what was validated,
     and the trees grown past the early-stopping optimum cost nothing at serving time."""
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=iterations))
-
-
-def mean_of(ensembles: Sequence[Ensemble]) -> Ensemble:
-    """The log-odds average of ensembles over the same features (e.g. a seed bag)."""
-    first = ensembles[0]
-    share = 1.0 / len(ensembles)
-    boosters = [b for e in ensembles for b in e.boosters]
-    weights = [w * share for e in ensembles for w in e.booster_weights]
-    if any(e.scorecard is not None for e in ensembles):
-        raise ValueError("mean_of combines booster-only ensembles")
-    return Ensemble(
-        first.feature_names,
-        boosters,
-        weights,
-        intercept=share * sum(e.intercept for e in ensembles),
-    )
