@@ -1,4 +1,4 @@
-"""Command line: python -m scoring {demo-data, validate, train, score, info, profile}.
+"""Command line: python -m scoring {demo-data, validate, train, compare, score, info, profile}.
 
 Installed by `make install` / `make demo` as the `scoring` command too (pyproject.toml).
 
@@ -127,6 +127,98 @@ def _summary(metadata: BundleMetadata) -> dict[str, Any]:
     }
 
 
+def _at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2, got {value}")
+    return value
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from scoring.candidates import FitContext
+    from scoring.compare import CompareOptions, compare, selected
+    from scoring.compare_report import write_report
+    from scoring.cost import CostWeights
+    from scoring.data import TRAIN_TABLE, find_table_files, fingerprint, load_tables
+    from scoring.errors import DataValidationError
+    from scoring.fairness import sensitive_groups
+    from scoring.features import FeatureBuilder
+    from scoring.schema import TARGET
+    from scoring.train import TrainConfig
+
+    if args.out.exists() and not args.out.is_dir():
+        raise DataValidationError(str(args.out), None, "--out must be a folder")
+    candidates = selected(args.models or ())  # an unknown name fails before any work
+    tables = load_tables(args.data, require_train=True, require_test=False)
+    assert tables.train is not None
+    y = tables.train[TARGET].to_numpy(dtype="int64")
+    smaller = int(min(y.sum(), len(y) - y.sum()))
+    if smaller < args.folds:
+        raise DataValidationError(
+            str(find_table_files(args.data)[TRAIN_TABLE]), TARGET,
+            f"{args.folds} folds need at least {args.folds} rows of each class, got {smaller}",
+        )  # fmt: skip
+    weights = CostWeights(fn=args.fn_cost, fp=args.fp_cost)
+    config = TrainConfig(
+        folds=args.folds,
+        seed=args.seed,
+        n_estimators=args.n_estimators,
+        weights=weights,
+        threads=args.threads,
+    )
+    options = CompareOptions(
+        folds=args.folds,
+        seed=args.seed,
+        models=tuple(args.models or ()),
+        weights=weights,
+        context=FitContext(config, trials=args.trials, inner_folds=args.inner_folds),
+    )
+    builder = FeatureBuilder().fit(tables.train, tables.aux)
+    X = builder.transform(tables.train, tables.aux)
+    with tqdm(
+        total=len(candidates) * args.folds,
+        desc="compare (models x folds)",
+        disable=args.quiet,
+        file=sys.stderr,
+    ) as bar:
+
+        def retotal(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
+        comparison = compare(
+            X, y, builder.categorical_features, builder.sources(),
+            sensitive_groups(tables.train), options, bar.update, retotal,
+        )  # fmt: skip
+    comparison.meta = {
+        "rows": len(y),
+        "defaults": int(y.sum()),
+        "features": X.shape[1],
+        "folds": args.folds,
+        "seed": args.seed,
+        "trials": args.trials,
+        "inner_folds": args.inner_folds,
+        "fn_cost": weights.fn,
+        "fp_cost": weights.fp,
+        "fingerprint": fingerprint(tables.train, tables.aux),
+        "command": "python -m scoring " + " ".join(args.argv),
+        "measured_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+    for path in write_report(comparison, args.out, weights):
+        print(path)
+    print(f"winner: {comparison.choice.winner}; default: {comparison.choice.default}")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -187,6 +279,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_cost_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fn-cost", type=_positive_float, default=10.0, help="cost of a missed default"
+    )
+    parser.add_argument(
+        "--fp-cost", type=_positive_float, default=1.0, help="cost of a refused good client"
+    )
+
+
 def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -215,12 +316,7 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
         default=2000,
         help="maximum boosting rounds (early stopping picks fewer)",
     )
-    train.add_argument(
-        "--fn-cost", type=_positive_float, default=10.0, help="cost of a missed default"
-    )
-    train.add_argument(
-        "--fp-cost", type=_positive_float, default=1.0, help="cost of a refused good client"
-    )
+    _add_cost_options(train)
     train.add_argument("--class-weight", choices=["none", "balanced"], default="none")
     train.add_argument("--tune", action="store_true", help="Optuna search before training")
     train.add_argument("--trials", type=_positive_int, default=20)
@@ -233,6 +329,34 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     train.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
+
+    comp = commands.add_parser(
+        "compare", help="compare candidate models on the same folds, choose the default"
+    )
+    comp.add_argument("--data", type=Path, required=True, help="folder with application_train")
+    comp.add_argument("--out", type=Path, required=True, help="folder for the report files")
+    comp.add_argument("--folds", type=_at_least_two, default=5)
+    comp.add_argument("--seed", type=int, default=0)
+    comp.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help="candidates to compare (default: all; lightgbm, the incumbent, always runs)",
+    )
+    comp.add_argument("--trials", type=_positive_int, default=10, help="Optuna trials (tuned)")
+    comp.add_argument(
+        "--inner-folds", type=_at_least_two, default=3, help="folds inside a training fold"
+    )
+    comp.add_argument("--n-estimators", type=_positive_int, default=2000)
+    _add_cost_options(comp)
+    comp.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="LightGBM threads per fit (0 = all cores; 1 is fastest on a few thousand rows)",
+    )
+    comp.add_argument("--quiet", action="store_true", help="no progress bar")
+    comp.set_defaults(func=cmd_compare)
 
     score = commands.add_parser("score", help="batch-score and explain new clients")
     score.add_argument("--bundle", type=Path, required=True)
@@ -256,6 +380,7 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m scoring") -> int:
     args = build_parser(prog).parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in reports
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))

@@ -49,3 +49,11 @@ class UnknownColumnError(ScoringError):
     def __init__(self, names: list[str]) -> None:
         self.names = sorted(names)
         super().__init__(f"unknown or non-editable columns: {', '.join(self.names)}")
+
+
+class UnknownCandidateError(ScoringError):
+    """A model comparison names a candidate that does not exist."""
+
+    def __init__(self, names: list[str], known: list[str]) -> None:
+        self.names = sorted(names)
+        super().__init__(f"unknown models: {', '.join(self.names)} (known: {', '.join(known)})")

@@ -80,6 +80,44 @@ class TrainResult:
 Progress = Callable[[int], None]
 
 
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def fold_indices(y: np.ndarray, folds: int, seed: int) -> list[Split]:
+    """The stratified (train, valid) row positions of each fold: one split shared by every user."""
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))
+
+
+def fit_early_stopped(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    categorical: list[str],
+    params: Mapping[str, Any],
+    config: TrainConfig,
+) -> tuple[lgb.Booster, int]:
+    """One booster fit on `X`, stopped early on a stratified slice of `X` itself.
+
+    Returns the booster and its best iteration; the rows it is evaluated on are never seen here.
+    """
+    fit_idx, stop_idx = train_test_split(
+        np.arange(len(y)),
+        test_size=config.early_stopping_share,
+        stratify=y,
+        random_state=config.seed,
+    )
+    fit_set = lgb.Dataset(X.iloc[fit_idx], y[fit_idx], categorical_feature=categorical)
+    stop_set = lgb.Dataset(X.iloc[stop_idx], y[stop_idx], reference=fit_set)
+    booster = lgb.train(
+        dict(params),
+        fit_set,
+        num_boost_round=config.n_estimators,
+        valid_sets=[stop_set],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+    )
+    return booster, int(booster.best_iteration or config.n_estimators)
+
+
 def cross_validate(
     X: pd.DataFrame,
     y: np.ndarray,
@@ -92,27 +130,13 @@ def cross_validate(
     oof = np.zeros(len(y), dtype="float64")
     aucs: list[float] = []
     iterations: list[int] = []
-    splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
-    for train_idx, valid_idx in splitter.split(X, y):
-        fit_idx, stop_idx = train_test_split(
-            train_idx,
-            test_size=config.early_stopping_share,
-            stratify=y[train_idx],
-            random_state=config.seed,
+    for train_idx, valid_idx in fold_indices(y, config.folds, config.seed):
+        booster, best = fit_early_stopped(
+            X.iloc[train_idx], y[train_idx], categorical, params, config
         )
-        fit_set = lgb.Dataset(X.iloc[fit_idx], y[fit_idx], categorical_feature=categorical)
-        stop_set = lgb.Dataset(X.iloc[stop_idx], y[stop_idx], reference=fit_set)
-        booster = lgb.train(
-            params,
-            fit_set,
-            num_boost_round=config.n_estimators,
-            valid_sets=[stop_set],
-            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-        )
-        best = booster.best_iteration or config.n_estimators
         oof[valid_idx] = booster.predict(X.iloc[valid_idx], num_iteration=best)
         aucs.append(float(roc_auc_score(y[valid_idx], oof[valid_idx])))
-        iterations.append(int(best))
+        iterations.append(best)
         if progress:
             progress(1)
     return CVResult(oof=oof, fold_auc=aucs, best_iterations=iterations)

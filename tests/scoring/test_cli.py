@@ -18,7 +18,7 @@ from scoring.model import ScoringModel
 from tests.scoring.conftest import write_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ["demo-data", "validate", "train", "score", "info", "profile"]
+COMMANDS = ["demo-data", "validate", "train", "compare", "score", "info", "profile"]
 FAST_TRAIN = ["--folds", "3", "--n-estimators", "80", "--no-mlflow", "--quiet"]
 
 
@@ -177,6 +177,74 @@ def test_train_errors_in_process(
     assert not bundle.exists()
 
 
+FAST_COMPARE = ["--folds", "2", "--n-estimators", "30", "--trials", "1", "--inner-folds", "2"]
+COMPARE_FILES = [
+    "choice.json", "comparison.json", "comparison.md", "cost.png", "fairness.json", "roc.png"
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_compare_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, out = tmp_path / "data", tmp_path / "report"
+    assert main(["demo-data", "--out", str(data), "--rows", "600", "--seed", "2"]) == 0
+    capsys.readouterr()
+    args = ["compare", "--data", str(data), "--out", str(out), *FAST_COMPARE, "--quiet"]
+    assert main([*args, "--models", "scorecard", "blend"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert sorted(Path(line).name for line in printed[:-1]) == COMPARE_FILES
+    assert sorted(p.name for p in out.iterdir()) == COMPARE_FILES
+    rows = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
+    assert [r["model"] for r in rows] == ["scorecard", "lightgbm", "blend"]  # incumbent added
+    for row in rows:
+        assert len(row["fold_auc"]) == 2
+        assert {"auc_mean", "auc_std", "business_cost", "threshold", "brier"} <= set(row)
+    choice = json.loads((out / "choice.json").read_text(encoding="utf-8"))
+    assert printed[-1] == f"winner: {choice['winner']}; default: {choice['default']}"
+    assert choice["rows"] == 600
+    assert choice["folds"] == 2
+    assert choice["command"].startswith("python -m scoring compare --data ")
+    fairness = json.loads((out / "fairness.json").read_text(encoding="utf-8"))
+    assert choice["default"] in fairness["models"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "column EXT_SOURCE_2: required column is missing"),
+        (["--models", "scorecard", "xgboost"], "unknown models: xgboost (known: dummy, "),
+    ],
+    ids=["column", "model"],
+)
+def test_compare_bad_input_exits_2_and_writes_nothing(
+    tmp_path: Path, small_train: pd.DataFrame, extra: list[str], message: str
+) -> None:
+    data, out = tmp_path / "data", tmp_path / "report"
+    frame = small_train.drop(columns=["EXT_SOURCE_2"]) if not extra else small_train
+    path = write_table(data, "application_train", frame)
+    result = _scoring("compare", "--data", str(data), "--out", str(out), *extra, "--quiet")
+    assert result.returncode == EXIT_INPUT_ERROR
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    if not extra:
+        assert result.stderr.startswith(f"error: {path}, column EXT_SOURCE_2")
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_compare_needs_enough_rows_of_each_class_for_the_folds(
+    tmp_path: Path, small_train: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, out = tmp_path / "data", tmp_path / "report"
+    defaults = small_train.index[small_train["TARGET"] == 1]
+    path = write_table(data, "application_train", small_train.drop(index=defaults[2:]))
+    assert main(["compare", "--data", str(data), "--out", str(out), "--folds", "3"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"error: {path}, column TARGET: 3 folds need at least 3 rows of each class, got 2\n"
+    )
+    assert not out.exists()
+
+
 def test_validate_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--data", str(tmp_path / "none")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'none'}: data folder not found\n"
@@ -215,9 +283,10 @@ def test_score_with_bad_inputs_writes_nothing(
         ["demo-data", "--out", "d", "--rows", "-5"],
         ["score", "--bundle", "b", "--data", "d", "--out", "o", "--lang", "de"],
         ["train", "--data", "d"],
+        ["compare", "--data", "d", "--out", "o", "--folds", "1"],
         ["nonsense"],
     ],
-    ids=["folds", "fn-cost", "class-weight", "rows", "lang", "no-out", "command"],
+    ids=["folds", "fn-cost", "class-weight", "rows", "lang", "no-out", "compare-folds", "command"],
 )
 def test_bad_arguments_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
