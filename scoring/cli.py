@@ -174,6 +174,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    if args.aux is not None:
+        from scoring.aux_profile import write_aux_profile
+
+        print(write_aux_profile(args.aux, args.out))
+        return 0
     from scoring.profile import write_profile
 
     print(write_profile(args.data, args.out))
@@ -240,9 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--bundle", type=Path, required=True)
     info.set_defaults(func=cmd_info)
 
-    profile = commands.add_parser("profile", help="rebuild the demo-data profile from real data")
-    profile.add_argument("--data", type=Path, required=True)
-    profile.add_argument("--out", type=Path, required=True)
+    profile = commands.add_parser("profile", help="rebuild a demo-data profile from real data")
+    source = profile.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="real application sample folder")
+    source.add_argument("--aux", type=Path, help="real auxiliary sample folder (aux_sample)")
+    profile.add_argument("--out", type=Path, required=True, help="profile JSON to write")
     profile.set_defaults(func=cmd_profile)
     return parser
 
