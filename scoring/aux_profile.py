@@ -44,6 +44,7 @@ MIN_CELL_ROWS = 30
 QUANTILE_LEVELS: tuple[float, ...] = (0, 1, 5, 10, 25, 40, 50, 60, 75, 90, 95, 99, 100)
 MAX_DISCRETE = 20  # numeric columns with more distinct values get a quantile function
 MIN_VALUE_COUNT = 5  # nor is a value seen fewer times listed: quantiles interpolate the tail
+ZERO_MASS = 0.05  # a share of exact zeros kept apart from a quantile law
 PROFILED_TABLES = ("bureau", "bureau_balance", "previous_application", "credit_card_balance")
 CELL_COLUMNS: dict[str, list[str]] = {
     "bureau": ["CREDIT_ACTIVE"],
@@ -53,9 +54,21 @@ KEY_COLUMNS = frozenset({"SK_ID_CURR", "SK_ID_BUREAU", "SK_ID_PREV"})
 
 
 def _stats(values: pd.Series) -> dict[str, Any]:
-    """A numeric law on the aux grid: value frequencies only when every value is common."""
+    """A numeric law on the aux grid: value frequencies only when every value is common.
+
+    A quantile law with a point mass at 0 (no overdue, no debt, no drawing: most rows) keeps it
+    as `zero_rate`, its other keys then describing the non-zero values: interpolating between a
+    grid point at 0 and the next would smear the mass into small made-up values.
+    """
     common = values.value_counts().min() >= MIN_VALUE_COUNT
-    return numeric_stats(values, QUANTILE_LEVELS, MAX_DISCRETE if common else 0)
+    stats = numeric_stats(values, QUANTILE_LEVELS, MAX_DISCRETE if common else 0)
+    zeros = values == 0
+    if "values" in stats or zeros.mean() < ZERO_MASS or (~zeros).sum() < MIN_VALUE_COUNT:
+        return stats
+    return {
+        **numeric_stats(values[~zeros], QUANTILE_LEVELS, 0),
+        "zero_rate": round_sig(float(zeros.mean()), 4),
+    }
 
 
 def column_law(series: pd.Series, min_values: int = 1) -> dict[str, Any]:
@@ -86,7 +99,7 @@ def _laws(frame: pd.DataFrame, min_values: int = 1) -> dict[str, dict[str, Any]]
     }
 
 
-def _cells(frame: pd.DataFrame, by: list[str]) -> dict[str, Any]:
+def cell_laws(frame: pd.DataFrame, by: list[str]) -> dict[str, Any]:
     """Share of each combination of the `by` categories, with its own laws when large enough.
 
     A small cell borrows the laws of all rows sharing its last category (a cancelled consumer
@@ -163,7 +176,7 @@ def table_profile(table: str, frame: pd.DataFrame) -> dict[str, Any]:
         "missing_groups": missing_groups(frame),
     }
     if table in CELL_COLUMNS:
-        entry["cells"] = _cells(frame, CELL_COLUMNS[table])
+        entry["cells"] = cell_laws(frame, CELL_COLUMNS[table])
     ratios = _ratios(table, frame)
     if ratios:
         entry["ratios"] = ratios

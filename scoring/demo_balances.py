@@ -94,6 +94,7 @@ def _loans(previous: pd.DataFrame, behaviour: np.ndarray, sentinel: int) -> pd.D
 
 
 def _late_days(late: np.ndarray, mean_days: float, rng: np.random.Generator) -> np.ndarray:
+    """Days past due: a long-tailed count with the given mean where late, else 0."""
     return np.where(late, rng.geometric(1.0 / mean_days, size=late.shape[0]), 0)
 
 

@@ -34,9 +34,14 @@ def from_quantiles(u: np.ndarray, levels: Sequence[float], law: dict[str, Any]) 
 
 
 def numeric_values(u: np.ndarray, law: dict[str, Any], levels: Sequence[float]) -> np.ndarray:
-    """A numeric column's values: its value frequencies when discrete, else its quantiles."""
+    """A numeric column's values: its value frequencies when discrete, else its quantiles; a
+    law's `zero_rate` (point mass at 0) takes the lowest uniforms, the quantiles the rest."""
     if "values" in law:
         return from_frequencies(u, law["values"]).astype(float)
+    zero_rate = float(law.get("zero_rate", 0.0))
+    if zero_rate > 0:
+        rest = np.clip((u - zero_rate) / (1 - zero_rate), 0.0, 1.0)
+        return np.where(u < zero_rate, 0.0, from_quantiles(rest, levels, law))
     return from_quantiles(u, levels, law)
 
 
