@@ -9,8 +9,9 @@ functions, the share of the 365243 "no date" sentinel in each DAYS_* column, and
 Laws are kept per *cell* where a table's columns depend on a category: previous applications by
 contract type x status (a refused application has a reject reason and no due dates, a cash loan
 has no goods category), bureau credits by CREDIT_ACTIVE (a closed credit has an end date and no
-debt). A cell with fewer than ``MIN_CELL_ROWS`` rows keeps only its share: its columns follow
-the laws of the whole table (a handful of rows is a record, not an aggregate).
+debt). A cell with fewer than ``MIN_CELL_ROWS`` rows keeps its share but borrows the laws of
+the rows sharing its last category (a handful of rows is a record, not an aggregate); a law
+within a cell with fewer than ``MIN_CELL_ROWS`` values defers to the whole table's.
 
 Per-client counts are *not* profiled: the sample holds the first rows of each file, so only
 bureau is grouped by client there. ``scoring.demo_aux`` takes them from the full Kaggle tables.

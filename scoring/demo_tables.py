@@ -91,7 +91,7 @@ def month_of(days: np.ndarray) -> np.ndarray:
 def sequential_ids(first: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """Increasing unique ids from `first`, with the small gaps of Kaggle's id sequences."""
     gaps = 1 + (rng.random(n) < 0.05) * rng.integers(1, 20, size=n)
-    return first + np.cumsum(gaps) - gaps[0]
+    return first + np.cumsum(gaps) - gaps  # the first id is `first`
 
 
 def random_ids(id_range: list[int], n: int, rng: np.random.Generator) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from scoring.data import RawTables, load_tables
-from scoring.demo_aux import AUX_TABLES
+from scoring.demo_aux import AUX_TABLES, generate_auxiliary
 from scoring.demo_data import generate_demo, generate_demo_tables, write_demo
 from scoring.demo_tables import load_aux_profile
 from scoring.features import FeatureBuilder
@@ -162,6 +162,16 @@ def test_same_seed_same_tables_other_seed_differs() -> None:
         pd.testing.assert_frame_equal(first.aux[table], second.aux[table])
     other = generate_demo_tables(300, 60, seed=4)
     assert not first.aux["bureau"].equals(other.aux["bureau"])
+
+
+def test_no_clients_give_empty_tables_with_the_columns() -> None:
+    tables = generate_auxiliary(
+        np.array([], dtype=np.int64), np.array([]), np.random.default_rng(0)
+    )
+    assert list(tables) == list(AUX_TABLES)
+    for table, frame in tables.items():
+        assert frame.empty, table
+        assert set(AUXILIARY_KEYS[table]) <= set(frame.columns), table
 
 
 def test_application_tables_are_generate_demos() -> None:

@@ -369,7 +369,9 @@ def test_demo_model_reads_the_history_where_there_is_one(
             has_history = ids.isin(tables.aux[table][ID]).to_numpy()
             assert 0 < has_history.sum() < len(ids), table  # some with history, some without
             np.testing.assert_array_equal(features[first].notna().to_numpy(), has_history)
-            aggregates = [n for n, s in model.builder.sources().items() if s[0].startswith(table)]
+            aggregates = [
+                n for n, s in model.builder.sources().items() if s[0].startswith(f"{table}.")
+            ]
             assert features.loc[~has_history, aggregates].isna().all().all(), table
         bureau = tables.aux["bureau"]
         balanced = bureau.loc[
