@@ -3,6 +3,7 @@
 Each aggregator returns a frame indexed by SK_ID_CURR with a fixed list of columns, also when
 its table is absent (then with no rows), so that a model trained with a table still receives
 the same feature names, with missing values, when the table is not supplied at scoring time.
+Day counts read through `_days`: Kaggle's 365243 "no date" is a missing date, never a day.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from scoring.schema import ID
+from scoring.schema import ID, NO_DATE
 
 Tables = Mapping[str, pd.DataFrame]
 Aggregator = Callable[[pd.DataFrame | None, Tables], pd.DataFrame]
@@ -23,6 +24,12 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     if name not in frame.columns:
         return pd.Series(np.nan, index=frame.index, dtype="float64")
     return pd.to_numeric(frame[name], errors="coerce").astype("float64")
+
+
+def _days(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A DAYS_* column, with the 365243 placeholder read as missing (it is 1,000 years ahead)."""
+    days = _col(frame, name)
+    return days.where(days != NO_DATE)
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -68,7 +75,7 @@ def aggregate_bureau(bureau: pd.DataFrame | None, tables: Tables) -> pd.DataFram
             "active": (bureau.get("CREDIT_ACTIVE", pd.Series(index=bureau.index)) == "Active")
             .astype("float64")
             .to_numpy(),
-            "days": _col(bureau, "DAYS_CREDIT").to_numpy(),
+            "days": _days(bureau, "DAYS_CREDIT").to_numpy(),
             "credit": _col(bureau, "AMT_CREDIT_SUM").to_numpy(),
             "debt": _col(bureau, "AMT_CREDIT_SUM_DEBT").to_numpy(),
             "overdue": _col(bureau, "AMT_CREDIT_SUM_OVERDUE").to_numpy(),
@@ -117,7 +124,7 @@ def aggregate_previous(previous: pd.DataFrame | None, tables: Tables) -> pd.Data
             "refused": (status == "Refused").astype("float64").to_numpy(),
             "application": _col(previous, "AMT_APPLICATION").to_numpy(),
             "credit": _col(previous, "AMT_CREDIT").to_numpy(),
-            "days": _col(previous, "DAYS_DECISION").to_numpy(),
+            "days": _days(previous, "DAYS_DECISION").to_numpy(),
         }
     )
     grouped = frame.groupby(ID)
@@ -160,7 +167,7 @@ INSTALLMENT_COLUMNS = [
 def aggregate_installments(inst: pd.DataFrame | None, tables: Tables) -> pd.DataFrame:
     if inst is None or inst.empty:
         return _empty(INSTALLMENT_COLUMNS)
-    days_late = (_col(inst, "DAYS_ENTRY_PAYMENT") - _col(inst, "DAYS_INSTALMENT")).clip(lower=0)
+    days_late = (_days(inst, "DAYS_ENTRY_PAYMENT") - _days(inst, "DAYS_INSTALMENT")).clip(lower=0)
     frame = pd.DataFrame(
         {
             ID: inst[ID].to_numpy(),

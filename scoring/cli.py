@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -273,6 +274,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    if args.aux is not None:
+        from scoring.aux_profile import write_aux_profile
+
+        print(write_aux_profile(args.aux, args.out))
+        return 0
     from scoring.profile import write_profile
 
     print(write_profile(args.data, args.out))
@@ -371,9 +377,11 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     info.add_argument("--bundle", type=Path, required=True)
     info.set_defaults(func=cmd_info)
 
-    profile = commands.add_parser("profile", help="rebuild the demo-data profile from real data")
-    profile.add_argument("--data", type=Path, required=True)
-    profile.add_argument("--out", type=Path, required=True)
+    profile = commands.add_parser("profile", help="rebuild a demo-data profile from real data")
+    source = profile.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="real application sample folder")
+    source.add_argument("--aux", type=Path, help="real auxiliary sample folder (aux_sample)")
+    profile.add_argument("--out", type=Path, required=True, help="profile JSON to write")
     profile.set_defaults(func=cmd_profile)
     return parser
 
@@ -381,6 +389,10 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m scoring") -> int:
     args = build_parser(prog).parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in reports
+    # OpenMP threads that spin while waiting for work took training from ~30 s to 2.5-13 min on
+    # a busy 2-core machine (measured, bench/results/training.md); sleeping waits cost little on
+    # an idle one. Set before LightGBM loads (the commands import it lazily); a user's value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))

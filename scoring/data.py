@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from scoring.errors import DataValidationError
-from scoring.schema import APPLICATION_KINDS, AUXILIARY_KEYS, ID, TARGET
+from scoring.schema import (
+    APPLICATION_KINDS,
+    AUXILIARY_KEYS,
+    AUXILIARY_NUMERIC,
+    AUXILIARY_UNIQUE,
+    BUREAU_STATUSES,
+    ID,
+    TARGET,
+)
 
 TRAIN_TABLE = "application_train"
 TEST_TABLE = "application_test"
@@ -146,13 +154,38 @@ def validate_application(frame: pd.DataFrame, file: str, with_target: bool) -> p
 
 
 def validate_auxiliary(frame: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
-    """Check an auxiliary table has its key columns with usable ids."""
+    """Check an auxiliary table: its key columns with usable ids, each credit once, numbers
+    where the aggregates read numbers, and bureau statuses Kaggle's (C, X, 0-5).
+
+    Other columns are kept as they are: the aggregates read only the ones named in the schema.
+    """
     for column in AUXILIARY_KEYS[table]:
         if column not in frame.columns:
             raise DataValidationError(file, column, "required column is missing")
     for column in AUXILIARY_KEYS[table]:
         if column.startswith("SK_ID"):
             frame[column] = _check_ids(frame, file, column).to_numpy()
+    unique = AUXILIARY_UNIQUE.get(table)
+    if unique is not None:
+        repeated = frame[unique].duplicated()
+        if repeated.any():
+            example = int(frame[unique][repeated].iloc[0])
+            raise DataValidationError(
+                file, unique, f"{int(repeated.sum())} duplicated ids (e.g. {example})"
+            )
+    for column in AUXILIARY_NUMERIC[table]:
+        if column in frame.columns:
+            _coerce_numeric(frame, column, file)  # raises on text; the frame keeps its dtypes
+    if table == "bureau_balance":
+        status = frame["STATUS"].astype(str)
+        unknown = ~status.isin(BUREAU_STATUSES)
+        if unknown.any():
+            raise DataValidationError(
+                file,
+                "STATUS",
+                f"{int(unknown.sum())} unknown statuses (e.g. {status[unknown].iloc[0][:10]!r}); "
+                f"expected one of {', '.join(BUREAU_STATUSES)}",
+            )
     return frame
 
 
@@ -179,9 +212,9 @@ def load_tables(
     )
     test = load_application(files[TEST_TABLE], False) if TEST_TABLE in files else None
     aux = {
-        table: validate_auxiliary(read_table(path), table, str(path))
-        for table, path in files.items()
-        if table in AUXILIARY_KEYS
+        table: validate_auxiliary(read_table(files[table]), table, str(files[table]))
+        for table in AUXILIARY_KEYS
+        if table in files
     }
     return RawTables(train=train, test=test, aux=aux)
 

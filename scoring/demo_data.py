@@ -10,7 +10,10 @@ Rows are sampled from the aggregate profile in ``resources/application_profile.j
 * missing values follow the real rates, nested within groups that go missing together;
 * a few columns are derived for coherence (goods price, annuity, family size, car age);
 * TARGET comes from a latent default model shaped like the real one (EXT_SOURCE_* dominate,
-  then age, employment, debt ratios, education, gender, region) at the real base rate.
+  then age, employment, debt ratios, education, gender, region) at the real base rate;
+* one driver of that model, the client's credit history, is hidden from the application: it
+  shows only through the six auxiliary tables (``scoring.demo_aux``), whose aggregates therefore
+  add information to the application's, as bureau and payment histories do in real data.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr, ndtri
 
+from scoring.data import RawTables
+from scoring.demo_aux import AUX_TABLES, generate_auxiliary
 from scoring.profile import ID_COLUMN, TARGET_COLUMN
+from scoring.sampling import from_frequencies, numeric_values
 
 PROFILE_RESOURCE = "application_profile.json"
 TRAIN_FILE = "application_train"
@@ -49,6 +55,7 @@ DRIVER_WEIGHTS: dict[str, float] = {
     "phone_change_recent": 0.10,
     "social_defaults": 0.12,
     "noise": 0.25,
+    "credit_history": 0.45,  # hidden from the application, seen through the auxiliary tables
 }
 LEVEL_EFFECTS: dict[str, dict[str, float]] = {
     "NAME_EDUCATION_TYPE": {
@@ -66,6 +73,10 @@ LEVEL_EFFECTS: dict[str, dict[str, float]] = {
     "NAME_INCOME_TYPE": {"State servant": -0.2},
 }
 LOGIT_SCALE = 0.68
+# Correlation of the credit behaviour (what drives the auxiliary tables) with the risk that the
+# application itself shows: the histories confirm part of it and reveal the hidden driver.
+HISTORY_APP_LOADING = 0.5
+AUX_STREAM = 1  # the auxiliary tables draw from their own stream: application rows are unchanged
 COUPLE_STATUSES = ("Married", "Civil marriage")  # a partner counts in CNT_FAM_MEMBERS
 MIN_WORK_AGE_DAYS = 18 * 365  # employment cannot start before adulthood
 MIN_ID_AGE_DAYS = 14 * 365  # identity documents are issued from 14
@@ -101,36 +112,6 @@ def _check_rows(name: str, value: int, minimum: int) -> None:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
-# --- marginal inverses: uniforms in, values out -----------------------------------------------
-
-
-def _from_frequencies(u: np.ndarray, pairs: list[list[Any]]) -> np.ndarray:
-    """Inverse CDF of a discrete law given as [[value, share], ...]."""
-    shares = np.array([share for _, share in pairs], dtype=float)
-    cumulative = np.cumsum(shares) / shares.sum()
-    index = np.minimum(np.searchsorted(cumulative, u, side="right"), len(pairs) - 1)
-    values = np.array([value for value, _ in pairs], dtype=object)
-    return values[index]
-
-
-def _from_quantiles(u: np.ndarray, levels: list[float], column: dict[str, Any]) -> np.ndarray:
-    """Piecewise-linear quantile function, then the column's own rounding and bounds."""
-    values = np.interp(u * 100.0, levels, column["quantiles"])
-    step = column.get("step")
-    decimals = column.get("decimals")
-    if step:
-        values = np.round(values / step) * step
-    elif decimals is not None:
-        values = np.round(values, decimals)
-    return np.clip(values, column["min"], column["max"])
-
-
-def _numeric_values(u: np.ndarray, column: dict[str, Any], levels: list[float]) -> np.ndarray:
-    if "values" in column:
-        return _from_frequencies(u, column["values"]).astype(float)
-    return _from_quantiles(u, levels, column)
-
-
 # --- the generation steps ---------------------------------------------------------------------
 
 
@@ -150,7 +131,7 @@ def _pensioners(profile: dict[str, Any], young: np.ndarray, rng: np.random.Gener
 
 
 def _categorical(u: np.ndarray, levels: list[list[Any]]) -> np.ndarray:
-    return _from_frequencies(u, levels)
+    return from_frequencies(u, levels)
 
 
 def _segment_column(
@@ -257,21 +238,34 @@ def _default_drivers(
     }
 
 
-def _draw_target(
-    drivers: dict[str, np.ndarray],
-    labels: dict[str, np.ndarray],
-    base_rate: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Bernoulli draws from the latent logit, intercept solved to hit the real base rate."""
+def _risk_score(drivers: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> np.ndarray:
+    """The latent default score: weighted drivers plus the effects of a few category levels."""
     score = np.zeros(len(next(iter(drivers.values()))), dtype=float)
     for name, driver in drivers.items():
         score += DRIVER_WEIGHTS[name] * np.asarray(driver, dtype=float)
     for column, effects in LEVEL_EFFECTS.items():
         score += pd.Series(labels[column]).map(effects).fillna(0.0).to_numpy(dtype=float)
+    return score
+
+
+def _draw_target(score: np.ndarray, base_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Bernoulli draws from the latent logit, intercept solved to hit the real base rate."""
     logit = LOGIT_SCALE * score
     intercept = _solve_intercept(logit, base_rate)
     return (rng.random(logit.shape[0]) < expit(intercept + logit)).astype(np.int64)
+
+
+def _credit_behaviour(drivers: dict[str, np.ndarray], score: np.ndarray) -> np.ndarray:
+    """A standard normal per client (higher = riskier): part the risk the application shows,
+    part the hidden credit-history driver."""
+    hidden = drivers["credit_history"]
+    visible = (
+        score
+        - DRIVER_WEIGHTS["noise"] * drivers["noise"]
+        - DRIVER_WEIGHTS["credit_history"] * hidden
+    )
+    loading = HISTORY_APP_LOADING
+    return loading * _standardise(visible) + np.sqrt(1 - loading**2) * hidden
 
 
 def _solve_intercept(logit: np.ndarray, base_rate: float) -> float:
@@ -309,21 +303,22 @@ def _to_column(values: np.ndarray, missing: np.ndarray | None, dtype: str) -> pd
 
 
 def _generate_rows(
-    profile: dict[str, Any], n: int, rng: np.random.Generator
-) -> tuple[dict[str, pd.Series], np.ndarray]:
-    """All raw columns but the id, plus TARGET drawn for every row."""
+    profile: dict[str, Any], n: int, rng: np.random.Generator, history: np.ndarray
+) -> tuple[dict[str, pd.Series], np.ndarray, np.ndarray]:
+    """All raw columns but the id, TARGET drawn for every row, and each row's credit behaviour
+    (`history`: the hidden credit-history driver, a standard normal per row)."""
     columns = _columns_by_name(profile)
     levels = profile["quantile_levels"]
     copula_names: list[str] = profile["copula"]["columns"]
     z = _latent(n, rng)
     latent = {name: z[:, i] for i, name in enumerate(copula_names)}  # float32 views, no copies
     values: dict[str, np.ndarray] = {
-        name: _numeric_values(ndtr(latent[name]), columns[name], levels) for name in copula_names
+        name: numeric_values(ndtr(latent[name]), columns[name], levels) for name in copula_names
     }
     for col in profile["columns"]:
         name = col["name"]
         if col["kind"] == "numeric" and name not in values and "values" in col:
-            values[name] = _numeric_values(rng.random(n), col, levels)  # constant flags
+            values[name] = numeric_values(rng.random(n), col, levels)  # constant flags
         elif col["kind"] == "categorical":
             values[name] = _categorical(rng.random(n), col["levels"])
 
@@ -338,14 +333,39 @@ def _generate_rows(
     values["CNT_FAM_MEMBERS"] = values["CNT_CHILDREN"] + 1.0 + couple
 
     drivers = _default_drivers(latent, values, pensioner, rng)
+    drivers["credit_history"] = history
     labels = {name: values[name] for name in LEVEL_EFFECTS}
-    target = _draw_target(drivers, labels, float(profile["target_rate"]), rng)
+    score = _risk_score(drivers, labels)
+    target = _draw_target(score, float(profile["target_rate"]), rng)
+    behaviour = _credit_behaviour(drivers, score)
     series: dict[str, pd.Series] = {}
     for col in profile["columns"]:
         if col["name"] not in (ID_COLUMN, TARGET_COLUMN):
             name = col["name"]
             series[name] = _to_column(values.pop(name), masks.get(name), col["dtype"])
-    return series, target
+    return series, target, behaviour
+
+
+def _generate(
+    n_train: int, n_test: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray, np.random.Generator]:
+    """Train then test rows (profile order), their credit behaviour, and the auxiliary stream."""
+    _check_rows("n_train", n_train, 1)
+    _check_rows("n_test", n_test, 0)
+    profile = load_profile()
+    rng = np.random.default_rng(seed)
+    aux_rng = np.random.default_rng([seed, AUX_STREAM])
+    n = n_train + n_test
+    series, target, behaviour = _generate_rows(profile, n, rng, aux_rng.standard_normal(n))
+    ids = _draw_ids(profile, n, rng)
+    full = pd.DataFrame({ID_COLUMN: ids, TARGET_COLUMN: target, **series})  # profile order
+    return full, behaviour, aux_rng
+
+
+def _split(full: pd.DataFrame, n_train: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train = full.iloc[:n_train].sort_values(ID_COLUMN, ignore_index=True)
+    test = full.iloc[n_train:].drop(columns=[TARGET_COLUMN])
+    return train, test.sort_values(ID_COLUMN, ignore_index=True)
 
 
 def generate_demo(n_train: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -353,18 +373,17 @@ def generate_demo(n_train: int, n_test: int, seed: int = 0) -> tuple[pd.DataFram
 
     Same seed and sizes give identical frames. Train and test ids are disjoint.
     """
-    _check_rows("n_train", n_train, 1)
-    _check_rows("n_test", n_test, 0)
-    profile = load_profile()
-    rng = np.random.default_rng(seed)
-    n = n_train + n_test
-    series, target = _generate_rows(profile, n, rng)
-    ids = _draw_ids(profile, n, rng)
-    full = pd.DataFrame({ID_COLUMN: ids, TARGET_COLUMN: target, **series})  # profile order
-    del series
-    train = full.iloc[:n_train].sort_values(ID_COLUMN, ignore_index=True)
-    test = full.iloc[n_train:].drop(columns=[TARGET_COLUMN])
-    return train, test.sort_values(ID_COLUMN, ignore_index=True)
+    full, _, _ = _generate(n_train, n_test, seed)
+    return _split(full, n_train)
+
+
+def generate_demo_tables(n_train: int, n_test: int, seed: int = 0) -> RawTables:
+    """The application tables of ``generate_demo`` (identical) and the six auxiliary tables of
+    their clients, train and test alike (``AUX_TABLES``). Same seed and sizes, same tables."""
+    full, behaviour, aux_rng = _generate(n_train, n_test, seed)
+    aux = generate_auxiliary(full[ID_COLUMN].to_numpy(), behaviour, aux_rng)
+    train, test = _split(full, n_train)
+    return RawTables(train=train, test=test, aux=aux)
 
 
 def write_demo(
@@ -374,17 +393,23 @@ def write_demo(
     test_rows: int | None = None,
     fmt: Literal["parquet", "csv"] = "parquet",
 ) -> list[Path]:
-    """Write application_train/test demo files; test defaults to rows // 5 (at least 1)."""
+    """Write the demo tables (application_train/test, then ``AUX_TABLES``); test defaults to
+    rows // 5 (at least 1). An auxiliary table no client has rows in (a tiny demo) is not
+    written: a file with no rows is not a valid table."""
     _check_rows("rows", rows, 1)
     n_test = max(rows // 5, 1) if test_rows is None else test_rows
     _check_rows("test_rows", n_test, 1)
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
-    train, test = generate_demo(rows, n_test, seed)
+    tables = generate_demo_tables(rows, n_test, seed)
+    assert tables.train is not None
+    assert tables.test is not None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    frames = [(TRAIN_FILE, tables.train), (TEST_FILE, tables.test)]
+    frames += [(name, tables.aux[name]) for name in AUX_TABLES if not tables.aux[name].empty]
     paths = []
-    for stem, frame in ((TRAIN_FILE, train), (TEST_FILE, test)):
+    for stem, frame in frames:
         path = out_dir / f"{stem}.{fmt}"
         if fmt == "parquet":
             frame.to_parquet(path, index=False)

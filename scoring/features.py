@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from scoring.aggregates import AGGREGATORS, aggregate_sources
-from scoring.schema import APPLICATION_KINDS, ID
+from scoring.schema import APPLICATION_KINDS, ID, NO_DATE
 
-DAYS_EMPLOYED_ANOMALY = 365243  # Kaggle's placeholder for "not employed" (mostly pensioners)
+DAYS_EMPLOYED_ANOMALY = NO_DATE  # Kaggle's placeholder for "not employed" (mostly pensioners)
 DAYS_PER_YEAR = 365.25
 
 # Columns turned into 0/1 flags: value meaning 1.

@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from scoring.schema import NO_DATE
+
 ID_COLUMN = "SK_ID_CURR"
 TARGET_COLUMN = "TARGET"
 ANOMALY_COLUMN = "DAYS_EMPLOYED"
-ANOMALY_VALUE = 365243  # Kaggle's placeholder for "not employed", almost only pensioners.
+ANOMALY_VALUE = NO_DATE  # Kaggle's placeholder for "not employed", almost only pensioners.
 DESCRIPTION_TABLE = "application_{train|test}.csv"
 
 # Percentile grid of the stored quantile functions: dense in the tails, where linear
@@ -46,28 +48,28 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 DERIVED_COLUMNS: frozenset[str] = frozenset({"AMT_GOODS_PRICE", "AMT_ANNUITY", "CNT_FAM_MEMBERS"})
 
 
-def _round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+def round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
     """Round to significant digits: keeps the JSON small without flattening small values."""
     if not np.isfinite(value) or value == 0:
         return float(value)
     return float(f"{value:.{digits}g}")
 
 
-def _is_categorical(series: pd.Series) -> bool:
+def is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series.dtype)
 
 
-def _dtype_name(series: pd.Series) -> str:
+def dtype_name(series: pd.Series) -> str:
     """The dtype the generator must reproduce: int64, float64 or str (category labels)."""
-    if _is_categorical(series):
+    if is_categorical(series):
         return "str"
     return "int64" if pd.api.types.is_integer_dtype(series.dtype) else "float64"
 
 
-def _frequencies(values: pd.Series) -> list[list[Any]]:
+def frequencies(values: pd.Series) -> list[list[Any]]:
     """Level -> share among non-missing values, most frequent first (levels are public names)."""
     shares = values.dropna().value_counts(normalize=True, sort=True)
-    return [[_plain(level), _round_sig(float(share), 4)] for level, share in shares.items()]
+    return [[_plain(level), round_sig(float(share), 4)] for level, share in shares.items()]
 
 
 def _plain(value: Any) -> Any:
@@ -76,12 +78,18 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, np.floating | float):
         number = float(value)
-        return int(number) if number.is_integer() else _round_sig(number)
+        return int(number) if number.is_integer() else round_sig(number)
     return str(value)
 
 
 def _integer_step(values: np.ndarray) -> int:
-    """Largest round step most values are multiples of (amounts cluster on 4500, 1000, ...)."""
+    """Largest round step most values are multiples of (amounts cluster on 4500, 1000, ...).
+
+    Zeros are multiples of every step: a column mostly at 0 would otherwise get the largest.
+    """
+    values = values[values != 0]
+    if values.size == 0:
+        return 1
     for step in STEP_CANDIDATES:
         if np.mean(np.mod(values, step) == 0) >= STEP_MIN_SHARE:
             return step
@@ -96,23 +104,28 @@ def _decimals(values: np.ndarray) -> int | None:
     return None
 
 
-def _numeric_stats(series: pd.Series) -> dict[str, Any]:
-    """Marginal law of a numeric column: frequencies when discrete, else a quantile function."""
+def numeric_stats(
+    series: pd.Series,
+    levels: tuple[float, ...] = QUANTILE_LEVELS,
+    max_discrete: int = DISCRETE_MAX_LEVELS,
+) -> dict[str, Any]:
+    """Marginal law of a numeric column: frequencies when discrete, else a quantile function
+    on the percentile grid `levels`."""
     values = series.dropna().to_numpy(dtype=float)
     if series.name == ANOMALY_COLUMN:
         values = values[values != ANOMALY_VALUE]  # the anomaly is modelled apart, as a rate
     stats: dict[str, Any] = {
         "min": _plain(values.min()),
         "max": _plain(values.max()),
-        "mean": _round_sig(float(values.mean())),
+        "mean": round_sig(float(values.mean())),
     }
     integer = bool(np.all(np.mod(values, 1) == 0))
     stats["integer"] = integer
-    if np.unique(values).size <= DISCRETE_MAX_LEVELS:
-        stats["values"] = _frequencies(pd.Series(values))
+    if np.unique(values).size <= max_discrete:
+        stats["values"] = frequencies(pd.Series(values))
         return stats
-    quantiles = np.percentile(values, QUANTILE_LEVELS)
-    stats["quantiles"] = [_round_sig(float(q)) for q in quantiles]
+    quantiles = np.percentile(values, levels)
+    stats["quantiles"] = [round_sig(float(q)) for q in quantiles]
     decimals = 0 if integer else _decimals(values)
     stats["decimals"] = decimals
     if decimals == 0:
@@ -140,21 +153,21 @@ def _column_profile(
     series = train[name] if name == TARGET_COLUMN else both[name]
     entry: dict[str, Any] = {
         "name": name,
-        "dtype": _dtype_name(series),
-        "kind": "categorical" if _is_categorical(series) else "numeric",
-        "missing_rate": _round_sig(float(series.isna().mean()), 4),
+        "dtype": dtype_name(series),
+        "kind": "categorical" if is_categorical(series) else "numeric",
+        "missing_rate": round_sig(float(series.isna().mean()), 4),
         **notes.get(name, {"description": ""}),
     }
     if name in (ID_COLUMN, TARGET_COLUMN):
         return entry
     if entry["kind"] == "categorical":
-        entry["levels"] = _frequencies(series)
+        entry["levels"] = frequencies(series)
     else:
-        entry.update(_numeric_stats(series))
+        entry.update(numeric_stats(series))
     return entry
 
 
-def _missing_groups(both: pd.DataFrame) -> list[list[str]]:
+def missing_groups(both: pd.DataFrame) -> list[list[str]]:
     """Columns that go missing together (building block, bureau requests, social circle).
 
     Greedy: each column joins the first group whose leader's missing indicator it correlates
@@ -222,8 +235,8 @@ def _segments(both: pd.DataFrame) -> dict[str, dict[str, Any]]:
         part = both[mask]
         out[segment] = {
             name: {
-                "missing_rate": _round_sig(float(part[name].isna().mean()), 4),
-                "levels": _frequencies(part[name]),
+                "missing_rate": round_sig(float(part[name].isna().mean()), 4),
+                "levels": frequencies(part[name]),
             }
             for name in SEGMENT_COLUMNS
         }
@@ -246,8 +259,8 @@ def _anomaly(both: pd.DataFrame) -> dict[str, Any]:
     return {
         "column": ANOMALY_COLUMN,
         "value": ANOMALY_VALUE,
-        "rate": _round_sig(rate, 4),
-        "age_loading": _round_sig(float(np.clip(loading, 0.0, 0.95)), 3),
+        "rate": round_sig(rate, 4),
+        "age_loading": round_sig(float(np.clip(loading, 0.0, 0.95)), 3),
     }
 
 
@@ -262,7 +275,7 @@ def _ratio_law(numerator: pd.Series, denominator: pd.Series) -> dict[str, Any]:
     corr = float(np.corrcoef(_normal_scores(both["num"]), _normal_scores(both["ratio"]))[0, 1])
     quantiles = np.percentile(both["ratio"], QUANTILE_LEVELS)
     return {
-        "quantiles": [_round_sig(float(q), 5) for q in quantiles],
+        "quantiles": [round_sig(float(q), 5) for q in quantiles],
         "corr_with_numerator": round(corr, 3),
     }
 
@@ -280,10 +293,10 @@ def build_profile(train: pd.DataFrame, test: pd.DataFrame, descriptions_csv: Pat
             "note": "aggregates of the Home Credit Default Risk application sample; no rows",
         },
         "quantile_levels": list(QUANTILE_LEVELS),
-        "target_rate": _round_sig(float(train[TARGET_COLUMN].mean()), 4),
+        "target_rate": round_sig(float(train[TARGET_COLUMN].mean()), 4),
         "id_range": [int(both[ID_COLUMN].min()), int(both[ID_COLUMN].max())],
         "columns": columns,
-        "missing_groups": _missing_groups(both),
+        "missing_groups": missing_groups(both),
         "anomaly": _anomaly(both),
         "segments": _segments(both),
         "ratios": {

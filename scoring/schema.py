@@ -12,6 +12,9 @@ ColumnKind = Literal["int", "float", "category"]
 
 ID = "SK_ID_CURR"
 TARGET = "TARGET"
+# Kaggle's placeholder in DAYS_* columns for "no such date": not employed (DAYS_EMPLOYED of
+# pensioners), a previous loan still running (DAYS_LAST_DUE, DAYS_TERMINATION), no drawing yet.
+NO_DATE = 365243
 
 # Kinds of the 120 application columns besides SK_ID_CURR and TARGET, in Kaggle's order.
 APPLICATION_KINDS: dict[str, ColumnKind] = {
@@ -167,3 +170,27 @@ AUXILIARY_KEYS: dict[str, list[str]] = {
     "installments_payments": [ID, "SK_ID_PREV"],
     "credit_card_balance": [ID, "SK_ID_PREV", "MONTHS_BALANCE"],
 }
+# Columns the aggregates read as numbers, when a table has them: anything else in them is an
+# error naming the column (not a value silently read as missing).
+AUXILIARY_NUMERIC: dict[str, list[str]] = {
+    "bureau": [
+        "DAYS_CREDIT",
+        "CREDIT_DAY_OVERDUE",
+        "AMT_CREDIT_SUM",
+        "AMT_CREDIT_SUM_DEBT",
+        "AMT_CREDIT_SUM_OVERDUE",
+    ],
+    "bureau_balance": ["MONTHS_BALANCE"],
+    "previous_application": ["AMT_APPLICATION", "AMT_CREDIT", "DAYS_DECISION"],
+    "POS_CASH_balance": ["MONTHS_BALANCE", "SK_DPD"],
+    "installments_payments": [
+        "DAYS_INSTALMENT",
+        "DAYS_ENTRY_PAYMENT",
+        "AMT_INSTALMENT",
+        "AMT_PAYMENT",
+    ],
+    "credit_card_balance": ["MONTHS_BALANCE", "AMT_BALANCE", "AMT_CREDIT_LIMIT_ACTUAL", "SK_DPD"],
+}
+# A credit or an application appears once in its table: a repeated id would count it twice.
+AUXILIARY_UNIQUE: dict[str, str] = {"bureau": "SK_ID_BUREAU", "previous_application": "SK_ID_PREV"}
+BUREAU_STATUSES = ("C", "X", "0", "1", "2", "3", "4", "5")  # closed, unknown, months late

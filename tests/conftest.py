@@ -23,7 +23,8 @@ def _run(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder of generated Home-Credit-shaped demo tables (application_train, _test, ...)."""
+    """A folder of generated Home-Credit-shaped demo tables: application_train, _test and the six
+    auxiliary tables of their clients (bureau, bureau_balance, previous_application, ...)."""
     out = tmp_path_factory.mktemp("demo-data")
     _run("demo-data", "--out", str(out), "--rows", str(DEMO_ROWS))
     return out

@@ -30,6 +30,16 @@ def real_data() -> Path:
     return REAL_DATA
 
 
+@pytest.fixture(scope="session")
+def real_aux(real_data: Path) -> Path:
+    """The real auxiliary sample (heads of bureau, bureau_balance, previous_application and
+    credit_card_balance) in ../shared; skipped cleanly where it is absent."""
+    folder = real_data / "aux_sample"
+    if not (folder / "bureau.parquet").exists():
+        pytest.skip(f"real auxiliary sample not found in {folder}")
+    return folder
+
+
 def write_table(folder: Path, table: str, frame: pd.DataFrame, fmt: str = "csv") -> Path:
     """Write `frame` as `folder/table.fmt` (csv or parquet) and return the path."""
     folder.mkdir(parents=True, exist_ok=True)

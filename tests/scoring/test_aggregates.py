@@ -22,7 +22,7 @@ from scoring.aggregates import (
     aggregate_previous,
     aggregate_sources,
 )
-from scoring.schema import ID
+from scoring.schema import ID, NO_DATE
 
 NAN = float("nan")
 
@@ -130,6 +130,34 @@ def test_previous_applications() -> None:
             },
             2: {"PREV_COUNT": 1, "PREV_REFUSED_SHARE": 1.0, "PREV_CREDIT_APPLICATION_RATIO": NAN},
         },
+    )
+
+
+def test_no_date_placeholder_is_a_missing_day_not_a_day() -> None:
+    """Kaggle writes 365243 for "no date": averaging it would put a credit 1,000 years ahead."""
+    previous = pd.DataFrame(
+        {ID: [1, 1, 2], "SK_ID_PREV": [1, 2, 3], "DAYS_DECISION": [-10, NO_DATE, NO_DATE]}
+    )
+    out = aggregate_previous(previous, {})
+    _check(
+        out,
+        {
+            1: {"PREV_COUNT": 2, "PREV_DAYS_DECISION_MEAN": -10},
+            2: {"PREV_COUNT": 1, "PREV_DAYS_DECISION_MEAN": NAN},
+        },
+    )
+    bureau = pd.DataFrame({ID: [1, 1], "SK_ID_BUREAU": [1, 2], "DAYS_CREDIT": [-300, NO_DATE]})
+    _check(aggregate_bureau(bureau, {}), {1: {"BUREAU_DAYS_CREDIT_MEAN": -300}})
+    inst = pd.DataFrame(
+        {
+            ID: [1, 1],
+            "SK_ID_PREV": [1, 1],
+            "DAYS_INSTALMENT": [-40, -10],
+            "DAYS_ENTRY_PAYMENT": [-30, NO_DATE],  # the second one was never paid
+        }
+    )
+    _check(
+        aggregate_installments(inst, {}), {1: {"INST_LATE_SHARE": 0.5, "INST_DAYS_LATE_MEAN": 10.0}}
     )
 
 

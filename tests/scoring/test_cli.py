@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scoring.aggregates import AGGREGATORS
 from scoring.cli import EXIT_INPUT_ERROR, build_parser, main
+from scoring.clients import load_client_tables
+from scoring.demo_aux import AUX_TABLES
 from scoring.model import ScoringModel
 from tests.scoring.conftest import write_table
 
@@ -77,15 +80,18 @@ def test_end_to_end_on_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
     assert main(["demo-data", "--out", str(data), "--rows", "1500", "--seed", "4"]) == 0
     written = capsys.readouterr().out.split()
-    assert sorted(Path(p).name for p in written) == [
-        "application_test.parquet",
-        "application_train.parquet",
-    ]
+    tables = ["application_train", "application_test", *AUX_TABLES]
+    assert [Path(p).name for p in written] == [f"{table}.parquet" for table in tables]
 
     assert main(["validate", "--data", str(data)]) == 0
+    aux_lines = []
+    for table in AUX_TABLES:
+        rows, columns = pd.read_parquet(data / f"{table}.parquet").shape
+        aux_lines.append(f"{table}: {rows} rows x {columns} columns, valid")
     assert capsys.readouterr().out.splitlines() == [
         "application_train: 1500 rows x 122 columns, valid",
         "application_test: 300 rows x 121 columns, valid",
+        *aux_lines,
     ]
 
     assert main(["train", "--data", str(data), "--out", str(bundle), *FAST_TRAIN]) == 0
@@ -118,8 +124,10 @@ def test_end_to_end_on_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (scores["model_version"] == model.version).all()
     expected = np.where(scores["probability"] >= model.threshold, "refuse", "grant")
     assert scores["decision"].tolist() == expected.tolist()
-    test = pd.read_parquet(data / "application_test.parquet")
-    X = model.transform(test).to_numpy()
+    assert model.builder.aux_tables == sorted(AGGREGATORS)  # trained with the demo's history
+    clients = load_client_tables(data)
+    assert clients.test is not None
+    X = model.transform(clients.test, clients.aux).to_numpy()
     np.testing.assert_allclose(scores["probability"], model.predict_proba(X), atol=1e-12)
     assert scores["reasons_against"].fillna("").str.contains("raises the risk").any()
 

@@ -305,3 +305,69 @@ def test_fingerprint_follows_the_content(small_train: pd.DataFrame) -> None:
     assert fingerprint(changed) != same
     bureau = pd.DataFrame({ID: [1], "SK_ID_BUREAU": [2]})
     assert fingerprint(small_train, {"bureau": bureau}) != same
+
+
+def _aux_error(
+    tmp_path: Path,
+    small_train: pd.DataFrame,
+    small_test: pd.DataFrame,
+    table: str,
+    frame: pd.DataFrame,
+) -> tuple[DataValidationError, Path]:
+    folder, _ = _folder(tmp_path, "csv", small_train, small_test)
+    path = write_table(folder, table, frame, "csv")
+    return _load_error(folder), path
+
+
+def test_auxiliary_credit_listed_twice(
+    tmp_path: Path, small_train: pd.DataFrame, small_test: pd.DataFrame
+) -> None:
+    ids = small_train[ID].iloc[:3].to_numpy()
+    bureau = pd.DataFrame({ID: ids, "SK_ID_BUREAU": [7, 8, 7]})
+    error, path = _aux_error(tmp_path, small_train, small_test, "bureau", bureau)
+    assert (error.file, error.column) == (str(path), "SK_ID_BUREAU")
+    assert error.message == "1 duplicated ids (e.g. 7)"
+
+
+def test_auxiliary_text_where_the_aggregates_read_numbers(
+    tmp_path: Path, small_train: pd.DataFrame, small_test: pd.DataFrame
+) -> None:
+    ids = small_train[ID].iloc[:2].to_numpy()
+    previous = pd.DataFrame({ID: ids, "SK_ID_PREV": [1, 2], "DAYS_DECISION": ["-10", "soon"]})
+    error, path = _aux_error(tmp_path, small_train, small_test, "previous_application", previous)
+    assert (error.file, error.column) == (str(path), "DAYS_DECISION")
+    assert "expected numbers, found 1 non-numeric values (e.g. 'soon')" in error.message
+
+
+def test_bureau_balance_status_must_be_kaggles(
+    tmp_path: Path, small_train: pd.DataFrame, small_test: pd.DataFrame
+) -> None:
+    balance = pd.DataFrame(
+        {"SK_ID_BUREAU": [7, 7, 7], "MONTHS_BALANCE": [0, -1, -2], "STATUS": ["C", "0", "L"]}
+    )
+    error, path = _aux_error(tmp_path, small_train, small_test, "bureau_balance", balance)
+    assert (error.file, error.column) == (str(path), "STATUS")
+    assert error.message.startswith("1 unknown statuses (e.g. 'L'); expected one of C, X, 0")
+
+
+def test_auxiliary_tables_load_in_schema_order_and_keep_their_columns(
+    tmp_path: Path, small_train: pd.DataFrame, small_test: pd.DataFrame
+) -> None:
+    folder, _ = _folder(tmp_path, "parquet", small_train, small_test)
+    ids = small_train[ID].iloc[:2].to_numpy()
+    write_table(
+        folder,
+        "previous_application",
+        pd.DataFrame({ID: ids, "SK_ID_PREV": [1, 2], "DAYS_LAST_DUE": [365243.0, -30.0]}),
+        "csv",
+    )
+    write_table(folder, "bureau", pd.DataFrame({ID: ids, "SK_ID_BUREAU": [7, 8]}), "csv")
+    write_table(
+        folder,
+        "POS_CASH_balance",
+        pd.DataFrame({ID: ids, "SK_ID_PREV": [1, 2], "MONTHS_BALANCE": [-1, -1]}),
+        "parquet",
+    )
+    tables = load_tables(folder)
+    assert list(tables.aux) == ["bureau", "previous_application", "POS_CASH_balance"]
+    assert tables.aux["previous_application"]["DAYS_LAST_DUE"].tolist() == [365243.0, -30.0]

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from scoring.data import load_tables
+from scoring.demo_aux import AUX_TABLES
 from scoring.demo_data import generate_demo, load_profile, write_demo
 from scoring.profile import ANOMALY_VALUE, build_profile
 
@@ -112,17 +114,28 @@ def test_low_ext_sources_mean_more_defaults(demo: tuple[pd.DataFrame, pd.DataFra
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_write_demo_files_are_readable(tmp_path: Path, fmt: str) -> None:
     paths = write_demo(tmp_path, rows=50, seed=1, fmt=fmt)  # type: ignore[arg-type]
-    assert [p.name for p in paths] == [f"application_train.{fmt}", f"application_test.{fmt}"]
+    assert [p.name for p in paths[:2]] == [f"application_train.{fmt}", f"application_test.{fmt}"]
+    assert [p.name for p in paths[2:]] == [f"{table}.{fmt}" for table in AUX_TABLES]
     read = pd.read_parquet if fmt == "parquet" else pd.read_csv
-    train, test = (read(p) for p in paths)
+    train, test = (read(p) for p in paths[:2])
     assert train.shape == (50, 122)
     assert test.shape == (10, 121)
     assert list(train.columns) == [name for name, _ in _profile_schema()]
 
 
 def test_write_demo_small_rows_keep_one_test_row(tmp_path: Path) -> None:
-    _, test_path = write_demo(tmp_path, rows=3)
-    assert len(pd.read_parquet(test_path)) == 1
+    paths = write_demo(tmp_path, rows=3)
+    assert len(pd.read_parquet(paths[1])) == 1
+
+
+def test_tiny_demo_skips_empty_auxiliary_tables_and_still_loads(tmp_path: Path) -> None:
+    """Two clients with no card and no instalment loan: those tables are not written (a file
+    with no rows is not a valid table), and the folder loads."""
+    paths = write_demo(tmp_path, rows=1, test_rows=1, seed=10)
+    written = [p.stem for p in paths[2:]]
+    assert written == ["bureau", "previous_application"]
+    tables = load_tables(tmp_path)
+    assert list(tables.aux) == written
 
 
 @pytest.mark.parametrize("rows", [0, -5])

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scoring.aggregates import AGGREGATORS, aggregate_sources
 from scoring.batch import compute
 from scoring.bundle import REFERENCE_FILE
 from scoring.data import load_tables, validate_application
@@ -343,3 +344,50 @@ def test_clients_without_auxiliary_rows_get_missing_aggregates(app: pd.DataFrame
     assert math.isnan(features.loc[ids[3], "BUREAU_LOAN_COUNT"])
     assert features.loc[ids[2], "PREV_REFUSED_SHARE"] == 0.5
     assert math.isnan(features.loc[ids[0], "PREV_REFUSED_SHARE"])
+
+
+def test_demo_model_reads_the_history_where_there_is_one(
+    model: ScoringModel, demo_data: Path
+) -> None:
+    """The demo bundle is trained with the six auxiliary tables: each aggregate is present for
+    exactly the clients with rows in its table, and missing for the others."""
+    tables = load_tables(demo_data)
+    assert tables.train is not None
+    assert tables.test is not None
+    assert model.builder.aux_tables == sorted(AGGREGATORS)
+    assert set(aggregate_sources(sorted(AGGREGATORS))) <= set(model.feature_names)
+    for raw in (tables.train, tables.test):
+        features = model.transform(raw, tables.aux)
+        ids = features.index.to_series()
+        for table, first in [
+            ("bureau", "BUREAU_LOAN_COUNT"),
+            ("previous_application", "PREV_COUNT"),
+            ("POS_CASH_balance", "POS_MONTHS"),
+            ("installments_payments", "INST_COUNT"),
+            ("credit_card_balance", "CC_MONTHS"),
+        ]:
+            has_history = ids.isin(tables.aux[table][ID]).to_numpy()
+            assert 0 < has_history.sum() < len(ids), table  # some with history, some without
+            np.testing.assert_array_equal(features[first].notna().to_numpy(), has_history)
+            aggregates = [
+                n for n, s in model.builder.sources().items() if s[0].startswith(f"{table}.")
+            ]
+            assert features.loc[~has_history, aggregates].isna().all().all(), table
+        bureau = tables.aux["bureau"]
+        balanced = bureau.loc[
+            bureau["SK_ID_BUREAU"].isin(tables.aux["bureau_balance"]["SK_ID_BUREAU"]), ID
+        ]
+        np.testing.assert_array_equal(
+            features["BUREAU_LATE_MONTH_SHARE"].notna().to_numpy(), ids.isin(balanced).to_numpy()
+        )
+
+
+def test_demo_model_learns_from_the_history(model: ScoringModel) -> None:
+    """The demo's history carries risk the application does not show: the model relies on it."""
+    aggregates = set(aggregate_sources(sorted(AGGREGATORS)))
+    ranked = list(model.importance)  # mean |SHAP| on training rows, largest first
+    assert aggregates & set(ranked[:10]), ranked[:10]
+    share = sum(v for k, v in model.importance.items() if k in aggregates) / sum(
+        model.importance.values()
+    )
+    assert share > 0.10, share
