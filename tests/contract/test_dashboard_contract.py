@@ -9,6 +9,7 @@ Both workflows run this folder.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 from collections.abc import Callable
@@ -133,7 +134,8 @@ def test_fields_read_by_the_dashboard_exist_with_their_types(openapi: Schema, me
     recorder = Recorder(openapi)
     client = ApiClient("http://api.test", "key", transport=httpx.MockTransport(recorder))
     call, shape = CALLS[method]
-    call(client)
+    with contextlib.suppress(api_client.ApiError):  # reading the body is the test above's job
+        call(client)
     ok = recorder.operations[0]["responses"]["200"]["content"]["application/json"]["schema"]
     components = Components(openapi)
     assert typeddict_mismatches(shape, ok, components, shape.__name__) == []
