@@ -96,7 +96,7 @@ demo: demo-bundle $(DEMO_KEY_FILE)
 	echo ""; \
 	export SCORING_BUNDLE=$(DEMO_BUNDLE) SCORING_CLIENTS=$(DEMO_DATA) \
 		API_KEYS="demo:$$key" API_URL=http://127.0.0.1:$(API_PORT) API_KEY="$$key"; \
-	$(VENV)/bin/uvicorn api.main:app --host 127.0.0.1 --port $(API_PORT) & api_pid=$$!; \
+	$(VENV)/bin/uvicorn api.main:app --host 127.0.0.1 --port $(API_PORT) --no-server-header & api_pid=$$!; \
 	trap 'kill $$api_pid 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m streamlit run dashboard/app.py --server.port $(DASHBOARD_PORT) \
 		--server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false

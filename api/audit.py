@@ -33,6 +33,8 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
+    select,
     text,
 )
 
@@ -230,7 +232,7 @@ class AuditLog:
     # -- reading (tests, ops) --------------------------------------------------------------
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(text(f"SELECT count(*) FROM {self.table.name}")).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

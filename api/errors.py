@@ -7,8 +7,10 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.audit import AuditUnavailableError
 from scoring.errors import (
@@ -81,6 +83,19 @@ async def handle_validation(request: Request, exc: RequestValidationError) -> JS
     return _json(422, errors)
 
 
+# What a body that is not UTF-8 gets: the shape and type of FastAPI's own answer to a body that
+# is not JSON, so that the contract has one 422 for both.
+NOT_UTF8 = {"loc": ["body"], "msg": "the body is not UTF-8 encoded JSON", "type": "json_invalid"}
+
+
+async def handle_http(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI answers 400 "There was an error parsing the body" when the body cannot even be
+    decoded (malformed UTF-8), a status the contract does not have: 422, as for bad JSON."""
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        return _json(422, [NOT_UTF8])
+    return await http_exception_handler(request, exc)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     return _json(500, "internal server error")
@@ -91,4 +106,5 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handle_known)
     app.add_exception_handler(ScoringError, handle_known)
     app.add_exception_handler(RequestValidationError, handle_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, handle_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, handle_unexpected)

@@ -1,7 +1,8 @@
-"""ASGI entry point: ``uvicorn api.main:app`` or ``gunicorn -k uvicorn_worker.UvicornWorker
-api.main:app``. Configuration comes from the environment (see api/settings.py); with no
-API_KEYS the app refuses to start unless API_ALLOW_DEMO_KEY=1, which accepts the public key
-``demo-key``."""
+"""ASGI entry point: ``uvicorn api.main:app --no-server-header`` or, in production,
+``gunicorn -c python:api.server -w 2 api.main:app`` (api/server.py: uvicorn workers without the
+server banner, metrics of every worker). Configuration comes from the environment (see
+api/settings.py); with no API_KEYS nor API_KEYS_FILE the app refuses to start unless
+API_ALLOW_DEMO_KEY=1, which accepts the public key ``demo-key``."""
 
 from __future__ import annotations
 

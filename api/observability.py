@@ -5,6 +5,7 @@ no client id or other personal data reaches the logs."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -12,7 +13,8 @@ import uuid
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -51,9 +53,16 @@ class JsonFormatter(logging.Formatter):
 
 
 class Metrics:
-    """The app's own registry, so several apps (tests) never collide."""
+    """The app's own registry, so several apps (tests) never collide.
+
+    Under gunicorn (api/server.py sets PROMETHEUS_MULTIPROC_DIR before the workers start) every
+    worker writes its values to files in that folder and a scrape, whichever worker answers it,
+    adds up those of every worker: counters and histograms are summed, gauges are per live
+    worker (the cache is ready when it is in every worker: min; the limiter is degraded when it
+    is in any: max)."""
 
     def __init__(self) -> None:
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "api_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
@@ -68,6 +77,13 @@ class Metrics:
         self.cache_ready = Gauge(
             "api_batch_cache_ready",
             "1 when every stored client is precomputed",
+            multiprocess_mode="livemin",
+            registry=self.registry,
+        )
+        self.ratelimit_degraded = Gauge(
+            "api_ratelimit_store_degraded",
+            "1 while the rate limiter's breaker keeps Redis out (limits counted per worker)",
+            multiprocess_mode="livemax",
             registry=self.registry,
         )
         self.audit_failures = Counter(
@@ -75,6 +91,14 @@ class Metrics:
             "decisions refused because the audit log failed",
             registry=self.registry,
         )
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of this process, or of every worker in multiprocess mode."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)
 
 
 class ObservabilityMiddleware:

@@ -30,6 +30,21 @@ class Message(BaseModel):
     detail: str
 
 
+class FieldError(BaseModel):
+    """One reason a request was refused: where (``["body", "features", "AMT_CREDIT"]``), what."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A 422: the request's own errors (a body that is not UTF-8 JSON or does not match the
+    schema), or one sentence naming the wrong field or value."""
+
+    detail: str | list[FieldError]
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
 

@@ -13,7 +13,7 @@ from typing import Literal
 import pandas as pd
 
 from api.audit import AuditLog
-from api.auth import KeyRing
+from api.auth import KeySource, load_keys
 from api.observability import Metrics
 from api.ratelimit import RateLimiter, make_limiter
 from api.settings import Settings
@@ -35,7 +35,7 @@ class StartupError(RuntimeError):
 @dataclass
 class Services:
     settings: Settings
-    keys: KeyRing
+    keys: KeySource
     model: ScoringModel
     store: ClientStore
     neighbors: NeighborIndex
@@ -56,7 +56,12 @@ class Services:
 def build(settings: Settings, metrics: Metrics) -> Services:
     """Load everything; raises StartupError (one line) or a ScoringError naming what is wrong."""
     started = time.perf_counter()
-    keys = KeyRing.parse(settings.api_keys, settings.api_allow_demo_key)
+    keys = load_keys(
+        settings.api_keys,
+        settings.api_keys_file,
+        settings.api_keys_reload_s,
+        settings.api_allow_demo_key,
+    )
     model = ScoringModel.load(settings.scoring_bundle)
     if not settings.scoring_clients.exists():
         raise StartupError(f"clients file or folder not found: {settings.scoring_clients}")
@@ -75,7 +80,14 @@ def build(settings: Settings, metrics: Metrics) -> Services:
     neighbors = NeighborIndex.build(model.reference, ranked[:NEIGHBOR_FEATURES] or None)
     audit = AuditLog(settings.database_url, settings.audit_table)
     audit.start()
-    limiter = make_limiter(settings.api_rate_limit, settings.redis_url)
+    limiter = make_limiter(
+        settings.api_rate_limit,
+        settings.redis_url,
+        timeout_s=settings.redis_timeout_s,
+        failures=settings.redis_breaker_failures,
+        cooldown_s=settings.redis_breaker_cooldown_s,
+        on_change=lambda state: metrics.ratelimit_degraded.set(state == "open"),
+    )
     services = Services(settings, keys, model, store, neighbors, audit, limiter, metrics)
     log.info(
         "loaded model %s and %d clients in %.1f s",

@@ -17,12 +17,29 @@ class Settings(BaseSettings):
     # application_test file, or a folder with it and the clients' auxiliary tables (bureau...)
     scoring_clients: Path = Path("var/demo/data")
     scoring_cache: Path = Path("var/cache")
-    # "name:key,name2:sha256:<hex>". Empty means: refuse to start unless API_ALLOW_DEMO_KEY=1.
+    # "name:key,name2:sha256:<hex>". Empty (and no API_KEYS_FILE) means: refuse to start unless
+    # API_ALLOW_DEMO_KEY=1.
     api_keys: str = ""
+    # More keys, one entry per line, re-read when the file changes: rotation and revocation
+    # without a restart (api/auth.py). Looked at no more often than every API_KEYS_RELOAD_S.
+    api_keys_file: Path | None = None
+    api_keys_reload_s: float = Field(default=2.0, gt=0, le=60)
     api_allow_demo_key: bool = False
+    # Bearer token of GET /metrics; empty: /metrics answers 404 (off).
+    metrics_token: str = ""
+    # Browser origins allowed to call the API (CORS), comma-separated, e.g. the dashboard's
+    # https://advisor-dashboard.azurewebsites.net; empty: no cross-origin call is allowed.
+    api_cors_origins: str = ""
     database_url: str = "sqlite:///var/audit.db"
     audit_table: str = "decision_audit"
     redis_url: str | None = None
+    # Connect and socket timeout of every Redis call (a Redis in the region answers in ~1 ms; on
+    # a starved CPU, 0.1 s gave false timeouts); after REDIS_BREAKER_FAILURES failures in a row
+    # the limiter counts in memory (per worker) for REDIS_BREAKER_COOLDOWN_S, then tries Redis
+    # again (api/ratelimit.py).
+    redis_timeout_s: float = Field(default=0.25, gt=0, le=1)
+    redis_breaker_failures: int = Field(default=3, ge=1)
+    redis_breaker_cooldown_s: float = Field(default=5.0, gt=0)
     # Requests per minute and key; 0 disables limiting.
     api_rate_limit: int = Field(default=6000, ge=0)
     api_batch_max: int = Field(default=1000, ge=1)

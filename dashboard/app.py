@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard import ui  # noqa: E402
 from dashboard.i18n import LANG_NAMES, LANGS, default_lang, t  # noqa: E402
+from dashboard.settings import MISSING_KEY, load_settings  # noqa: E402
+
+log = logging.getLogger("dashboard")
 
 # Not "pages/": Streamlit would treat that folder as an old-style multipage app and run a
 # page without this entry point (so without the sys.path fix and the sidebar).
@@ -34,6 +38,20 @@ def _language() -> None:
     )
 
 
+@st.cache_resource(show_spinner=False)
+def _log_missing_key() -> None:
+    """Once per server process, not once per page view."""
+    log.error(MISSING_KEY)
+
+
+def _refuse_without_key() -> None:
+    if load_settings().api_key:
+        return
+    _log_missing_key()
+    st.error(t("app.no_key"), icon=":material/key_off:")
+    st.stop()
+
+
 def main() -> None:
     st.set_page_config(
         page_title=t("app.title"),
@@ -42,6 +60,7 @@ def main() -> None:
         initial_sidebar_state="expanded",
     )
     _language()
+    _refuse_without_key()
     pages = [
         st.Page(
             PAGES_DIR / "decision.py",

@@ -22,6 +22,8 @@ EN: Final[dict[str, str]] = {
     "app.brand": "Prêt à dépenser",
     "app.title": "Credit decision assistant",
     "app.lang": "Language / Langue",
+    "app.no_key": "The dashboard has no API key, so it cannot ask the scoring service for "
+    "anything. IT support: set API_KEY to a key the API accepts, then restart the dashboard.",
     "page.decision": "Decision",
     "page.explanation": "Explanation",
     "page.comparison": "Comparison",
@@ -192,6 +194,9 @@ FR: Final[dict[str, str]] = {
     "app.brand": "Prêt à dépenser",
     "app.title": "Assistant de décision de crédit",
     "app.lang": "Language / Langue",
+    "app.no_key": "Le tableau de bord n'a pas de clé d'API : il ne peut rien demander au "
+    "service de scoring. Support informatique : définissez API_KEY avec une clé acceptée par "
+    "l'API, puis redémarrez le tableau de bord.",
     "page.decision": "Décision",
     "page.explanation": "Explication",
     "page.comparison": "Comparaison",

@@ -1,7 +1,9 @@
 """The dashboard's configuration: environment first, then st.secrets, then safe defaults.
 
 API_URL, API_KEY and API_TIMEOUT say where the API is, which key to use and how long to wait;
-DASHBOARD_LANG is the language a new session starts in (dashboard.i18n).
+DASHBOARD_LANG is the language a new session starts in (dashboard.i18n). API_KEY has no
+default: without it the dashboard shows why and serves no page (dashboard/app.py), rather than
+calling the API with a public demo key.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from dataclasses import dataclass
 import streamlit as st
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-DEFAULT_API_KEY = "demo-key"
 DEFAULT_TIMEOUT_S = 10.0
+MISSING_KEY = (
+    "dashboard: no API key configured: set API_KEY (an environment variable or a Streamlit "
+    "secret) to a key the API accepts (`make demo` sets one)"
+)
 
 
 @dataclass(frozen=True)
 class Settings:
     api_url: str
-    api_key: str
+    api_key: str  # "" when none is configured: the app then refuses to serve
     timeout_s: float
 
 
@@ -44,6 +49,6 @@ def load_settings() -> Settings:
         timeout = DEFAULT_TIMEOUT_S
     return Settings(
         api_url=setting("API_URL", DEFAULT_API_URL),
-        api_key=setting("API_KEY", DEFAULT_API_KEY),
+        api_key=setting("API_KEY", "").strip(),
         timeout_s=timeout,
     )

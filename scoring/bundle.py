@@ -75,7 +75,8 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
             update={"format_version": FORMAT_VERSION, "files": files}
         )
         _write_json(staging / METADATA_FILE, metadata.to_json())
-        os.chmod(staging, 0o755)
+        # A folder (mkdtemp made it 700) that the app's user must read; only its owner writes.
+        os.chmod(staging, 0o755)  # nosec B103
         if out.exists():
             retired = out.with_name(f".{out.name}.old")
             shutil.rmtree(retired, ignore_errors=True)

@@ -75,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from scoring.train import TrainConfig, train_model
 
     tables = load_tables(args.data, require_train=True, require_test=False)
-    assert tables.train is not None
+    assert tables.train is not None  # load_tables enforces it; narrows the type  # nosec B101
     config = TrainConfig(
         folds=args.folds,
         seed=args.seed,
@@ -157,7 +157,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise DataValidationError(str(args.out), None, "--out must be a folder")
     candidates = selected(args.models or ())  # an unknown name fails before any work
     tables = load_tables(args.data, require_train=True, require_test=False)
-    assert tables.train is not None
+    assert tables.train is not None  # load_tables enforces it; narrows the type  # nosec B101
     y = tables.train[TARGET].to_numpy(dtype="int64")
     smaller = int(min(y.sum(), len(y) - y.sum()))
     if smaller < args.folds:

@@ -37,7 +37,8 @@ class ClientBase:
 
     @classmethod
     def from_tables(cls, tables: RawTables, builder: FeatureBuilder) -> ClientBase:
-        assert tables.test is not None, f"{TEST_TABLE} is required"  # load_tables enforces it
+        # load_tables enforces it; the assert narrows the type
+        assert tables.test is not None, f"{TEST_TABLE} is required"  # nosec B101
         return cls(
             applications=tables.test.reset_index(drop=True),
             aggregates=builder.aggregates(tables.aux),

@@ -28,6 +28,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from scoring.candidates import Candidate, FitContext, Predictor
 from scoring.cost import CostWeights, best_threshold, business_cost
+from scoring.decision import refused as refused_by
 from scoring.ensemble import Ensemble
 from scoring.errors import UnknownCandidateError
 from scoring.train import Split
@@ -167,9 +168,9 @@ def evaluate_candidate(
         )
         if progress:
             progress(1)
-    assert fitted is not None
+    assert fitted is not None  # every fold fits one; narrows the type  # nosec B101
     choice = best_threshold(y, oof, weights)
-    refused = oof >= choice.threshold
+    refused = refused_by(oof, choice.threshold)
     hits = int(np.sum(refused & (y == 1)))
     result = CandidateResult(
         model=candidate.name,

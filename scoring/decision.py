@@ -30,8 +30,9 @@ _GRANT = Verdict("grant", "below_threshold")
 _REFUSE = Verdict("refuse", "at_or_above_threshold")
 
 
-def refused(probability: npt.ArrayLike, threshold: float) -> npt.NDArray[np.bool_]:
-    """Which probabilities are refused: at or above the threshold (vectorised).
+def refused(probability: npt.ArrayLike, threshold: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Which probabilities are refused: at or above the threshold (vectorised; thresholds may be
+    an array that broadcasts, e.g. a cost curve over many thresholds).
 
     Written as "not below" so that a probability that is not a number is never granted.
     """

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring.decision import refused as refused_by
 from scoring.features import DAYS_PER_YEAR
 
 AGE_BANDS: list[tuple[float, str]] = [(30, "<30"), (45, "30-45"), (60, "45-60"), (np.inf, "60+")]
@@ -93,7 +94,7 @@ def fairness_report(
     )
 
     y = np.asarray(y).astype("int64")
-    refused = np.asarray(proba) >= threshold
+    refused = refused_by(proba, threshold)
     report: dict[str, Any] = {"threshold": threshold, "min_group": min_group, "attributes": {}}
     for attribute, groups in sensitive.items():
         groups = np.asarray(groups, dtype=object)

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from scoring.cost import CostWeights
+from scoring.decision import refused as refused_by
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -25,7 +26,7 @@ def cost_curve(
 ) -> np.ndarray:
     """Business cost per client at each threshold (refuse when proba >= threshold)."""
     truth = np.asarray(y).astype(bool)
-    refused = np.asarray(proba)[None, :] >= thresholds[:, None]
+    refused = refused_by(np.asarray(proba)[None, :], thresholds[:, None])
     fn = (truth[None, :] & ~refused).sum(axis=1)
     fp = (~truth[None, :] & refused).sum(axis=1)
     return (weights.fn * fn + weights.fp * fp) / len(truth)

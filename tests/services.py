@@ -171,36 +171,77 @@ def _redis_ping(port: int) -> bool:
     return False
 
 
+class RedisServer:
+    """A redis-server of one's own on a free port, keeping nothing on disk, that a fault test
+    may stop, start again on the same port, or pause (SIGSTOP: it accepts connections and never
+    answers, a stalled store) and resume. Never the machine's shared server."""
+
+    def __init__(self, binary: str, root: Path) -> None:
+        self.binary = binary
+        self.root = root
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", str(self.root)]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _redis_ping(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise ServiceUnavailableError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def own_redis(install: bool = False) -> Iterator[RedisServer]:
+    """A started RedisServer, stopped and removed afterwards."""
+    if shutil.which("redis-server") is None and install:
+        apt_install(REDIS.debian_package)
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServiceUnavailableError(REDIS.how_to_get())
+    root = Path(tempfile.mkdtemp(prefix="test-redis-"))
+    server = RedisServer(binary, root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def throwaway_redis(install: bool) -> Iterator[str]:
     """A Redis server on a free port that keeps nothing on disk."""
-    if shutil.which("redis-server") is None and install:
-        apt_install(REDIS.debian_package)
-    server = shutil.which("redis-server")
-    if server is None:
-        raise ServiceUnavailableError(REDIS.how_to_get())
-    root = Path(tempfile.mkdtemp(prefix="test-redis-"))
-    port = free_port()
-    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(root)]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _redis_ping(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServiceUnavailableError(f"redis-server did not start on port {port}")
-            time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(root, ignore_errors=True)
+    with own_redis(install) as server:
+        yield server.url
 
 
 Starter = Callable[[bool], contextlib.AbstractContextManager[str]]

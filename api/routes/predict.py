@@ -14,6 +14,7 @@ from api.schemas import (
     BatchRequest,
     ExplainRequest,
     Explanation,
+    Invalid,
     Message,
     Prediction,
     PredictRequest,
@@ -24,7 +25,12 @@ router = protected_router(
     "/v1",
     "predict",
     {
-        422: {"description": "unknown feature names, or a value that is not a finite number"},
+        413: {"model": Message, "description": "a body over API_MAX_BODY_BYTES"},
+        422: {
+            "model": Invalid,
+            "description": "a body that is not UTF-8 JSON or does not match the schema, unknown "
+            "feature names, or a value that is not a finite number",
+        },
         503: {"model": Message, "description": "the audit log is unavailable"},
     },
 )
@@ -40,7 +46,12 @@ async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Pre
 
 @router.post(
     "/predict/batch",
-    responses={413: {"model": Message, "description": "more records than API_BATCH_MAX"}},
+    responses={
+        413: {
+            "model": Message,
+            "description": "more records than API_BATCH_MAX, or a body over API_MAX_BODY_BYTES",
+        }
+    },
     summary="Score up to API_BATCH_MAX model-ready records",
 )
 async def predict_batch(

@@ -77,7 +77,7 @@ param postgresAdminLogin string = 'scoringadmin'
 param postgresAdminPassword string = ''
 
 // The exact startup commands, verified locally by tests/delivery (same strings as the workflows).
-var apiStartupCommand = 'gunicorn -k uvicorn_worker.UvicornWorker -w 2 --bind 0.0.0.0:8000 api.main:app'
+var apiStartupCommand = 'gunicorn -c python:api.server -w 2 --bind 0.0.0.0:8000 api.main:app'
 var dashboardStartupCommand = 'python -m streamlit run dashboard/app.py --server.port 8000 --server.address 0.0.0.0 --server.headless true'
 
 var suffix = uniqueString(resourceGroup().id)
@@ -127,6 +127,12 @@ var apiAppSettings = [
   {
     name: 'API_KEYS'
     value: '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=api-keys)'
+  }
+  {
+    // Bearer token of GET /metrics (Prometheus). Until the secret exists the reference does not
+    // resolve and the API keeps /metrics off (it refuses an unresolved reference as a token).
+    name: 'METRICS_TOKEN'
+    value: '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=metrics-token)'
   }
   {
     // The secret holds a postgresql+psycopg:// URL when deployPostgres is true; without

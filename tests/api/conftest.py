@@ -3,6 +3,7 @@ needs different settings. The batch cache directory is shared, so SHAP is comput
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from api.settings import Settings
 KEY = "test-key"
 OTHER_KEY = "other-key"
 HEADERS = {"X-API-Key": KEY}
+METRICS_TOKEN = "metrics-test-token"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +38,7 @@ def base_settings(demo_bundle: Path, demo_clients_folder: Path, cache_dir: Path)
         scoring_clients=demo_clients_folder,
         scoring_cache=cache_dir,
         api_keys=f"tester:{KEY},other:sha256:{digest(OTHER_KEY)}",
+        metrics_token=METRICS_TOKEN,
         database_url="sqlite:///:memory:",
         api_rate_limit=0,
         api_batch_max=50,
@@ -43,6 +47,27 @@ def base_settings(demo_bundle: Path, demo_clients_folder: Path, cache_dir: Path)
 
 
 AppFactory = Callable[..., Any]
+
+
+class _Keep(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def api_records() -> Iterator[list[logging.LogRecord]]:
+    """Records of the api.* loggers, which do not propagate to the root once an app configured
+    them (so pytest's caplog misses them)."""
+    records: list[logging.LogRecord] = []
+    handler = _Keep(records)
+    logger = logging.getLogger("api")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 @contextmanager

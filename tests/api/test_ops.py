@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +24,8 @@ from api.auth import KeyConfigError
 from api.observability import JsonFormatter
 from api.settings import Settings
 from scoring.errors import BundleError
-from tests.api.conftest import HEADERS, OTHER_KEY, services_of
-from tests.services import postgres_url, redis_url
+from tests.api.conftest import HEADERS, METRICS_HEADERS, OTHER_KEY, services_of
+from tests.services import own_redis, postgres_url, redis_url
 
 
 def audited_calls(client: TestClient, cid: int) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -118,7 +120,8 @@ def test_database_down_gives_503_on_audited_routes(make_client: Callable[..., An
             assert response.json() == {"detail": "decision audit log unavailable"}
         # Routes that serve no decision keep working.
         assert client.get(f"/v1/clients/{cid}", headers=HEADERS).status_code == 200
-        assert "api_audit_failures_total 6.0" in client.get("/metrics").text
+        metrics = client.get("/metrics", headers=METRICS_HEADERS).text
+        assert "api_audit_failures_total 6.0" in metrics
 
 
 def test_rate_limit_per_key_with_retry_after(make_client: Callable[..., Any]) -> None:
@@ -162,6 +165,48 @@ def test_rate_limit_shared_through_redis(make_client: Callable[..., Any]) -> Non
         store.delete(*windows)
     finally:
         store.close()
+
+
+def degraded(client: TestClient) -> str:
+    text = client.get("/metrics", headers=METRICS_HEADERS).text
+    (line,) = [x for x in text.splitlines() if x.startswith("api_ratelimit_store_degraded ")]
+    return line.split()[-1]
+
+
+@pytest.mark.redis
+def test_a_stalled_redis_neither_fails_nor_floods_the_log_and_heals(
+    make_client: Callable[..., Any], api_records: list[logging.LogRecord]
+) -> None:
+    """A throwaway redis-server frozen with SIGSTOP (it accepts connections, never answers):
+    every call still answers, /metrics says the limiter is degraded, one log line; unfrozen,
+    the API goes back to Redis by itself."""
+    settings = {
+        "api_rate_limit": 10_000,
+        "redis_timeout_s": 0.1,
+        "redis_breaker_failures": 3,
+        "redis_breaker_cooldown_s": 0.5,
+        "api_warm_cache": False,
+    }
+    with (
+        own_redis() as server,
+        make_client(redis_url=server.url, **settings) as client,
+    ):
+        assert client.get("/v1/model", headers=HEADERS).status_code == 200
+        assert degraded(client) == "0.0"
+        server.pause()
+        statuses = [client.get("/v1/model", headers=HEADERS).status_code for _ in range(30)]
+        assert statuses == [200] * 30
+        assert degraded(client) == "1.0"
+        server.resume()
+        deadline = time.monotonic() + 30
+        while degraded(client) != "0.0":
+            assert time.monotonic() < deadline, "the limiter never went back to Redis"
+            assert client.get("/v1/model", headers=HEADERS).status_code == 200
+            time.sleep(0.1)
+    lines = [r.getMessage() for r in api_records if r.name == "api.ratelimit"]
+    assert len(lines) == 2, lines  # opened, closed: not one per request
+    assert "unavailable" in lines[0]
+    assert "recovered" in lines[1]
 
 
 def test_missing_bundle_stops_start_up(base_settings: Settings, tmp_path: Path) -> None:
@@ -268,6 +313,46 @@ def test_request_id_and_json_access_log_without_personal_data(
     assert [r["status"] for r in records] == [200, 200, 200, 404]
     assert all(r["latency_ms"] >= 0 for r in records)
     assert all(str(cid) not in line for line in access_lines)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "x" * 65,  # over the bound
+        "y" * 10_000,
+        'id"}, {"level": "critical", "message": "forged',  # a forged log field
+        "id\tnext",
+        "résumé",
+        "",
+    ],
+)
+def test_a_client_request_id_is_bounded_and_sanitised_before_the_log(
+    make_client: Callable[..., Any], access_lines: list[str], sent: str
+) -> None:
+    """Only 1-64 characters of A-Z a-z 0-9 . _ - are kept; anything else is replaced by an id
+    of the API's own, so the log line never carries what the client sent."""
+    with make_client(api_log_requests=True, api_warm_cache=False) as client:
+        response = client.get(
+            "/health",
+            headers={"X-Request-ID": sent.encode("latin-1")},  # type: ignore[dict-item]
+        )
+    made = response.headers["X-Request-ID"]
+    assert made != sent
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    (line,) = access_lines
+    record = orjson.loads(line)
+    assert record["request_id"] == made
+    assert set(record) == {"ts", "level", "logger", "request_id", "method", "route", "status",
+                           "latency_ms"}  # fmt: skip
+    if sent:
+        assert sent not in line
+
+
+def test_a_valid_request_id_of_64_characters_is_kept(make_client: Callable[..., Any]) -> None:
+    sent = "A-z_0.9" * 9 + "a"
+    assert len(sent) == 64
+    with make_client(api_warm_cache=False) as client:
+        assert client.get("/health", headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
 
 
 def test_not_ready_until_started(base_settings: Settings) -> None:

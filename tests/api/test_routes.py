@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.services import Services
-from tests.api.conftest import HEADERS
+from tests.api.conftest import HEADERS, METRICS_HEADERS
 
 
 def get(client: TestClient, path: str, **params: object) -> dict:
@@ -365,7 +365,7 @@ def test_features_catalogue_in_french(client: TestClient, services: Services) ->
 
 def test_metrics_are_exposed(client: TestClient, client_ids: list[int]) -> None:
     get(client, f"/v1/clients/{client_ids[0]}/score")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=METRICS_HEADERS).text
     assert (
         'api_requests_total{method="GET",route="/v1/clients/{client_id}/score",status="200"}'
         in text

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from api import telemetry
 from api.app import create_app
 from api.settings import Settings
-from tests.api.conftest import HEADERS, KEY, services_of
+from tests.api.conftest import HEADERS, KEY, METRICS_HEADERS, services_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCORE_ROUTE = "/v1/clients/{client_id}/score"
@@ -159,7 +159,7 @@ def test_health_and_metrics_are_not_traced_and_metrics_still_count_requests(
 ) -> None:
     assert traced.client.get("/health").status_code == 200
     assert traced.client.get(f"/v1/clients/{traced.cid}", headers=HEADERS).status_code == 200
-    metrics = traced.client.get("/metrics")
+    metrics = traced.client.get("/metrics", headers=METRICS_HEADERS)
     assert metrics.status_code == 200
     assert 'route="/v1/clients/{client_id}"' in metrics.text
     assert 'route="/health"' in metrics.text

@@ -16,6 +16,12 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture(autouse=True)
+def _api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app serves no page without a key (dashboard/app.py); the fake API ignores it.
+    monkeypatch.setenv("API_KEY", "dashboard-test-key")
+
+
+@pytest.fixture(autouse=True)
 def _clean_caches() -> Iterator[None]:
     # st.cache_data outlives a test: a response cached by one test must not serve the next.
     st.cache_data.clear()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -23,7 +27,7 @@ APPS = ("api", "dashboard")
 # The exact startup commands (the issue's spec). Every place that starts an app in production
 # (workflow, IaC, Dockerfile) must carry exactly these strings; tests check each against them.
 STARTUP_COMMANDS = {
-    "api": "gunicorn -k uvicorn_worker.UvicornWorker -w 2 --bind 0.0.0.0:8000 api.main:app",
+    "api": "gunicorn -c python:api.server -w 2 --bind 0.0.0.0:8000 api.main:app",
     "dashboard": (
         "python -m streamlit run dashboard/app.py --server.port 8000 --server.address 0.0.0.0"
         " --server.headless true"
@@ -102,3 +106,34 @@ def load_stage_module() -> ModuleType:
     sys.modules[name] = module  # dataclasses resolve their module through sys.modules
     spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def serve(
+    argv: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `argv` in its own process group; stop the group (master and workers) afterwards."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment whose PATH finds this interpreter's `python` and `gunicorn` first."""
+    mine = ("SCORING_", "API_", "METRICS_", "PROMETHEUS_", "REDIS_")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(mine)}
+    keep.pop("PYTHONPATH", None)  # the staged folder alone must be importable
+    keep["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{keep.get('PATH', '')}"
+    keep["HOME"] = str(tmp_path / "home")
+    return keep

@@ -120,6 +120,7 @@ def test_app_settings_point_at_the_staged_package_and_keep_secrets_in_key_vault(
     assert api["SCM_DO_BUILD_DURING_DEPLOYMENT"] == "true"
     assert dashboard["API_URL"] == "https://${api.properties.defaultHostName}"
     assert str(api["API_KEYS"]).startswith("@Microsoft.KeyVault(")
+    assert str(api["METRICS_TOKEN"]).startswith("@Microsoft.KeyVault(")
     assert str(dashboard["API_KEY"]).startswith("@Microsoft.KeyVault(")
     secure = {
         name

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,8 +22,10 @@ import pytest
 from tests.delivery.support import (
     HEALTH_PATHS,
     STARTUP_COMMANDS,
+    base_env,
     free_port,
     load_stage_module,
+    serve,
     wait_for_health,
     with_port,
 )
@@ -40,8 +36,8 @@ STARTUP_TIMEOUT_S = 180
 def test_with_port_changes_only_the_port() -> None:
     assert with_port(STARTUP_COMMANDS["api"], 5123) == [
         "gunicorn",
-        "-k",
-        "uvicorn_worker.UvicornWorker",
+        "-c",
+        "python:api.server",
         "-w",
         "2",
         "--bind",
@@ -61,36 +57,6 @@ def test_with_port_changes_only_the_port() -> None:
         "--server.headless",
         "true",
     ]
-
-
-@contextmanager
-def serve(
-    argv: list[str], cwd: Path, env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `argv` in its own process group; stop the group (master and workers) afterwards."""
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
-
-
-def base_env(tmp_path: Path) -> dict[str, str]:
-    """A clean environment whose PATH finds this interpreter's `python` and `gunicorn` first."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SCORING_", "API_"))}
-    keep.pop("PYTHONPATH", None)  # the staged folder alone must be importable
-    keep["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{keep.get('PATH', '')}"
-    keep["HOME"] = str(tmp_path / "home")
-    return keep
 
 
 def check_health(app: str, cwd: Path, env: dict[str, str], log: Path) -> None:
