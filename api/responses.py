@@ -21,6 +21,7 @@ def _score_fields(score: Score) -> dict[str, object]:
         "probability": score.probability,
         "decision": score.decision,
         "decision_reason": score.decision_reason,
+        "missing_key_features": list(score.missing_key_features),
         "threshold": score.threshold,
         "model_version": score.model_version,
     }
@@ -113,6 +114,7 @@ def model_card(model: ScoringModel) -> schemas.ModelCard:
         version=meta.version,
         trained_at=meta.trained_at.isoformat(),
         threshold=meta.threshold,
+        refer=schemas.ReferPolicy.model_validate(meta.refer.model_dump()),
         cost=schemas.Cost(fn=meta.cost.fn, fp=meta.cost.fp),
         metrics=schemas.Metrics.model_validate(meta.metrics.model_dump(exclude={"refusal_rate"})),
         data=schemas.DataSummary.model_validate(

@@ -120,8 +120,19 @@ class ClientFeatures(BaseModel):
 class Score(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_EXAMPLE]})
     probability: float = Field(ge=0, le=1, description="probability of payment difficulties")
-    decision: Decision = Field(description="refuse when probability >= threshold")
-    decision_reason: DecisionReason = Field(description="why: a stable code")
+    decision: Decision = Field(
+        description="refer (to a human) when more than the model card's refer.max_missing of "
+        "its refer.features are missing; otherwise refuse when probability >= threshold, "
+        "else grant"
+    )
+    decision_reason: DecisionReason = Field(
+        description="why, a stable code: below_threshold, at_or_above_threshold, "
+        "missing_information (refer)"
+    )
+    missing_key_features: list[str] = Field(
+        default_factory=list,
+        description="the refer policy's key features this record lacks, most important first",
+    )
     threshold: float
     model_version: str
 
@@ -362,10 +373,19 @@ class DataSummary(BaseModel):
     fingerprint: str
 
 
+class ReferPolicy(BaseModel):
+    """Too little information: more than max_missing of these top_k features missing -> refer."""
+
+    top_k: int
+    max_missing: int
+    features: list[str] = Field(description="the key features, most important first")
+
+
 class ModelCard(BaseModel):
     version: str
     trained_at: str
     threshold: float
+    refer: ReferPolicy
     cost: Cost
     metrics: Metrics
     data: DataSummary

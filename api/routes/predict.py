@@ -65,7 +65,7 @@ async def predict_batch(
     vectors = [model.vector(record.features) for record in body.records]
     matrix = np.vstack([x for x, _ in vectors])
     probabilities = await run_in_threadpool(model.predict_proba, matrix)
-    scores = [model.score_of(float(p)) for p in probabilities]
+    scores = [model.score_of(float(p), x) for p, (x, _) in zip(probabilities, vectors, strict=True)]
     await audit.decisions(
         [
             audit.entry(score, input_hash=input_hash(record.features))

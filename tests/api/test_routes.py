@@ -97,6 +97,9 @@ def test_predict_missing_features_and_batch(client: TestClient, services: Servic
     body = client.post("/v1/predict", json={"features": {}}, headers=HEADERS).json()
     assert body["missing_features"] == model.feature_names
     assert 0 < body["probability"] < 1
+    # nothing known: referred to a human, never an automatic grant
+    assert (body["decision"], body["decision_reason"]) == ("refer", "missing_information")
+    assert body["missing_key_features"] == list(model.policy.features)
     rows = [
         dict(zip(model.feature_names, r.tolist(), strict=True)) for r in services.store.features[:7]
     ]
@@ -305,6 +308,8 @@ def test_model_card_and_importance(client: TestClient, services: Services) -> No
     meta = services.model.metadata
     assert card["version"] == services.model.version
     assert card["threshold"] == services.model.threshold
+    assert card["refer"] == meta.refer.model_dump()
+    assert card["refer"]["max_missing"] < card["refer"]["top_k"] == len(card["refer"]["features"])
     assert card["cost"] == meta.cost.model_dump()
     contract = {"auc", "auc_std", "business_cost", "business_cost_accept_all", "recall"}
     assert set(card["metrics"]) == contract | {"precision", "brier"}
