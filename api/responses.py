@@ -11,6 +11,7 @@ from api import schemas
 from scoring import counterfactual as cf
 from scoring.model import Explanation, Score, ScoringModel
 from scoring.neighbors import NeighborIndex, Neighbors
+from scoring.plausibility import plausibility
 from scoring.reasons import format_value, grouped_importance, reasons, top_contributions
 from scoring.reference import By, Distribution
 from scoring.wording import Lang, feature_description, text
@@ -147,8 +148,10 @@ def importance(
 
 def feature_list(model: ScoringModel, lang: Lang) -> schemas.FeatureList:
     items = []
+    ranges = plausibility()
     for name in model.feature_names:
         info = model.feature_info(name)
+        valid = ranges.feature_range(name)
         items.append(
             schemas.FeatureInfo(
                 name=name,
@@ -158,6 +161,8 @@ def feature_list(model: ScoringModel, lang: Lang) -> schemas.FeatureList:
                 sources=list(info.sources) if info else [],
                 importance=float(model.importance.get(name, 0.0)),
                 actionable=bool(info.actionable) if info else False,
+                valid_min=valid.low if valid else None,
+                valid_max=valid.high if valid else None,
             )
         )
     items.sort(key=lambda item: (-item.importance, item.name))

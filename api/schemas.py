@@ -75,6 +75,12 @@ class RawField(BaseModel):
     label: str = Field(description="a short readable name, in the requested language")
     value: str | float | int | None
     description: str = Field(description="Kaggle's description, in the requested language")
+    valid_min: float | None = Field(
+        default=None, description="smallest value a what-if change may set (docs/plausibility.md)"
+    )
+    valid_max: float | None = Field(
+        default=None, description="largest value a what-if change may set (docs/plausibility.md)"
+    )
 
 
 class ClientRecord(BaseModel):
@@ -263,6 +269,12 @@ class FeatureInfo(BaseModel):
     sources: list[str]
     importance: float
     actionable: bool
+    valid_min: float | None = Field(
+        default=None, description="smallest value /v1/predict accepts (docs/plausibility.md)"
+    )
+    valid_max: float | None = Field(
+        default=None, description="largest value /v1/predict accepts (docs/plausibility.md)"
+    )
 
 
 class FeatureList(BaseModel):

@@ -20,6 +20,7 @@ from scoring.bundle import Bundle, load_bundle
 from scoring.decision import Decision, DecisionReason, ReferPolicy, Verdict, decide
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
 from scoring.metadata import BundleMetadata, FeatureInfo
+from scoring.plausibility import plausibility
 from scoring.reference import By, Distribution, classes_for, distribution
 from scoring.wording import Lang, feature_label
 
@@ -104,8 +105,9 @@ class ScoringModel:
     def vector(self, features: Mapping[str, Any]) -> tuple[np.ndarray, list[str]]:
         """A model-ready row from a {feature: number | None} mapping, and the missing names.
 
-        Missing is legitimate (LightGBM routes it); anything that is not a finite number is an
-        error naming the feature, because silently scoring garbage would be a wrong decision.
+        Missing is legitimate (LightGBM routes it); anything that is not a finite number, or a
+        number outside the feature's documented valid range (scoring.plausibility), is an error
+        naming the feature, because silently scoring garbage would be a wrong decision.
         """
         unknown = [name for name in features if name not in self._position]
         if unknown:
@@ -124,6 +126,7 @@ class ScoringModel:
                     name, "must be a finite number (NaN and infinity are not)"
                 )
             row[self._position[name]] = number
+        plausibility().check_features(features)
         missing = [n for n in self.feature_names if features.get(n) is None]
         return row, missing
 

@@ -29,7 +29,8 @@ router = protected_router(
         422: {
             "model": Invalid,
             "description": "a body that is not UTF-8 JSON or does not match the schema, unknown "
-            "feature names, or a value that is not a finite number",
+            "feature names, a value that is not a finite number, or a value outside the field's "
+            "valid range (docs/plausibility.md), naming the field and the range",
         },
         503: {"model": Message, "description": "the audit log is unavailable"},
     },

@@ -377,3 +377,60 @@ def test_metrics_are_exposed(client: TestClient, client_ids: list[int]) -> None:
     )
     assert "api_request_seconds_bucket" in text
     assert str(client_ids[0]) not in text
+
+
+# --- plausibility: absurd values are refused (422 naming field and range), never scored ---
+
+
+@pytest.mark.parametrize(
+    ("features", "field", "valid"),
+    [
+        ({"AMT_INCOME_TOTAL": -1000.0}, "AMT_INCOME_TOTAL", "[1, 1000000000]"),
+        ({"AMT_CREDIT": 1e308}, "AMT_CREDIT", "[1, 100000000]"),
+        ({"AGE_YEARS": 7.0}, "AGE_YEARS", "[18, 100]"),
+        ({"EXT_SOURCE_3": -0.2}, "EXT_SOURCE_3", "[0, 1]"),
+    ],
+)
+def test_absurd_posted_values_are_422_naming_the_field(
+    client: TestClient, features: dict[str, float], field: str, valid: str
+) -> None:
+    for path, body in [
+        ("/v1/predict", {"features": features}),
+        ("/v1/predict/batch", {"records": [{"features": {}}, {"features": features}]}),
+        ("/v1/explain", {"features": features}),
+    ]:
+        response = client.post(path, json=body, headers=HEADERS)
+        assert response.status_code == 422, path
+        detail = response.json()["detail"]
+        assert detail.startswith(f"{field}: "), (path, detail)
+        assert valid in detail, (path, detail)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"AMT_INCOME_TOTAL": -50000}, "AMT_INCOME_TOTAL"),
+        ({"DAYS_BIRTH": 400}, "DAYS_BIRTH"),  # born in the future
+        ({"AMT_CREDIT": 1e308}, "AMT_CREDIT"),
+    ],
+)
+def test_absurd_what_if_changes_are_422(
+    client: TestClient, client_ids: list[int], changes: dict[str, float], field: str
+) -> None:
+    body = {"client_id": client_ids[0], "changes": changes}
+    response = client.post("/v1/explain", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"{field}: ")
+
+
+def test_ranges_are_served_for_the_what_if_editor(
+    client: TestClient, client_ids: list[int]
+) -> None:
+    fields = {f["name"]: f for f in get(client, f"/v1/clients/{client_ids[0]}")["fields"]}
+    assert (fields["AMT_INCOME_TOTAL"]["valid_min"], fields["AMT_INCOME_TOTAL"]["valid_max"]) == (
+        1,
+        1e9,
+    )
+    assert fields["NAME_CONTRACT_TYPE"]["valid_min"] is None  # text: no numeric range
+    features = {f["name"]: f for f in get(client, "/v1/features")["items"]}
+    assert (features["AGE_YEARS"]["valid_min"], features["AGE_YEARS"]["valid_max"]) == (18, 100)
