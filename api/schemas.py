@@ -21,6 +21,7 @@ _SCORE_EXAMPLE: dict[str, JsonValue] = {
     "probability": 0.2731,
     "decision": "refuse",
     "decision_reason": "at_or_above_threshold",
+    "missing_key_features": [],
     "threshold": 0.2449,
     "model_version": "20260101-abc123",
 }
@@ -76,10 +77,10 @@ class RawField(BaseModel):
     value: str | float | int | None
     description: str = Field(description="Kaggle's description, in the requested language")
     valid_min: float | None = Field(
-        default=None, description="smallest value a what-if change may set (docs/plausibility.md)"
+        description="smallest value a what-if change may set (docs/plausibility.md)"
     )
     valid_max: float | None = Field(
-        default=None, description="largest value a what-if change may set (docs/plausibility.md)"
+        description="largest value a what-if change may set (docs/plausibility.md)"
     )
 
 
@@ -95,6 +96,8 @@ class ClientRecord(BaseModel):
                             "label": "Credit amount",
                             "value": 568800.0,
                             "description": "Credit amount of the loan",
+                            "valid_min": 1,
+                            "valid_max": 100000000,
                         }
                     ],
                 }
@@ -136,7 +139,6 @@ class Score(BaseModel):
         "missing_information (refer)"
     )
     missing_key_features: list[str] = Field(
-        default_factory=list,
         description="the refer policy's key features this record lacks, most important first",
     )
     threshold: float
@@ -270,10 +272,10 @@ class FeatureInfo(BaseModel):
     importance: float
     actionable: bool
     valid_min: float | None = Field(
-        default=None, description="smallest value /v1/predict accepts (docs/plausibility.md)"
+        description="smallest value /v1/predict accepts (docs/plausibility.md)"
     )
     valid_max: float | None = Field(
-        default=None, description="largest value /v1/predict accepts (docs/plausibility.md)"
+        description="largest value /v1/predict accepts (docs/plausibility.md)"
     )
 
 
