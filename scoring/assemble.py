@@ -33,7 +33,7 @@ IMPORTANCE_ROWS = 5000
 # features unknown -> refer to a human. bench/refer.py measures how often real clients are
 # referred (docs/decisions.md).
 REFER_TOP_K = 10
-REFER_MAX_MISSING = 5
+REFER_MAX_MISSING = 3
 # Indicators computed for every row (never NaN): they say nothing about missing information.
 ALWAYS_KNOWN = {"EXT_SOURCE_MISSING", "DAYS_EMPLOYED_ANOMALY", "DOCUMENT_COUNT"}
 LIBRARIES = ["lightgbm", "numpy", "pandas", "scikit-learn", "pyarrow"]
@@ -104,16 +104,20 @@ def refer_settings(
 ) -> ReferSettings:
     """The refer policy's key features: the top_k most important features computed from the
     application alone (an auxiliary aggregate is legitimately absent for a client without
-    history, so it never counts as missing information)."""
+    history, so it never counts as missing information), one per set of raw columns."""
     application = set(APPLICATION_KINDS)
-    ranked = [
-        name
-        for name, _ in sorted(importance.items(), key=lambda item: (-item[1], item[0]))
-        if name not in ALWAYS_KNOWN
-        and sources.get(name)
-        and all(source in application for source in sources[name])
-    ]
-    key = ranked[:top_k]
+    key: list[str] = []
+    seen: set[frozenset[str]] = set()
+    for name, _ in sorted(importance.items(), key=lambda item: (-item[1], item[0])):
+        used = frozenset(sources.get(name, []))
+        # one feature per set of raw columns: the mean, min and max of the external scores are
+        # one missing fact, not three
+        if name in ALWAYS_KNOWN or not used or not used <= application or used in seen:
+            continue
+        seen.add(used)
+        key.append(name)
+        if len(key) == top_k:
+            break
     return ReferSettings(
         top_k=len(key), max_missing=min(max_missing, max(len(key) - 1, 0)), features=key
     )
