@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -434,3 +438,15 @@ def test_ranges_are_served_for_the_what_if_editor(
     assert fields["NAME_CONTRACT_TYPE"]["valid_min"] is None  # text: no numeric range
     features = {f["name"]: f for f in get(client, "/v1/features")["items"]}
     assert (features["AGE_YEARS"]["valid_min"], features["AGE_YEARS"]["valid_max"]) == (18, 100)
+
+
+def test_a_referral_is_audited_as_refer_and_an_absurd_record_not_at_all(
+    make_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    with make_client(database_url=f"sqlite:///{tmp_path}/refer.db") as fresh:
+        assert fresh.post("/v1/predict", json={"features": {}}, headers=HEADERS).status_code == 200
+        absurd = {"features": {"AMT_INCOME_TOTAL": -1.0}}
+        assert fresh.post("/v1/predict", json=absurd, headers=HEADERS).status_code == 422
+    with sqlite3.connect(tmp_path / "refer.db") as db:
+        rows = db.execute("SELECT route, decision FROM decision_audit").fetchall()
+    assert rows == [("/v1/predict", "refer")]
