@@ -197,10 +197,17 @@ class DataSummary(TypedDict):
     fingerprint: str
 
 
+class ReferPolicy(TypedDict):
+    top_k: int
+    max_missing: int
+    features: list[str]
+
+
 class ModelCard(TypedDict):
     version: str
     trained_at: str
     threshold: float
+    refer: ReferPolicy
     cost: Cost
     metrics: Metrics
     data: DataSummary

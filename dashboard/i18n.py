@@ -180,6 +180,9 @@ EN: Final[dict[str, str]] = {
     "this value.",
     "model.cost": "Business cost: a missed default costs {ratio} times as much as a good client "
     "wrongly refused. The threshold minimises this cost.",
+    "model.refer": "Too little information: when more than {max_missing} of the model's "
+    "{top_k} most important items are unknown, the file is referred to an advisor instead of an "
+    "automatic decision. The items: {features}.",
     "model.cost_value": "Business cost per client",
     "model.cost_accept_all": "Cost if every client were granted",
     "model.auc": "AUC (ranking quality)",
@@ -358,6 +361,9 @@ FR: Final[dict[str, str]] = {
     "dépasse cette valeur.",
     "model.cost": "Coût métier : un défaut non détecté coûte {ratio} fois plus qu'un bon client "
     "refusé à tort. Le seuil minimise ce coût.",
+    "model.refer": "Trop peu d'informations : quand plus de {max_missing} des {top_k} éléments "
+    "les plus importants du modèle sont inconnus, le dossier est transmis à un conseiller au "
+    "lieu d'une décision automatique. Les éléments : {features}.",
     "model.cost_value": "Coût métier par client",
     "model.cost_accept_all": "Coût si tous les clients étaient acceptés",
     "model.auc": "AUC (qualité du classement)",

@@ -403,6 +403,7 @@ class FakeApi:
             "version": "2026.11.0-demo",
             "trained_at": "2026-11-20T10:00:00Z",
             "threshold": THRESHOLD,
+            "refer": {"top_k": 10, "max_missing": 3, "features": ["EXT_SOURCE_2", "DAYS_BIRTH"]},
             "cost": {"fn": 10.0, "fp": 1.0},
             "metrics": {
                 "auc": 0.771,

@@ -323,6 +323,10 @@ def test_model_card(open_page: AppFactory) -> None:
     assert values[EN["model.threshold"]] == "48.0%"
     assert values[EN["model.auc"]] == "0.771 ± 0.004"
     assert EN["model.cost"].format(ratio="10") in _texts(at)
+    refer = EN["model.refer"].format(
+        max_missing=3, top_k=10, features="External credit score 2, Age (days, negative)"
+    )
+    assert refer in _texts(at)  # the refer policy, with the key features by label
 
 
 def test_model_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:
