@@ -77,10 +77,11 @@ system-deps:
 $(DEMO_DATA)/application_train.parquet: | install-demo
 	$(PY) -m scoring demo-data --out $(DEMO_DATA) --rows $(DEMO_ROWS)
 
-$(DEMO_BUNDLE)/metadata.json: $(DEMO_DATA)/application_train.parquet
+# manifest.json: a bundle of an older format (no manifest) is rebuilt, not refused at start-up
+$(DEMO_BUNDLE)/manifest.json: $(DEMO_DATA)/application_train.parquet
 	$(PY) -m scoring train --data $(DEMO_DATA) --out $(DEMO_BUNDLE) --no-mlflow
 
-demo-bundle: install-demo $(DEMO_BUNDLE)/metadata.json
+demo-bundle: install-demo $(DEMO_BUNDLE)/manifest.json
 
 $(DEMO_KEY_FILE):
 	@mkdir -p $(DEMO_DIR)

@@ -16,6 +16,7 @@ from api.audit import AuditUnavailableError
 from scoring.errors import (
     BundleError,
     DataValidationError,
+    ImplausibleValueError,
     InvalidFeatureValueError,
     ScoringError,
     UnknownColumnError,
@@ -56,7 +57,11 @@ def status_of(exc: Exception) -> int:
         return 413
     if isinstance(
         exc,
-        UnknownFeatureError | InvalidFeatureValueError | UnknownColumnError | DataValidationError,
+        UnknownFeatureError
+        | InvalidFeatureValueError
+        | ImplausibleValueError
+        | UnknownColumnError
+        | DataValidationError,
     ):
         return 422
     if isinstance(exc, AuditUnavailableError | NotReadyError | BundleError):

@@ -11,6 +11,7 @@ from api import schemas
 from scoring import counterfactual as cf
 from scoring.model import Explanation, Score, ScoringModel
 from scoring.neighbors import NeighborIndex, Neighbors
+from scoring.plausibility import plausibility
 from scoring.reasons import format_value, grouped_importance, reasons, top_contributions
 from scoring.reference import By, Distribution
 from scoring.wording import Lang, feature_description, text
@@ -21,6 +22,7 @@ def _score_fields(score: Score) -> dict[str, object]:
         "probability": score.probability,
         "decision": score.decision,
         "decision_reason": score.decision_reason,
+        "missing_key_features": list(score.missing_key_features),
         "threshold": score.threshold,
         "model_version": score.model_version,
     }
@@ -113,6 +115,7 @@ def model_card(model: ScoringModel) -> schemas.ModelCard:
         version=meta.version,
         trained_at=meta.trained_at.isoformat(),
         threshold=meta.threshold,
+        refer=schemas.ReferPolicy.model_validate(meta.refer.model_dump()),
         cost=schemas.Cost(fn=meta.cost.fn, fp=meta.cost.fp),
         metrics=schemas.Metrics.model_validate(meta.metrics.model_dump(exclude={"refusal_rate"})),
         data=schemas.DataSummary.model_validate(
@@ -145,8 +148,10 @@ def importance(
 
 def feature_list(model: ScoringModel, lang: Lang) -> schemas.FeatureList:
     items = []
+    ranges = plausibility()
     for name in model.feature_names:
         info = model.feature_info(name)
+        valid = ranges.feature_range(name)
         items.append(
             schemas.FeatureInfo(
                 name=name,
@@ -156,6 +161,8 @@ def feature_list(model: ScoringModel, lang: Lang) -> schemas.FeatureList:
                 sources=list(info.sources) if info else [],
                 importance=float(model.importance.get(name, 0.0)),
                 actionable=bool(info.actionable) if info else False,
+                valid_min=valid.low if valid else None,
+                valid_max=valid.high if valid else None,
             )
         )
     items.sort(key=lambda item: (-item.importance, item.name))

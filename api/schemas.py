@@ -21,6 +21,7 @@ _SCORE_EXAMPLE: dict[str, JsonValue] = {
     "probability": 0.2731,
     "decision": "refuse",
     "decision_reason": "at_or_above_threshold",
+    "missing_key_features": [],
     "threshold": 0.2449,
     "model_version": "20260101-abc123",
 }
@@ -75,6 +76,12 @@ class RawField(BaseModel):
     label: str = Field(description="a short readable name, in the requested language")
     value: str | float | int | None
     description: str = Field(description="Kaggle's description, in the requested language")
+    valid_min: float | None = Field(
+        description="smallest value a what-if change may set (docs/plausibility.md)"
+    )
+    valid_max: float | None = Field(
+        description="largest value a what-if change may set (docs/plausibility.md)"
+    )
 
 
 class ClientRecord(BaseModel):
@@ -89,6 +96,8 @@ class ClientRecord(BaseModel):
                             "label": "Credit amount",
                             "value": 568800.0,
                             "description": "Credit amount of the loan",
+                            "valid_min": 1,
+                            "valid_max": 100000000,
                         }
                     ],
                 }
@@ -120,8 +129,18 @@ class ClientFeatures(BaseModel):
 class Score(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_SCORE_EXAMPLE]})
     probability: float = Field(ge=0, le=1, description="probability of payment difficulties")
-    decision: Decision = Field(description="refuse when probability >= threshold")
-    decision_reason: DecisionReason = Field(description="why: a stable code")
+    decision: Decision = Field(
+        description="refer (to a human) when more than the model card's refer.max_missing of "
+        "its refer.features are missing; otherwise refuse when probability >= threshold, "
+        "else grant"
+    )
+    decision_reason: DecisionReason = Field(
+        description="why, a stable code: below_threshold, at_or_above_threshold, "
+        "missing_information (refer)"
+    )
+    missing_key_features: list[str] = Field(
+        description="the refer policy's key features this record lacks, most important first",
+    )
     threshold: float
     model_version: str
 
@@ -252,6 +271,12 @@ class FeatureInfo(BaseModel):
     sources: list[str]
     importance: float
     actionable: bool
+    valid_min: float | None = Field(
+        description="smallest value /v1/predict accepts (docs/plausibility.md)"
+    )
+    valid_max: float | None = Field(
+        description="largest value /v1/predict accepts (docs/plausibility.md)"
+    )
 
 
 class FeatureList(BaseModel):
@@ -362,10 +387,19 @@ class DataSummary(BaseModel):
     fingerprint: str
 
 
+class ReferPolicy(BaseModel):
+    """Too little information: more than max_missing of these top_k features missing -> refer."""
+
+    top_k: int
+    max_missing: int
+    features: list[str] = Field(description="the key features, most important first")
+
+
 class ModelCard(BaseModel):
     version: str
     trained_at: str
     threshold: float
+    refer: ReferPolicy
     cost: Cost
     metrics: Metrics
     data: DataSummary

@@ -16,6 +16,7 @@ from scoring.batch import BatchScores
 from scoring.clients import ClientBase
 from scoring.errors import InvalidFeatureValueError, UnknownColumnError
 from scoring.model import Explanation, ScoringModel
+from scoring.plausibility import plausibility
 from scoring.schema import ID, RAW_COLUMNS
 from scoring.wording import LANGS, Lang, column_description, column_label
 
@@ -76,15 +77,21 @@ class ClientStore:
     def raw_record(self, client_id: int, lang: Lang = "en") -> list[dict[str, Any]]:
         values = self.raw.iloc[self.row(client_id)]
         words = self._words[lang]
-        return [
-            {
-                "name": c,
-                "label": words[c][0],
-                "value": _plain(values[c]),
-                "description": words[c][1],
-            }
-            for c in self.columns
-        ]
+        ranges = plausibility()
+        fields = []
+        for c in self.columns:
+            valid = ranges.column_range(c)
+            fields.append(
+                {
+                    "name": c,
+                    "label": words[c][0],
+                    "value": _plain(values[c]),
+                    "description": words[c][1],
+                    "valid_min": valid.low if valid else None,
+                    "valid_max": valid.high if valid else None,
+                }
+            )
+        return fields
 
     def features_of(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Model features of (edited) raw rows of stored clients, their history included."""
@@ -99,6 +106,9 @@ class ClientStore:
                 raise UnknownColumnError(unknown)
             for column, value in changes.items():
                 frame[column] = _cell(column, frame[column], value)
+            # an absurd what-if value is refused naming the column and its valid range
+            row = {str(k): v for k, v in frame.iloc[0].items()}
+            plausibility().check_columns(row, only=list(changes))
         return frame
 
     # -- batch cache -----------------------------------------------------------------------

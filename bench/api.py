@@ -290,7 +290,7 @@ def demo(rows: int, workdir: Path) -> tuple[Path, Path]:
 def large_bundle(data: Path, out: Path) -> Path:
     """A bundle sized like the production model of shared/notes/performance.md (500 trees x 31
     leaves, no early stopping), so that SHAP, not HTTP, dominates an on-the-fly explanation."""
-    if (out / "metadata.json").exists():
+    if (out / "manifest.json").exists():  # an older format (no manifest) is rebuilt
         return out
     from scoring.assemble import assemble_bundle
     from scoring.bundle import save_bundle

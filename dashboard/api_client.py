@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, TypedDict, TypeVar, cast
 
 import httpx
 
-Decision = Literal["grant", "refuse"]
+Decision = Literal["grant", "refuse", "refer"]
 Lang = Literal["en", "fr"]
 RawValue = str | float | int | None
 
@@ -46,6 +46,7 @@ class ApiNotFound(ApiError):  # noqa: N818
 class Score(TypedDict):
     probability: float
     decision: Decision
+    missing_key_features: list[str]  # why a "refer": the key features the record lacks
     threshold: float
     model_version: str
 
@@ -95,6 +96,8 @@ class FeatureInfo(TypedDict):
     sources: list[str]
     importance: float
     actionable: bool
+    valid_min: float | None
+    valid_max: float | None
 
 
 class RawField(TypedDict):
@@ -102,6 +105,8 @@ class RawField(TypedDict):
     label: str
     value: RawValue
     description: str
+    valid_min: float | None  # the range a what-if change may set (docs/plausibility.md)
+    valid_max: float | None
 
 
 class ClientRecord(TypedDict):
@@ -192,10 +197,17 @@ class DataSummary(TypedDict):
     fingerprint: str
 
 
+class ReferPolicy(TypedDict):
+    top_k: int
+    max_missing: int
+    features: list[str]
+
+
 class ModelCard(TypedDict):
     version: str
     trained_at: str
     threshold: float
+    refer: ReferPolicy
     cost: Cost
     metrics: Metrics
     data: DataSummary

@@ -73,6 +73,7 @@ def gauge(
 
     ``top_probability`` lets two dials shown side by side share one scale."""
     refused = decision == "refuse"
+    bar = theme.REFER_BAR if decision == "refer" else theme.VERMILION if refused else theme.BLUE
     top = gauge_max(top_probability or probability, threshold) * 100
     fig = go.Figure(
         go.Indicator(
@@ -85,7 +86,7 @@ def gauge(
                     "ticksuffix": _percent_sign(lang),
                     "tickcolor": theme.INK,
                 },
-                "bar": {"color": theme.VERMILION if refused else theme.BLUE, "thickness": 0.35},
+                "bar": {"color": bar, "thickness": 0.35},
                 "steps": [
                     {"range": [0, threshold * 100], "color": theme.GRANT_TINT},
                     {"range": [threshold * 100, top], "color": theme.REFUSE_TINT},

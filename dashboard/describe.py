@@ -35,7 +35,7 @@ def decision_words(probability: float, threshold: float, lang: Lang) -> str:
 
 def verdict(decision: Decision, lang: Lang) -> str:
     """The API's decision in words."""
-    return tr(lang, "decision.refuse" if decision == "refuse" else "decision.grant")
+    return tr(lang, f"decision.{decision}")
 
 
 def gauge_alt(probability: float, threshold: float, decision: Decision, lang: Lang) -> str:

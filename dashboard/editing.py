@@ -169,3 +169,30 @@ def loan_changes(fields: list[RawField], values: Mapping[str, float]) -> dict[st
         else:
             out.pop(ANNUITY, None)
     return out
+
+
+def in_range(field: RawField, value: float) -> bool:
+    """Whether a value lies in the field's valid range as the API serves it (a field the API
+    gives no range accepts any number; the API still checks)."""
+    low, high = field.get("valid_min"), field.get("valid_max")
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def range_text(field: RawField, lang: Lang) -> str:
+    """The field's valid range in words the advisor reads: "1 – 1 000 000 000"."""
+    low, high = field.get("valid_min"), field.get("valid_max")
+    shown = [amount_text(v, lang) if v is not None else "…" for v in (low, high)]
+    return f"{shown[0]} – {shown[1]}"
+
+
+def bounds(field: RawField) -> tuple[float | None, float | None]:
+    low, high = field.get("valid_min"), field.get("valid_max")
+    return (None if low is None else float(low)), (None if high is None else float(high))
+
+
+def clamp(field: RawField, value: float) -> float:
+    """The value brought into the field's valid range (a number input cannot start outside)."""
+    low, high = bounds(field)
+    if low is not None:
+        value = max(value, low)
+    return min(value, high) if high is not None else value

@@ -53,6 +53,10 @@ EN: Final[dict[str, str]] = {
     # decision
     "decision.grant": "Credit granted",
     "decision.refuse": "Credit refused",
+    "decision.refer": "Referred to an advisor",
+    "decision.refer_reason": "Too little information for an automatic decision: {count} of the "
+    "model's most important items are unknown ({features}). Complete the file or decide in "
+    "person.",
     "decision.below": "The default probability, {probability}, is {gap} below the threshold of "
     "{threshold}.",
     "decision.above": "The default probability, {probability}, is {gap} above the threshold of "
@@ -153,6 +157,7 @@ EN: Final[dict[str, str]] = {
     "whatif.unchanged": "Change at least one value, then select Re-score.",
     "whatif.delta": "Default probability {before} → {after} ({delta}).",
     "whatif.invalid": "The scoring service refused these values: {detail}",
+    "whatif.out_of_range": "{label}: outside the valid range {range}.",
     "whatif.amount": "{label} ({currency})",
     "whatif.amount_invalid": "{label}: “{value}” is not an amount. Type digits, e.g. 250,000.",
     "whatif.term": "Credit term (years)",
@@ -175,6 +180,9 @@ EN: Final[dict[str, str]] = {
     "this value.",
     "model.cost": "Business cost: a missed default costs {ratio} times as much as a good client "
     "wrongly refused. The threshold minimises this cost.",
+    "model.refer": "Too little information: when more than {max_missing} of the model's "
+    "{top_k} most important items are unknown, the file is referred to an advisor instead of an "
+    "automatic decision. The items: {features}.",
     "model.cost_value": "Business cost per client",
     "model.cost_accept_all": "Cost if every client were granted",
     "model.auc": "AUC (ranking quality)",
@@ -225,6 +233,10 @@ FR: Final[dict[str, str]] = {
     "error.retry": "Réessayer",
     "decision.grant": "Crédit accordé",
     "decision.refuse": "Crédit refusé",
+    "decision.refer": "Dossier transmis à un conseiller",
+    "decision.refer_reason": "Trop peu d'informations pour une décision automatique : {count} des "
+    "éléments les plus importants du modèle sont inconnus ({features}). Complétez le dossier ou "
+    "décidez en personne.",
     "decision.below": "La probabilité de défaut, {probability}, est {gap} sous le seuil de "
     "{threshold}.",
     "decision.above": "La probabilité de défaut, {probability}, est {gap} au-dessus du seuil "
@@ -326,6 +338,7 @@ FR: Final[dict[str, str]] = {
     "whatif.unchanged": "Modifiez au moins une valeur, puis choisissez Recalculer.",
     "whatif.delta": "Probabilité de défaut {before} → {after} ({delta}).",
     "whatif.invalid": "Le service de scoring a refusé ces valeurs : {detail}",
+    "whatif.out_of_range": "{label} : hors de l'intervalle valide {range}.",
     "whatif.amount": "{label} ({currency})",
     "whatif.amount_invalid": "{label} : « {value} » n'est pas un montant. Saisissez des "
     "chiffres, par exemple 250 000.",
@@ -348,6 +361,9 @@ FR: Final[dict[str, str]] = {
     "dépasse cette valeur.",
     "model.cost": "Coût métier : un défaut non détecté coûte {ratio} fois plus qu'un bon client "
     "refusé à tort. Le seuil minimise ce coût.",
+    "model.refer": "Trop peu d'informations : quand plus de {max_missing} des {top_k} éléments "
+    "les plus importants du modèle sont inconnus, le dossier est transmis à un conseiller au "
+    "lieu d'une décision automatique. Les éléments : {features}.",
     "model.cost_value": "Coût métier par client",
     "model.cost_accept_all": "Coût si tous les clients étaient acceptés",
     "model.auc": "AUC (qualité du classement)",

@@ -26,6 +26,10 @@ MUTED_TEXT = "#4B5563"
 INK = "#1A1F2B"
 GRANT_TINT = "#EAF2FA"
 REFUSE_TINT = "#FCEDEA"
+# "refer to a human": neither colour of an automatic decision.
+REFER_TEXT = "#374151"
+REFER_TINT = "#F3F4F6"
+REFER_BAR = "#6B7280"
 
 # Patterns say "raises the risk" without colour (Plotly marker pattern shapes).
 PATTERN_RISK_UP = "/"
@@ -34,6 +38,7 @@ PATTERN_RISK_DOWN = ""
 TEXT_PAIRS: dict[str, tuple[str, str]] = {
     "decision grant text": (GRANT_TEXT, GRANT_TINT),
     "decision refuse text": (REFUSE_TEXT, REFUSE_TINT),
+    "decision refer text": (REFER_TEXT, REFER_TINT),
     "muted text": (MUTED_TEXT, WHITE),
     "ink on white": (INK, WHITE),
 }

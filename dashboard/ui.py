@@ -117,6 +117,11 @@ _ICON_GRANT = (
     '<circle cx="12" cy="12" r="11" fill="{c}"/>'
     '<path d="M6.5 12.5l3.5 3.5 7.5-8" stroke="#fff" stroke-width="2.6" fill="none"/></svg>'
 )
+_ICON_REFER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="34" height="34" viewBox="0 0 24 24">'
+    '<circle cx="12" cy="12" r="11" fill="{c}"/>'
+    '<path d="M12 6v8M12 16.5v2" stroke="#fff" stroke-width="2.6"/></svg>'
+)
 _ICON_REFUSE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="34" height="34" viewBox="0 0 24 24">'
     '<circle cx="12" cy="12" r="11" fill="{c}"/>'
@@ -130,17 +135,16 @@ def decision_card(
     decision: Decision,
     lang: Lang,
     dom_id: str | None = "decision-card",
+    missing: list[str] | None = None,
 ) -> None:
     """The API's decision in words, with an icon and a colour, and how far from the threshold.
     Never recomputed here: the decision the advisor reads is the one the audit log records."""
-    refused = decision == "refuse"
-    colour, tint, bar = (
-        (theme.REFUSE_TEXT, theme.REFUSE_TINT, theme.VERMILION)
-        if refused
-        else (theme.GRANT_TEXT, theme.GRANT_TINT, theme.BLUE)
-    )
+    colour, tint, bar, svg = {
+        "refuse": (theme.REFUSE_TEXT, theme.REFUSE_TINT, theme.VERMILION, _ICON_REFUSE),
+        "refer": (theme.REFER_TEXT, theme.REFER_TINT, theme.REFER_BAR, _ICON_REFER),
+    }.get(decision, (theme.GRANT_TEXT, theme.GRANT_TINT, theme.BLUE, _ICON_GRANT))
     # st.html strips inline <svg>; an <img> with a data URI survives (alt="": the words say it).
-    svg = (_ICON_REFUSE if refused else _ICON_GRANT).format(c=colour)
+    svg = svg.format(c=colour)
     icon = (
         f"<img alt='' width='34' height='34' src='data:image/svg+xml;base64,"
         f"{base64.b64encode(svg.encode()).decode()}'/>"
@@ -149,6 +153,10 @@ def decision_card(
     # "close" scales with the threshold: 2 points matter more at 10 % than at 50 %
     close = abs(probability - threshold) < min(0.05, 0.2 * threshold)
     note = f"<p style='margin:6px 0 0;font-weight:600'>{t('decision.close')}</p>" if close else ""
+    words = decision_words(probability, threshold, lang)
+    if decision == "refer":  # too little is known: a person decides, the probability is no verdict
+        names = ", ".join(missing or [])
+        words, note = t("decision.refer_reason", count=len(missing or []), features=names), ""
     id_attr = f"id='{dom_id}' " if dom_id else ""
     st.html(
         f"<div {id_attr}class='decision-card' role='status' "
@@ -158,7 +166,7 @@ def decision_card(
         f"<div style='display:flex;align-items:center;gap:12px;font-size:1.75rem;"
         f"font-weight:700;color:{colour}'>{icon}<span>{html.escape(verdict)}</span></div>"
         f"<p style='margin:8px 0 0;font-size:1.05rem'>"
-        f"{html.escape(decision_words(probability, threshold, lang))}</p>{note}</div>"
+        f"{html.escape(words)}</p>{note}</div>"
     )
 
 
@@ -241,3 +249,11 @@ def page_header(title_key: str) -> tuple[int, Lang]:
     client_id = require_client()
     st.caption(t("client.current", client_id=client_id))
     return client_id, current_lang()
+
+
+def feature_labels(names: list[str], lang: Lang) -> list[str]:
+    """The API's labels of some model features (the name itself where the list lacks one)."""
+    if not names:
+        return []
+    labels = {f["name"]: f["label"] for f in load(cached_api.features, lang)}
+    return [labels.get(name, name) for name in names]

@@ -21,13 +21,21 @@ from scoring.metadata import (
     FeatureInfo,
     FeatureKind,
     Metrics,
+    ReferSettings,
 )
 from scoring.reference import reference_sample, summary_statistics
-from scoring.schema import ACTIONABLE_COLUMNS
+from scoring.schema import ACTIONABLE_COLUMNS, APPLICATION_KINDS
 from scoring.train import TrainConfig, TrainResult
 from scoring.wording import feature_description, feature_label
 
 IMPORTANCE_ROWS = 5000
+# The refer policy: more than REFER_MAX_MISSING of the REFER_TOP_K most important application
+# features unknown -> refer to a human. bench/refer.py measures how often real clients are
+# referred (docs/decisions.md).
+REFER_TOP_K = 10
+REFER_MAX_MISSING = 3
+# Indicators computed for every row (never NaN): they say nothing about missing information.
+ALWAYS_KNOWN = {"EXT_SOURCE_MISSING", "DAYS_EMPLOYED_ANOMALY", "DOCUMENT_COUNT"}
 LIBRARIES = ["lightgbm", "numpy", "pandas", "scikit-learn", "pyarrow"]
 
 
@@ -88,6 +96,33 @@ def feature_catalogue(builder: FeatureBuilder) -> list[FeatureInfo]:
     return catalogue
 
 
+def refer_settings(
+    importance: dict[str, float],
+    sources: dict[str, list[str]],
+    top_k: int = REFER_TOP_K,
+    max_missing: int = REFER_MAX_MISSING,
+) -> ReferSettings:
+    """The refer policy's key features: the top_k most important features computed from the
+    application alone (an auxiliary aggregate is legitimately absent for a client without
+    history, so it never counts as missing information), one per set of raw columns."""
+    application = set(APPLICATION_KINDS)
+    key: list[str] = []
+    seen: set[frozenset[str]] = set()
+    for name, _ in sorted(importance.items(), key=lambda item: (-item[1], item[0])):
+        used = frozenset(sources.get(name, []))
+        # one feature per set of raw columns: the mean, min and max of the external scores are
+        # one missing fact, not three
+        if name in ALWAYS_KNOWN or not used or not used <= application or used in seen:
+            continue
+        seen.add(used)
+        key.append(name)
+        if len(key) == top_k:
+            break
+    return ReferSettings(
+        top_k=len(key), max_missing=min(max_missing, max(len(key) - 1, 0)), features=key
+    )
+
+
 def model_version(trained_at: datetime, fingerprint: str) -> str:
     return f"hc-{trained_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
 
@@ -101,6 +136,7 @@ def assemble_bundle(
         result.features, result.target, result.cv.oof, reference_rows, config.seed
     )
     defaults = int(result.target.sum())
+    importance = global_importance(result, config.seed)
     metadata = BundleMetadata(
         format_version=FORMAT_VERSION,
         version=model_version(trained_at, fingerprint),
@@ -126,7 +162,7 @@ def assemble_bundle(
         params={k: v for k, v in result.params.items() if k != "num_threads"},
         features=feature_catalogue(result.builder),
         library_versions=library_versions(),
-        files={},  # checksums: written by save_bundle
+        refer=refer_settings(importance, result.builder.sources()),
     )
     return Bundle(
         path=Path(),  # set by save_bundle
@@ -134,6 +170,6 @@ def assemble_bundle(
         booster=result.booster,
         builder=result.builder,
         stats=summary_statistics(reference, result.builder.feature_names, result.threshold),
-        importance=global_importance(result, config.seed),
+        importance=importance,
         reference=reference,
     )

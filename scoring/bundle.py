@@ -1,13 +1,21 @@
-"""The versioned model bundle: one folder, every file checksummed in metadata.json.
+"""The versioned model bundle: one folder, every file (metadata.json included) listed with its
+size and sha256 in manifest.json, optionally signed (HMAC-SHA256) with SCORING_BUNDLE_KEY.
 
 Written to a temporary sibling folder then renamed, so a crash never leaves a half bundle under
-the final name. Loading checks the format version, that every file exists and matches its
-checksum, and that the files agree with each other, before anything is served.
+the final name. Loading verifies the manifest (format, signature when a key is set), that the
+folder holds exactly the listed files, each unchanged, before reading any of them; then that the
+files agree with each other. Any edit, truncation, removal or extra file is refused naming the
+file (BundleIntegrityError).
+
+Without a key the manifest proves the files are whole and consistent (an accident, a partial
+copy, a hand edit of one file); only the signature proves who wrote them: set the key where
+bundles are built and where they are served.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -20,18 +28,28 @@ import lightgbm as lgb
 import pandas as pd
 from pydantic import ValidationError
 
-from scoring.errors import BundleError
+from scoring.errors import BundleError, BundleIntegrityError
 from scoring.features import FeatureBuilder
 from scoring.metadata import BundleMetadata, first_error
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+KEY_ENV = "SCORING_BUNDLE_KEY"
+MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
 TRANSFORMER_FILE = "transformer.json"
 STATS_FILE = "reference_stats.json"
 IMPORTANCE_FILE = "importance.json"
 REFERENCE_FILE = "reference.parquet"
-CHECKSUMMED = [MODEL_FILE, TRANSFORMER_FILE, STATS_FILE, IMPORTANCE_FILE, REFERENCE_FILE]
+CHECKSUMMED = [
+    MODEL_FILE,
+    METADATA_FILE,
+    TRANSFORMER_FILE,
+    STATS_FILE,
+    IMPORTANCE_FILE,
+    REFERENCE_FILE,
+]
+REBUILD = "rebuild it with this version (python -m scoring train, or make demo)"
 
 
 @dataclass
@@ -70,11 +88,9 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
         _write_json(staging / STATS_FILE, bundle.stats)
         _write_json(staging / IMPORTANCE_FILE, bundle.importance)
         bundle.reference.to_parquet(staging / REFERENCE_FILE)
-        files = {name: sha256(staging / name) for name in CHECKSUMMED}
-        metadata = bundle.metadata.model_copy(
-            update={"format_version": FORMAT_VERSION, "files": files}
-        )
+        metadata = bundle.metadata.model_copy(update={"format_version": FORMAT_VERSION})
         _write_json(staging / METADATA_FILE, metadata.to_json())
+        _write_json(staging / MANIFEST_FILE, build_manifest(staging, bundle_key()))
         # A folder (mkdtemp made it 700) that the app's user must read; only its owner writes.
         os.chmod(staging, 0o755)  # nosec B103
         if out.exists():
@@ -100,22 +116,122 @@ def _read_json(path: Path) -> Any:
         raise BundleError(f"{path.name} is unreadable or not valid JSON ({exc})") from exc
 
 
-def read_metadata(path: Path) -> BundleMetadata:
-    """metadata.json of a bundle, checked: folder, format version, then every field's type."""
+def bundle_key() -> bytes | None:
+    """The signing key from SCORING_BUNDLE_KEY, or None when it is unset or empty."""
+    key = os.environ.get(KEY_ENV, "")
+    return key.encode("utf-8") if key else None
+
+
+def _signature(files: dict[str, Any], key: bytes) -> str:
+    body = json.dumps({"format_version": FORMAT_VERSION, "files": files}, sort_keys=True)
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def build_manifest(folder: Path, key: bytes | None) -> dict[str, Any]:
+    """Size and sha256 of every bundle file, signed when a key is given."""
+    files = {
+        name: {"size": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
+        for name in CHECKSUMMED
+    }
+    manifest: dict[str, Any] = {"format_version": FORMAT_VERSION, "files": files}
+    if key is not None:
+        manifest["hmac_sha256"] = _signature(files, key)
+    return manifest
+
+
+def _old_format_message(path: Path, version: object) -> str:
+    return (
+        f"bundle {path.name}: bundle format {version!r} is not supported (this code reads format "
+        f"{FORMAT_VERSION}, whose manifest covers metadata.json); {REBUILD}"
+    )
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's file entries, after its format and (when a key is set) its signature."""
     if not path.is_dir():
         raise BundleError(f"model bundle not found: {path}")
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        meta_path = path / METADATA_FILE
+        if not meta_path.is_file():
+            raise BundleError(f"{path} is not a model bundle: {MANIFEST_FILE} is missing")
+        raw = _read_json(meta_path)
+        version = raw.get("format_version") if isinstance(raw, dict) else None
+        if version != FORMAT_VERSION:
+            raise BundleError(_old_format_message(path, version))
+        raise BundleIntegrityError(path.name, MANIFEST_FILE, "is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise BundleIntegrityError(path.name, MANIFEST_FILE, "is not valid JSON") from None
+    if not isinstance(manifest, dict):
+        raise BundleIntegrityError(path.name, MANIFEST_FILE, "must hold a JSON object")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(_old_format_message(path, manifest.get("format_version")))
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("sha256"), str)
+        for entry in files.values()
+    ):
+        raise BundleIntegrityError(
+            path.name, MANIFEST_FILE, "is malformed: files must map names to size and sha256"
+        )
+    _check_signature(path, manifest, files)
+    listed, expected = set(files), set(CHECKSUMMED)
+    if listed != expected:
+        odd = sorted(listed ^ expected)[0]
+        what = "lists an unknown file" if odd in listed else "does not list"
+        raise BundleIntegrityError(path.name, MANIFEST_FILE, f"{what} {odd}")
+    return files
+
+
+def _check_signature(path: Path, manifest: dict[str, Any], files: dict[str, Any]) -> None:
+    key, signature = bundle_key(), manifest.get("hmac_sha256")
+    if key is None:
+        if signature is not None:
+            raise BundleIntegrityError(
+                path.name, MANIFEST_FILE, f"is signed but {KEY_ENV} is not set: set the key"
+            )
+        return
+    if signature is None:
+        raise BundleIntegrityError(
+            path.name, MANIFEST_FILE, f"is not signed, and {KEY_ENV} requires a signed bundle"
+        )
+    if not isinstance(signature, str) or not hmac.compare_digest(signature, _signature(files, key)):
+        raise BundleIntegrityError(
+            path.name, MANIFEST_FILE, f"signature does not match (wrong {KEY_ENV}, or edited)"
+        )
+
+
+def verify_files(path: Path, files: dict[str, dict[str, Any]]) -> None:
+    """The folder holds exactly the manifest's files, each of the listed size and checksum."""
+    for child in sorted(path.iterdir()):
+        if child.name != MANIFEST_FILE and child.name not in files:
+            raise BundleIntegrityError(path.name, child.name, "is not part of the bundle")
+    for name in CHECKSUMMED:
+        file = path / name
+        if not file.is_file():
+            raise BundleIntegrityError(path.name, name, "is missing")
+        size, expected = file.stat().st_size, files[name]["size"]
+        if size != expected:
+            raise BundleIntegrityError(
+                path.name, name, f"is truncated or extended ({size} bytes, manifest: {expected})"
+            )
+        if not hmac.compare_digest(sha256(file), files[name]["sha256"]):
+            raise BundleIntegrityError(path.name, name, "was modified (checksum mismatch)")
+
+
+def read_metadata(path: Path) -> BundleMetadata:
+    """metadata.json of a bundle whose files verified: format version, then every field."""
     meta_path = path / METADATA_FILE
-    if not meta_path.is_file():
-        raise BundleError(f"{path} is not a model bundle: {METADATA_FILE} is missing")
     raw = _read_json(meta_path)
     if not isinstance(raw, dict):
         raise BundleError(f"{METADATA_FILE} must hold a JSON object")
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
-        raise BundleError(
-            f"bundle format {version!r} is not supported (this code reads format {FORMAT_VERSION});"
-            " retrain with this version"
-        )
+        raise BundleError(_old_format_message(path, version))
     try:
         metadata = BundleMetadata.model_validate_json(meta_path.read_bytes())
     except ValidationError as exc:
@@ -138,22 +254,11 @@ def check_lightgbm(metadata: BundleMetadata) -> None:
         )
 
 
-def verify_files(path: Path, metadata: BundleMetadata) -> None:
-    """Every file present and unchanged since the bundle was written."""
-    expected = metadata.files
-    for name in CHECKSUMMED:
-        file = path / name
-        if not file.is_file():
-            raise BundleError(f"bundle {path.name}: {name} is missing")
-        if name not in expected or sha256(file) != expected[name]:
-            raise BundleError(f"bundle {path.name}: {name} is corrupt (checksum mismatch)")
-
-
 def load_bundle(path: Path) -> Bundle:
     """Load and check a bundle; any problem is a BundleError with a one-line reason."""
     path = Path(path)
+    verify_files(path, read_manifest(path))
     metadata = read_metadata(path)
-    verify_files(path, metadata)
     try:
         booster = lgb.Booster(model_file=str(path / MODEL_FILE))
     except lgb.basic.LightGBMError as exc:

@@ -125,6 +125,7 @@ def _summary(metadata: BundleMetadata) -> dict[str, Any]:
         "metrics": {k: round(v, 4) for k, v in metadata.metrics.model_dump().items()},
         "rows": metadata.data.rows,
         "features": metadata.data.features,
+        "refer": metadata.refer.model_dump(),
     }
 
 
@@ -225,26 +226,28 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from scoring.batch import score_clients
     from scoring.clients import ClientBase
-    from scoring.decision import decide_all
+    from scoring.decision import decide_all, missing_key_counts
     from scoring.model import ScoringModel
     from scoring.reasons import reasons
 
     model = ScoringModel.load(args.bundle)
     features = ClientBase.load(args.data, model.builder).features()
     scores = score_clients(model, features, args.cache_dir)
-    verdicts = decide_all(scores.probability, model.threshold)
+    values = features.to_numpy(dtype="float64")
+    counts = missing_key_counts(values, model.feature_names, model.policy)
+    verdicts = decide_all(scores.probability, model.threshold, model.policy, counts)
     out = pd.DataFrame(
         {
             "SK_ID_CURR": scores.ids,
             "probability": scores.probability,
             "decision": verdicts.decision,
             "decision_reason": verdicts.reason,
+            "missing_key_features": counts,
             "threshold": model.threshold,
             "model_version": model.version,
         }
     )
     if args.reasons:
-        values = features.to_numpy(dtype="float64")
         texts = [
             reasons(
                 model.explanation_from(values[i], scores.shap[i], scores.base_value),
@@ -261,7 +264,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         out.to_csv(args.out, index=False)
     refused = int((out["decision"] == "refuse").sum())
-    print(f"{len(out)} clients scored ({refused} refused) -> {args.out}")
+    referred = int((out["decision"] == "refer").sum())
+    print(f"{len(out)} clients scored ({refused} refused, {referred} referred) -> {args.out}")
     return 0
 
 

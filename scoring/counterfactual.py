@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from scoring.decision import Decision, decide, decide_all
+from scoring.decision import Decision, ReferPolicy, decide, decide_all
 from scoring.formats import AMOUNTS, amount, digits_apart, number, percent
 from scoring.wording import Lang, column_label, lower_first, text, with_article
 
@@ -69,16 +69,24 @@ class Counterfactual:
     threshold: float
     changes: list[Change] = field(default_factory=list)
     model_calls: int = 0
+    # the client's missing key features and the model's refer policy: a referred client stays
+    # referred (changing amounts adds no information), and gets no counterfactual
+    missing: tuple[str, ...] = ()
+    policy: ReferPolicy | None = None
 
     @property
     def decision_before(self) -> Decision:
-        return decide(self.probability_before, self.threshold).decision
+        return decide(self.probability_before, self.threshold, self.policy, self.missing).decision
 
     @property
     def decision_after(self) -> Decision | None:
         if self.probability_after is None:
             return None
-        return decide(self.probability_after, self.threshold).decision
+        return decide(self.probability_after, self.threshold, self.policy, self.missing).decision
+
+    @property
+    def referred(self) -> bool:
+        return self.decision_before == "refer"
 
 
 def label(column: str, lang: Lang = "en") -> str:
@@ -138,6 +146,9 @@ def find(
     probs = _score(model, featurize, base, [[], *singles])
     before = float(probs[0])
     calls = 1
+    missing, policy = _missing_key_features(model, featurize, base)
+    if policy is not None and bool(policy.refers(len(missing))):
+        return Counterfactual(False, before, None, model.threshold, [], calls, missing, policy)
     if decide(before, model.threshold).decision == "grant":
         return Counterfactual(True, before, before, model.threshold, [], calls)
     best = _best(singles, probs[1:], model.threshold)
@@ -215,6 +226,20 @@ def _best(candidates: list[list[Change]], probs: np.ndarray, threshold: float) -
     return candidates[index], prob
 
 
+def _missing_key_features(
+    model: Scorer, featurize: Featurize, base: pd.DataFrame
+) -> tuple[tuple[str, ...], ReferPolicy | None]:
+    """The refer policy's key features missing in the client's record (a model without a policy,
+    e.g. a test double, has none)."""
+    policy: ReferPolicy | None = getattr(model, "policy", None)
+    if policy is None:
+        return (), None
+    features = featurize(base)
+    row = features.to_numpy(dtype=np.float64)[0]
+    names = list(features.columns)
+    return policy.missing_of({names[i] for i in np.flatnonzero(np.isnan(row))}), policy
+
+
 def _result(best: Candidate | None, before: float, threshold: float, calls: int) -> Counterfactual:
     if best is None:
         return Counterfactual(False, before, None, threshold, [], calls)
@@ -224,6 +249,8 @@ def _result(best: Candidate | None, before: float, threshold: float, calls: int)
 
 def message(result: Counterfactual, lang: Lang = "en") -> str:
     """One plain sentence for the advisor."""
+    if result.referred:
+        return text("cf.refer", lang)
     if result.found and not result.changes:
         return text("cf.already", lang)
     if not result.found:

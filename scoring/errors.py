@@ -26,6 +26,44 @@ class BundleError(ScoringError):
     """A model bundle is missing, corrupt or written by an incompatible version."""
 
 
+class BundleIntegrityError(BundleError):
+    """A bundle file was edited, truncated, removed or added since the bundle was written, or
+    the manifest that lists them does not verify: names the file at fault."""
+
+    def __init__(self, bundle: str, file: str, message: str) -> None:
+        self.file = file
+        super().__init__(f"bundle {bundle}: {file} {message}")
+
+
+class ImplausibleValueError(ScoringError):
+    """A value is a number, but outside the documented valid range of its field."""
+
+    def __init__(
+        self, name: str, value: float, low: float | None, high: float | None, note: str = ""
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.low = low
+        self.high = high
+        valid = describe_range(low, high)
+        more = f" ({note})" if note else ""
+        super().__init__(f"{name}: {value:g} is outside the valid range {valid}{more}")
+
+
+def describe_range(low: float | None, high: float | None) -> str:
+    """A range as a reader writes it: [0, 1], >= 0, <= 0."""
+    if low is not None and high is not None:
+        return f"[{_plain(low)}, {_plain(high)}]"
+    if low is not None:
+        return f">= {_plain(low)}"
+    return f"<= {_plain(high)}" if high is not None else "(any number)"
+
+
+def _plain(value: float) -> str:
+    """1000000000 rather than 1e+09; fractions as %g."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else f"{value:g}"
+
+
 class UnknownFeatureError(ScoringError):
     """A record names features the model does not know."""
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 FeatureKind = Literal["float", "binary", "ordinal", "category"]
 
@@ -66,6 +73,21 @@ class FeatureInfo(_Strict):
     levels: list[str] | None = None  # category or ordinal codes -> their words
 
 
+class ReferSettings(_Strict):
+    """The refer policy: more than ``max_missing`` of ``features`` (the ``top_k`` most important
+    application features, by mean |SHAP|) unknown -> decision ``refer``."""
+
+    top_k: int = Field(ge=1)
+    max_missing: int = Field(ge=0)
+    features: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReferSettings:
+        if len(self.features) != self.top_k or self.max_missing >= self.top_k:
+            raise ValueError("features must hold top_k names and max_missing be under top_k")
+        return self
+
+
 class BundleMetadata(_Strict):
     format_version: int
     version: str = Field(min_length=1, max_length=64)
@@ -78,12 +100,20 @@ class BundleMetadata(_Strict):
     params: dict[str, Any]
     features: list[FeatureInfo] = Field(min_length=1)
     library_versions: dict[str, str]
-    files: dict[str, str]
+    refer: ReferSettings
 
     _by_name: dict[str, FeatureInfo] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self._by_name = {f.name: f for f in self.features}
+
+    @model_validator(mode="after")
+    def _refer_features_known(self) -> BundleMetadata:
+        known = {f.name for f in self.features}
+        unknown = [name for name in self.refer.features if name not in known]
+        if unknown:
+            raise ValueError(f"refer.features names unknown features: {', '.join(unknown)}")
+        return self
 
     def feature(self, name: str) -> FeatureInfo | None:
         """The catalogue entry of a feature (None for a name the catalogue lacks)."""

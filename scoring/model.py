@@ -8,7 +8,7 @@ calls on 2-core machines (measured, see shared/notes/performance.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from scoring.bundle import Bundle, load_bundle
-from scoring.decision import Decision, DecisionReason, Verdict, decide
+from scoring.decision import Decision, DecisionReason, ReferPolicy, Verdict, decide
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
 from scoring.metadata import BundleMetadata, FeatureInfo
+from scoring.plausibility import plausibility
 from scoring.reference import By, Distribution, classes_for, distribution
 from scoring.wording import Lang, feature_label
 
@@ -38,6 +39,11 @@ class Score:
     @property
     def decision_reason(self) -> DecisionReason:
         return self.verdict.reason
+
+    @property
+    def missing_key_features(self) -> tuple[str, ...]:
+        """The refer policy's key features this record lacks (why a ``refer``)."""
+        return self.verdict.missing
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class ScoringModel:
             sorted(bundle.importance.items(), key=lambda item: -item[1])
         )
         self._position = {name: i for i, name in enumerate(self.feature_names)}
+        refer = bundle.metadata.refer
+        self.policy = ReferPolicy(tuple(refer.features), refer.max_missing)
 
     @classmethod
     def load(cls, path: Path) -> ScoringModel:
@@ -80,8 +88,13 @@ class ScoringModel:
         """The feature's label from the core's catalogue; a name the model lacks is kept as is."""
         return feature_label(feature, lang) if feature in self._position else feature
 
-    def decide(self, probability: float) -> Verdict:
-        return decide(probability, self.threshold)
+    def decide(self, probability: float, missing: Collection[str] = ()) -> Verdict:
+        """The decision (scoring.decision) on a probability, given the features missing."""
+        return decide(probability, self.threshold, self.policy, missing)
+
+    def missing_in(self, x: np.ndarray) -> set[str]:
+        """Names of the features that are NaN in a model-ready row."""
+        return {self.feature_names[i] for i in np.flatnonzero(np.isnan(x.reshape(-1)))}
 
     def transform(
         self, raw: pd.DataFrame, aux: Mapping[str, pd.DataFrame] | None = None
@@ -92,8 +105,9 @@ class ScoringModel:
     def vector(self, features: Mapping[str, Any]) -> tuple[np.ndarray, list[str]]:
         """A model-ready row from a {feature: number | None} mapping, and the missing names.
 
-        Missing is legitimate (LightGBM routes it); anything that is not a finite number is an
-        error naming the feature, because silently scoring garbage would be a wrong decision.
+        Missing is legitimate (LightGBM routes it); anything that is not a finite number, or a
+        number outside the feature's documented valid range (scoring.plausibility), is an error
+        naming the feature, because silently scoring garbage would be a wrong decision.
         """
         unknown = [name for name in features if name not in self._position]
         if unknown:
@@ -112,6 +126,7 @@ class ScoringModel:
                     name, "must be a finite number (NaN and infinity are not)"
                 )
             row[self._position[name]] = number
+        plausibility().check_features(features)
         missing = [n for n in self.feature_names if features.get(n) is None]
         return row, missing
 
@@ -121,11 +136,13 @@ class ScoringModel:
         return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype="float64")
 
     def score(self, x: np.ndarray) -> Score:
-        return self.score_of(float(self.predict_proba(x.reshape(1, -1))[0]))
+        return self.score_of(float(self.predict_proba(x.reshape(1, -1))[0]), x)
 
-    def score_of(self, probability: float) -> Score:
-        """The score of a probability this model computed (e.g. read from the batch cache)."""
-        return Score(probability, self.decide(probability), self.threshold, self.version)
+    def score_of(self, probability: float, x: np.ndarray) -> Score:
+        """The score of a probability this model computed for the row ``x`` (e.g. read from the
+        batch cache): the row says which features are missing, for the refer policy."""
+        verdict = self.decide(probability, self.missing_in(x))
+        return Score(probability, verdict, self.threshold, self.version)
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """TreeSHAP contributions (n, features + 1): the last column is the base value."""
@@ -143,7 +160,7 @@ class ScoringModel:
         probability = sigmoid(raw)
         return Explanation(
             probability=probability,
-            verdict=self.decide(probability),
+            verdict=self.decide(probability, self.missing_in(row)),
             threshold=self.threshold,
             model_version=self.version,
             base_value=base,
@@ -160,7 +177,7 @@ class ScoringModel:
         probability = sigmoid(raw)
         return Explanation(
             probability,
-            self.decide(probability),
+            self.decide(probability, self.missing_in(np.asarray(values, dtype="float64"))),
             self.threshold,
             self.version,
             base,

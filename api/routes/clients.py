@@ -71,7 +71,7 @@ async def client_score(
 ) -> ClientScore:
     row = store.cached_row(client_id)
     if row is not None and store.batch is not None:
-        score = model.score_of(float(store.batch.probability[row]))
+        score = model.score_of(float(store.batch.probability[row]), store.feature_row(client_id))
     else:
         score = model.score(store.feature_row(client_id))
     await audit.decision(score, client_id=client_id)
@@ -125,7 +125,7 @@ async def client_counterfactual(
     raw = store.raw_frame(client_id)
     result = await run_in_threadpool(cf.find, model, store.features_of, raw, ACTIONABLE_COLUMNS)
     await audit.decision(
-        model.score_of(result.probability_before),
+        model.score_of(result.probability_before, store.feature_row(client_id)),
         client_id=client_id,
         input_hash=input_hash({"counterfactual": client_id}),
     )

@@ -29,7 +29,8 @@ router = protected_router(
         422: {
             "model": Invalid,
             "description": "a body that is not UTF-8 JSON or does not match the schema, unknown "
-            "feature names, or a value that is not a finite number",
+            "feature names, a value that is not a finite number, or a value outside the field's "
+            "valid range (docs/plausibility.md), naming the field and the range",
         },
         503: {"model": Message, "description": "the audit log is unavailable"},
     },
@@ -65,7 +66,7 @@ async def predict_batch(
     vectors = [model.vector(record.features) for record in body.records]
     matrix = np.vstack([x for x, _ in vectors])
     probabilities = await run_in_threadpool(model.predict_proba, matrix)
-    scores = [model.score_of(float(p)) for p in probabilities]
+    scores = [model.score_of(float(p), x) for p, (x, _) in zip(probabilities, vectors, strict=True)]
     await audit.decisions(
         [
             audit.entry(score, input_hash=input_hash(record.features))

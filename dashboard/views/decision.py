@@ -12,7 +12,13 @@ expl = ui.load(cached_api.explanation, client_id, lang)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    ui.decision_card(expl["probability"], expl["threshold"], expl["decision"], lang)
+    ui.decision_card(
+        expl["probability"],
+        expl["threshold"],
+        expl["decision"],
+        lang,
+        missing=ui.feature_labels(expl["missing_key_features"], lang),
+    )
     st.write("")
     against, for_ = st.columns(2, gap="medium")
     with against:

@@ -24,6 +24,16 @@ cols[1].metric(t("model.cost_value"), num(metrics["business_cost"], lang, 3))
 cols[2].metric(t("model.cost_accept_all"), num(metrics["business_cost_accept_all"], lang, 3))
 ratio = card["cost"]["fn"] / card["cost"]["fp"] if card["cost"]["fp"] else card["cost"]["fn"]
 st.info(t("model.cost", ratio=num(ratio, lang, digits=1)), icon=":material/balance:")
+refer = card["refer"]
+st.info(
+    t(
+        "model.refer",
+        max_missing=refer["max_missing"],
+        top_k=refer["top_k"],
+        features=", ".join(ui.feature_labels(refer["features"], lang)),
+    ),
+    icon=":material/support_agent:",
+)
 
 cols = list(st.columns(4))
 auc = f"{num(metrics['auc'], lang, 3)} ± {num(metrics['auc_std'], lang, 3)}"

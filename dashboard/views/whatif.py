@@ -25,7 +25,14 @@ def _key(column: str) -> str:
 def _side(title: str, expl: Explanation, key: str, top: float) -> None:
     st.markdown(f"#### {title}")
     decision = expl["decision"]
-    ui.decision_card(expl["probability"], expl["threshold"], decision, lang, dom_id=None)
+    ui.decision_card(
+        expl["probability"],
+        expl["threshold"],
+        decision,
+        lang,
+        dom_id=None,
+        missing=ui.feature_labels(expl["missing_key_features"], lang),
+    )
     ui.chart(
         charts.gauge(expl["probability"], expl["threshold"], decision, lang, top_probability=top),
         describe.gauge_alt(expl["probability"], expl["threshold"], decision, lang),
@@ -39,10 +46,14 @@ def _input(field: RawField, kind: editing.Widget) -> float | None:
     label = editing.field_label(field)
     value = float(field["value"] or 0.0)
     if kind == "number":
+        # the API's valid range bounds the input: an absurd value cannot even be typed
+        low, high = editing.bounds(field)
         return float(
             st.number_input(
                 label,
-                value=value,
+                value=editing.clamp(field, value),
+                min_value=low,
+                max_value=high,
                 step=editing.step_for(field),
                 key=_key(field["name"]),
                 help=field["description"] or None,
@@ -57,6 +68,9 @@ def _input(field: RawField, kind: editing.Widget) -> float | None:
     parsed = editing.parse_amount(typed, lang)
     if parsed is None:
         st.warning(t("whatif.amount_invalid", label=label, value=typed))
+    elif not editing.in_range(field, parsed):
+        st.warning(t("whatif.out_of_range", label=label, range=editing.range_text(field, lang)))
+        return None
     return parsed
 
 

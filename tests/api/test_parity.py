@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 
 from scoring.bundle import load_bundle, save_bundle
 from scoring.data import find_table_files
-from scoring.decision import decide
+from scoring.decision import decide_all
+from scoring.model import ScoringModel
 from tests.api.conftest import HEADERS, services_of
 
 AUX_SAMPLE_TABLES = ("bureau", "bureau_balance", "previous_application", "credit_card_balance")
@@ -150,7 +151,11 @@ def test_a_new_threshold_moves_every_surface_together(
     original.metadata = moved
     bundle = save_bundle(original, tmp_path / "moved")
     cli = _cli_scores(bundle, demo_data, tmp_path / "after")
-    expected = {int(i): decide(float(p), threshold).decision for i, p in cli["probability"].items()}
+    policy = ScoringModel(original).policy
+    verdicts = decide_all(
+        cli["probability"].to_numpy(), threshold, policy, cli["missing_key_features"].to_numpy()
+    )
+    expected = dict(zip(cli.index.astype(int), verdicts.decision.tolist(), strict=True))
     assert cli["decision"].to_dict() == expected
     flipped = [i for i in expected if expected[i] != cli_before.loc[i, "decision"]]
     assert flipped, "the new threshold must change some decisions"

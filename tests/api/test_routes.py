@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -97,6 +101,9 @@ def test_predict_missing_features_and_batch(client: TestClient, services: Servic
     body = client.post("/v1/predict", json={"features": {}}, headers=HEADERS).json()
     assert body["missing_features"] == model.feature_names
     assert 0 < body["probability"] < 1
+    # nothing known: referred to a human, never an automatic grant
+    assert (body["decision"], body["decision_reason"]) == ("refer", "missing_information")
+    assert body["missing_key_features"] == list(model.policy.features)
     rows = [
         dict(zip(model.feature_names, r.tolist(), strict=True)) for r in services.store.features[:7]
     ]
@@ -305,6 +312,8 @@ def test_model_card_and_importance(client: TestClient, services: Services) -> No
     meta = services.model.metadata
     assert card["version"] == services.model.version
     assert card["threshold"] == services.model.threshold
+    assert card["refer"] == meta.refer.model_dump()
+    assert card["refer"]["max_missing"] < card["refer"]["top_k"] == len(card["refer"]["features"])
     assert card["cost"] == meta.cost.model_dump()
     contract = {"auc", "auc_std", "business_cost", "business_cost_accept_all", "recall"}
     assert set(card["metrics"]) == contract | {"precision", "brier"}
@@ -372,3 +381,72 @@ def test_metrics_are_exposed(client: TestClient, client_ids: list[int]) -> None:
     )
     assert "api_request_seconds_bucket" in text
     assert str(client_ids[0]) not in text
+
+
+# --- plausibility: absurd values are refused (422 naming field and range), never scored ---
+
+
+@pytest.mark.parametrize(
+    ("features", "field", "valid"),
+    [
+        ({"AMT_INCOME_TOTAL": -1000.0}, "AMT_INCOME_TOTAL", "[1, 1000000000]"),
+        ({"AMT_CREDIT": 1e308}, "AMT_CREDIT", "[1, 100000000]"),
+        ({"AGE_YEARS": 7.0}, "AGE_YEARS", "[18, 100]"),
+        ({"EXT_SOURCE_3": -0.2}, "EXT_SOURCE_3", "[0, 1]"),
+    ],
+)
+def test_absurd_posted_values_are_422_naming_the_field(
+    client: TestClient, features: dict[str, float], field: str, valid: str
+) -> None:
+    for path, body in [
+        ("/v1/predict", {"features": features}),
+        ("/v1/predict/batch", {"records": [{"features": {}}, {"features": features}]}),
+        ("/v1/explain", {"features": features}),
+    ]:
+        response = client.post(path, json=body, headers=HEADERS)
+        assert response.status_code == 422, path
+        detail = response.json()["detail"]
+        assert detail.startswith(f"{field}: "), (path, detail)
+        assert valid in detail, (path, detail)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"AMT_INCOME_TOTAL": -50000}, "AMT_INCOME_TOTAL"),
+        ({"DAYS_BIRTH": 400}, "DAYS_BIRTH"),  # born in the future
+        ({"AMT_CREDIT": 1e308}, "AMT_CREDIT"),
+    ],
+)
+def test_absurd_what_if_changes_are_422(
+    client: TestClient, client_ids: list[int], changes: dict[str, float], field: str
+) -> None:
+    body = {"client_id": client_ids[0], "changes": changes}
+    response = client.post("/v1/explain", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"{field}: ")
+
+
+def test_ranges_are_served_for_the_what_if_editor(
+    client: TestClient, client_ids: list[int]
+) -> None:
+    fields = {f["name"]: f for f in get(client, f"/v1/clients/{client_ids[0]}")["fields"]}
+    assert (fields["AMT_INCOME_TOTAL"]["valid_min"], fields["AMT_INCOME_TOTAL"]["valid_max"]) == (
+        1,
+        1e9,
+    )
+    assert fields["NAME_CONTRACT_TYPE"]["valid_min"] is None  # text: no numeric range
+    features = {f["name"]: f for f in get(client, "/v1/features")["items"]}
+    assert (features["AGE_YEARS"]["valid_min"], features["AGE_YEARS"]["valid_max"]) == (18, 100)
+
+
+def test_a_referral_is_audited_as_refer_and_an_absurd_record_not_at_all(
+    make_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    with make_client(database_url=f"sqlite:///{tmp_path}/refer.db") as fresh:
+        assert fresh.post("/v1/predict", json={"features": {}}, headers=HEADERS).status_code == 200
+        absurd = {"features": {"AMT_INCOME_TOTAL": -1.0}}
+        assert fresh.post("/v1/predict", json=absurd, headers=HEADERS).status_code == 422
+    with sqlite3.connect(tmp_path / "refer.db") as db:
+        rows = db.execute("SELECT route, decision FROM decision_audit").fetchall()
+    assert rows == [("/v1/predict", "refer")]

@@ -24,6 +24,7 @@ from dashboard.api_client import (
     RawValue,
     Scatter,
 )
+from scoring.plausibility import plausibility
 
 THRESHOLD = 0.48
 REFUSED_ID = 100001
@@ -157,6 +158,14 @@ RAW_WORDS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+REFER_MISSING = ["EXT_SOURCE_2", "DAYS_BIRTH"]
+
+
+def _range(column: str) -> tuple[float | None, float | None]:
+    valid = plausibility().column_range(column)
+    return (valid.low, valid.high) if valid else (None, None)
+
+
 def _explanation(
     client_id: int | None, probability: float, lang: str = "en", decision: str | None = None
 ) -> Explanation:
@@ -179,6 +188,8 @@ def _explanation(
         "probability": probability,
         # the real API decides; the fake mirrors its rule unless a test overrides it
         "decision": decision or ("refuse" if probability >= THRESHOLD else "grant"),
+        # a "refer" names the key features the record lacks, as the API does
+        "missing_key_features": REFER_MISSING if decision == "refer" else [],
         "threshold": THRESHOLD,
         "model_version": "2026.11.0-demo",
         "client_id": client_id,
@@ -242,6 +253,10 @@ class FakeApi:
         items = copy.deepcopy(FEATURES)
         for item in items:
             item["label"] = label(item["name"], lang)
+            valid = plausibility().feature_range(item["name"])
+            item["valid_min"], item["valid_max"] = (
+                (valid.low, valid.high) if valid else (None, None)
+            )
         return items
 
     def client(self, client_id: int, lang: str = "en") -> ClientRecord:
@@ -249,7 +264,15 @@ class FakeApi:
         self._lang("client", lang)
         words = RAW_WORDS["fr" if lang == "fr" else "en"]
         fields = [
-            {"name": n, "label": words[n][0], "value": v, "description": words[n][1] or d}
+            {
+                "name": n,
+                "label": words[n][0],
+                "value": v,
+                "description": words[n][1] or d,
+                # the API serves the documented ranges (scoring/resources/plausibility.json)
+                "valid_min": _range(n)[0],
+                "valid_max": _range(n)[1],
+            }
             for n, v, d in RAW[client_id]
         ]
         return {"client_id": client_id, "fields": fields}  # type: ignore[typeddict-item]
@@ -380,6 +403,7 @@ class FakeApi:
             "version": "2026.11.0-demo",
             "trained_at": "2026-11-20T10:00:00Z",
             "threshold": THRESHOLD,
+            "refer": {"top_k": 10, "max_missing": 3, "features": ["EXT_SOURCE_2", "DAYS_BIRTH"]},
             "cost": {"fn": 10.0, "fp": 1.0},
             "metrics": {
                 "auc": 0.771,

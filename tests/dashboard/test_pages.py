@@ -308,11 +308,13 @@ def test_whatif_counterfactual_with_a_yes_no_item(open_page: AppFactory, fake_ap
 
 def test_whatif_rejected_values_are_explained(open_page: AppFactory, fake_api: FakeApi) -> None:
     at = open_page("whatif")
-    fake_api.errors["explain_changes"] = ApiError("HTTP 422: AMT_CREDIT must be > 0", 422)
-    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("-1")
+    # a value inside the served range that the API still refuses (e.g. a cross-field rule)
+    message = "HTTP 422: DAYS_EMPLOYED: -20000 is outside the valid range [-9000, 0]"
+    fake_api.errors["explain_changes"] = ApiError(message, 422)
+    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("250,000")
     at.button[0].click().run()
     _assert_clean(at)
-    assert "AMT_CREDIT must be > 0" in at.warning[0].value
+    assert "DAYS_EMPLOYED: -20000 is outside the valid range" in at.warning[0].value
 
 
 def test_model_card(open_page: AppFactory) -> None:
@@ -321,6 +323,10 @@ def test_model_card(open_page: AppFactory) -> None:
     assert values[EN["model.threshold"]] == "48.0%"
     assert values[EN["model.auc"]] == "0.771 ± 0.004"
     assert EN["model.cost"].format(ratio="10") in _texts(at)
+    refer = EN["model.refer"].format(
+        max_missing=3, top_k=10, features="External credit score 2, Age (days, negative)"
+    )
+    assert refer in _texts(at)  # the refer policy, with the key features by label
 
 
 def test_model_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:
@@ -424,6 +430,37 @@ def test_a_decision_is_shown_as_the_api_gives_it(open_page: AppFactory, fake_api
     gauge = _charts(at)[0]
     assert gauge["data"][0]["gauge"]["bar"]["color"] == theme.BLUE  # type: ignore[index]
     assert at.get("plotly_chart")[0].proto.alt.endswith(f"{EN['decision.grant']}.")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_referral_is_shown_with_its_reason(
+    open_page: AppFactory, fake_api: FakeApi, lang: str
+) -> None:
+    # too little information: the API refers the file to a person, whatever the probability
+    fake_api.decisions[REFUSED_ID] = "refer"
+    at = open_page("decision", lang=lang)
+    _assert_clean(at)
+    card = at.get("html")[0].proto.body
+    words = EN if lang == "en" else FR
+    assert "data-decision='refer'" in card
+    assert words["decision.refer"] in card
+    assert EN["decision.refuse"] not in card
+    assert FR["decision.refuse"] not in card
+    # the missing key features, by their label in the page's language
+    assert ("External credit score 2" if lang == "en" else "Score de crédit externe 2") in card
+    gauge = _charts(at)[0]
+    assert gauge["data"][0]["gauge"]["bar"]["color"] == theme.REFER_BAR  # type: ignore[index]
+
+
+def test_whatif_amount_outside_the_valid_range_is_refused_before_the_api(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("whatif")
+    at.text_input(key=f"whatif_{REFUSED_ID}_AMT_CREDIT").set_value("-5")
+    at.button[0].click().run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "outside the valid range 1 – 100,000,000" in warnings
+    assert fake_api.calls["explain_changes"] == 0
 
 
 def test_the_whatif_today_card_is_the_apis_decision(

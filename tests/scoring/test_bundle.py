@@ -15,6 +15,8 @@ import pytest
 from scoring.bundle import (
     CHECKSUMMED,
     FORMAT_VERSION,
+    KEY_ENV,
+    MANIFEST_FILE,
     METADATA_FILE,
     MODEL_FILE,
     TRANSFORMER_FILE,
@@ -22,7 +24,7 @@ from scoring.bundle import (
     save_bundle,
     sha256,
 )
-from scoring.errors import BundleError
+from scoring.errors import BundleError, BundleIntegrityError
 from scoring.model import ScoringModel
 
 
@@ -36,15 +38,26 @@ def _metadata(path: Path) -> dict:
     return json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
 
 
-def _write_metadata(path: Path, metadata: dict) -> None:
-    (path / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+def _manifest(path: Path) -> dict:
+    return json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    (path / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def _reseal(path: Path, name: str) -> None:
-    """Update a file's checksum after changing it, to reach the checks behind the checksum."""
-    metadata = _metadata(path)
-    metadata["files"][name] = sha256(path / name)
-    _write_metadata(path, metadata)
+    """Update a file's manifest entry after changing it, to reach the checks behind it (what
+    an attacker can do when bundles are not signed)."""
+    manifest = _manifest(path)
+    manifest["files"][name] = {"size": (path / name).stat().st_size, "sha256": sha256(path / name)}
+    _write_manifest(path, manifest)
+
+
+def _write_metadata(path: Path, metadata: dict) -> None:
+    """Edit metadata.json and reseal it, to reach the checks on its contents."""
+    (path / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+    _reseal(path, METADATA_FILE)
 
 
 def _bundle_error(path: Path) -> str:
@@ -100,7 +113,10 @@ def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
     assert len(metadata.cv.fold_auc) == 3
     assert {"python", "lightgbm", "numpy", "pandas"} <= set(metadata.library_versions)
     assert metadata.data.rows > 0
-    assert set(metadata.files) == set(CHECKSUMMED)
+    assert set(_manifest(demo_bundle)["files"]) == set(CHECKSUMMED)
+    refer = metadata.refer
+    assert refer.top_k == len(refer.features) > refer.max_missing >= 0
+    assert set(refer.features) <= {f.name for f in metadata.features}
 
     features = metadata.features
     names = [f.name for f in features]
@@ -148,22 +164,151 @@ def test_missing_metadata(bundle_copy: Path) -> None:
     assert _bundle_error(bundle_copy).endswith("metadata.json is missing")
 
 
+# --- integrity: the manifest covers metadata.json and is itself verified -----------------
+
+
+def _integrity_error(path: Path) -> BundleIntegrityError:
+    with pytest.raises(BundleIntegrityError) as caught:
+        load_bundle(path)
+    return caught.value
+
+
+def test_threshold_edited_in_metadata_is_refused(bundle_copy: Path) -> None:
+    metadata = _metadata(bundle_copy)
+    metadata["threshold"] = 0.99
+    (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+    error = _integrity_error(bundle_copy)
+    assert error.file == METADATA_FILE
+    assert "metadata.json" in str(error)
+
+
+def test_same_size_edit_in_metadata_is_refused(bundle_copy: Path) -> None:
+    text = (bundle_copy / METADATA_FILE).read_text(encoding="utf-8")
+    threshold = str(_metadata(bundle_copy)["threshold"])
+    edited = threshold[:-1] + ("1" if threshold[-1] != "1" else "2")
+    (bundle_copy / METADATA_FILE).write_text(text.replace(threshold, edited, 1), "utf-8")
+    assert str(_integrity_error(bundle_copy)).endswith(
+        "metadata.json was modified (checksum mismatch)"
+    )
+
+
+def test_truncated_file_is_refused_with_its_sizes(bundle_copy: Path) -> None:
+    data = (bundle_copy / MODEL_FILE).read_bytes()
+    (bundle_copy / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    error = _integrity_error(bundle_copy)
+    assert error.file == MODEL_FILE
+    assert f"({len(data) // 2} bytes, manifest: {len(data)})" in str(error)
+
+
+def test_unknown_extra_file_is_refused(bundle_copy: Path) -> None:
+    (bundle_copy / "override.json").write_text("{}")
+    error = _integrity_error(bundle_copy)
+    assert error.file == "override.json"
+    assert str(error) == "bundle bundle: override.json is not part of the bundle"
+
+
+def test_missing_manifest_is_refused(bundle_copy: Path) -> None:
+    (bundle_copy / MANIFEST_FILE).unlink()
+    assert _integrity_error(bundle_copy).file == MANIFEST_FILE
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"format_version": 2, "files": [1]}'])
+def test_unreadable_manifest_is_refused(bundle_copy: Path, text: str) -> None:
+    (bundle_copy / MANIFEST_FILE).write_text(text)
+    assert _integrity_error(bundle_copy).file == MANIFEST_FILE
+
+
+def test_tampered_manifest_entry_is_refused(bundle_copy: Path) -> None:
+    manifest = _manifest(bundle_copy)
+    manifest["files"][TRANSFORMER_FILE]["sha256"] = "0" * 64
+    _write_manifest(bundle_copy, manifest)
+    assert _integrity_error(bundle_copy).file == TRANSFORMER_FILE
+
+
+def test_manifest_listing_an_unknown_file_is_refused(bundle_copy: Path) -> None:
+    manifest = _manifest(bundle_copy)
+    manifest["files"]["extra.bin"] = {"size": 0, "sha256": "0" * 64}
+    _write_manifest(bundle_copy, manifest)
+    message = str(_integrity_error(bundle_copy))
+    assert message.endswith("manifest.json lists an unknown file extra.bin")
+
+
+def test_old_format_bundle_is_refused_with_rebuild_advice(bundle_copy: Path) -> None:
+    # a format-1 bundle: checksums inside metadata.json, no manifest
+    (bundle_copy / MANIFEST_FILE).unlink()
+    metadata = _metadata(bundle_copy)
+    metadata["format_version"] = 1
+    (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+    message = _bundle_error(bundle_copy)
+    assert "bundle format 1 is not supported" in message
+    assert "rebuild" in message
+
+
+@pytest.fixture
+def signed_copy(demo_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bundle = load_bundle(demo_bundle)
+    monkeypatch.setenv(KEY_ENV, "right-key")
+    return save_bundle(bundle, tmp_path / "signed")
+
+
+def test_signed_bundle_loads_with_its_key(signed_copy: Path) -> None:
+    assert re.fullmatch(r"[0-9a-f]{64}", _manifest(signed_copy)["hmac_sha256"])
+    assert load_bundle(signed_copy).metadata.threshold > 0
+
+
+def test_wrong_key_is_refused(signed_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, "wrong-key")
+    error = _integrity_error(signed_copy)
+    assert error.file == MANIFEST_FILE
+    assert "signature does not match" in str(error)
+
+
+def test_resealed_edit_of_a_signed_bundle_is_refused(signed_copy: Path) -> None:
+    # the attacker edits the threshold and recomputes the checksum, but cannot sign
+    metadata = _metadata(signed_copy)
+    metadata["threshold"] = 0.99
+    (signed_copy / METADATA_FILE).write_text(json.dumps(metadata), encoding="utf-8")
+    _reseal(signed_copy, METADATA_FILE)
+    assert "signature does not match" in str(_integrity_error(signed_copy))
+
+
+def test_signed_bundle_without_the_key_is_refused(
+    signed_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    assert f"{KEY_ENV} is not set" in str(_integrity_error(signed_copy))
+
+
+def test_unsigned_bundle_is_refused_when_a_key_is_set(
+    bundle_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, "right-key")
+    assert "is not signed" in str(_integrity_error(bundle_copy))
+
+
 @pytest.mark.parametrize("text", ["{not json", "", "[1, 2]"], ids=["invalid", "empty", "array"])
 def test_metadata_not_a_json_object(bundle_copy: Path, text: str) -> None:
     (bundle_copy / METADATA_FILE).write_text(text, encoding="utf-8")
+    _reseal(bundle_copy, METADATA_FILE)
     message = _bundle_error(bundle_copy)
     assert "metadata.json" in message
     assert "not valid JSON" in message or "must hold a JSON object" in message
 
 
 @pytest.mark.parametrize("version", [FORMAT_VERSION + 1, 0, "1", None])
-def test_wrong_format_version(bundle_copy: Path, version: object) -> None:
-    metadata = _metadata(bundle_copy)
-    metadata["format_version"] = version
-    _write_metadata(bundle_copy, metadata)
+@pytest.mark.parametrize("where", ["metadata", "manifest"])
+def test_wrong_format_version(bundle_copy: Path, version: object, where: str) -> None:
+    if where == "metadata":
+        metadata = _metadata(bundle_copy)
+        metadata["format_version"] = version
+        _write_metadata(bundle_copy, metadata)
+    else:
+        manifest = _manifest(bundle_copy)
+        manifest["format_version"] = version
+        _write_manifest(bundle_copy, manifest)
     message = _bundle_error(bundle_copy)
     assert f"bundle format {version!r} is not supported" in message
-    assert "retrain" in message
+    assert "rebuild" in message
 
 
 @pytest.mark.parametrize("written", ["3.3.5", "5.0.0", None])
@@ -191,13 +336,17 @@ def test_same_lightgbm_major_version_loads(bundle_copy: Path) -> None:
 def test_each_checksummed_file_missing(bundle_copy: Path, name: str) -> None:
     (bundle_copy / name).unlink()
     assert _bundle_error(bundle_copy) == f"bundle bundle: {name} is missing"
+    assert _integrity_error(bundle_copy).file == name
 
 
 @pytest.mark.parametrize("name", CHECKSUMMED)
 def test_each_checksummed_file_tampered(bundle_copy: Path, name: str) -> None:
     with (bundle_copy / name).open("ab") as handle:
         handle.write(b"\n")
-    assert _bundle_error(bundle_copy) == f"bundle bundle: {name} is corrupt (checksum mismatch)"
+    size = (bundle_copy / name).stat().st_size
+    assert _bundle_error(bundle_copy) == (
+        f"bundle bundle: {name} is truncated or extended ({size} bytes, manifest: {size - 1})"
+    )
 
 
 def test_model_tampered_in_place(bundle_copy: Path) -> None:
@@ -205,14 +354,14 @@ def test_model_tampered_in_place(bundle_copy: Path) -> None:
     changed = re.sub(r"leaf_value=(\S+)", "leaf_value=0.5", text, count=1)
     assert changed != text
     (bundle_copy / MODEL_FILE).write_text(changed)
-    assert "model.txt is corrupt (checksum mismatch)" in _bundle_error(bundle_copy)
+    assert "model.txt" in _bundle_error(bundle_copy)
 
 
 def test_checksum_entry_missing(bundle_copy: Path) -> None:
-    metadata = _metadata(bundle_copy)
-    del metadata["files"][MODEL_FILE]
-    _write_metadata(bundle_copy, metadata)
-    assert "model.txt is corrupt" in _bundle_error(bundle_copy)
+    manifest = _manifest(bundle_copy)
+    del manifest["files"][MODEL_FILE]
+    _write_manifest(bundle_copy, manifest)
+    assert "manifest.json does not list model.txt" in _bundle_error(bundle_copy)
 
 
 def test_model_not_lightgbm(bundle_copy: Path) -> None:

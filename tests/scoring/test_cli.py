@@ -112,6 +112,7 @@ def test_end_to_end_on_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "probability",
         "decision",
         "decision_reason",
+        "missing_key_features",
         "threshold",
         "model_version",
         "reasons_against",
@@ -123,6 +124,9 @@ def test_end_to_end_on_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     model = ScoringModel.load(bundle)
     assert (scores["model_version"] == model.version).all()
     expected = np.where(scores["probability"] >= model.threshold, "refuse", "grant")
+    expected = np.where(
+        scores["missing_key_features"] > model.policy.max_missing, "refer", expected
+    )
     assert scores["decision"].tolist() == expected.tolist()
     assert model.builder.aux_tables == sorted(AGGREGATORS)  # trained with the demo's history
     clients = load_client_tables(data)
@@ -263,7 +267,7 @@ def test_info_on_a_broken_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["info", "--bundle", str(tmp_path / "bundle")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ")
-    assert "metadata.json is missing" in err
+    assert "is not a model bundle: manifest.json is missing" in err
     assert err.count("\n") == 1
 
 

@@ -71,7 +71,7 @@ def test_score_carries_threshold_and_version(model: ScoringModel, sample_rows: n
     score = model.score(sample_rows[0])
     assert score.threshold == model.threshold == model.metadata.threshold
     assert score.model_version == model.version == model.metadata.version
-    assert score.verdict == model.decide(score.probability)
+    assert score.verdict == model.decide(score.probability, model.missing_in(sample_rows[0]))
 
 
 def test_explanation_from_cache_matches_explain(
