@@ -155,7 +155,7 @@ _INVALID = [
 ERRORS: dict[str, tuple[type[BaseModel], str, Any]] = {
     "401": (schemas.Message, "missing or invalid API key", "missing or invalid API key"),
     "404": (schemas.Message, "unknown client or feature", "client 999999 not found"),
-    "413": (schemas.Message, "body or batch too large", "records: at most 500 per request"),
+    "413": (schemas.Message, "body or batch too large", "records: at most 1000 per request"),
     "422": (schemas.Invalid, "a request that does not match the schema", _INVALID),
     "429": (schemas.Message, "rate limit exceeded (see Retry-After)", "retry in 12 s"),
     "503": (schemas.Message, "starting, or the audit log is unavailable", "the API is starting"),
