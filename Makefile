@@ -25,13 +25,14 @@ PIP_INSTALL := $(PIP) install -c $(LOCK)
 # make test-fast leaves out every marked test (the markers of pyproject.toml).
 FAST_MARKERS := not slow and not realdata and not postgres and not redis and not e2e
 
-.PHONY: help install install-demo lock system-deps demo demo-bundle api dashboard test test-fast lint typecheck bench clean
+.PHONY: help install install-demo lock system-deps demo demo-bundle api dashboard test test-fast lint typecheck postman bench clean
 
 help:
 	@echo "make demo   - install the demo set, build demo data + bundle if missing, start API (:$(API_PORT)) and dashboard (:$(DASHBOARD_PORT))"
 	@echo "make test   - install the dev set, run the whole test suite with coverage (throwaway PostgreSQL/Redis if none runs)"
 	@echo "make test-fast - the tests not marked slow, realdata, postgres, redis or e2e"
 	@echo "make lock   - regenerate $(LOCK) from the requirements files"
+	@echo "make postman - regenerate the Postman collection and environment (docs/postman/) from the OpenAPI document"
 	@echo "make lint / typecheck / bench / clean"
 
 $(PY):
@@ -116,6 +117,10 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy
+
+# The Postman collection and environment (docs/postman/), generated from the OpenAPI document.
+postman: | $(PY)
+	$(PY) -m api.postman
 
 bench: install demo-bundle
 	$(PY) bench/training.py

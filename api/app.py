@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api import docs, errors, security, telemetry
+from api import docs, errors, openapi, security, telemetry
 from api.bodylimit import BodySizeLimitMiddleware
 from api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from api.routes import clients, features, health, model, predict
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from local assets by api/docs.py
         redoc_url=None,
         dependencies=[Depends(security.KnownQueryOnly())],
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, clients, features, predict, model):
         app.include_router(module.router)
     docs.install(app)
+    openapi.install(app)
     security.install(app, settings.api_cors_origins)  # innermost: preflights are logged too
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(

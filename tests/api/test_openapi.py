@@ -4,7 +4,9 @@ breaks the document (status, content type, headers, body schema)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from typing import Any
 
 import pytest
 import schemathesis
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api import schemas as api_schemas
 from api.services import Services
 from tests.api.conftest import HEADERS, METRICS_HEADERS
 
@@ -176,3 +180,69 @@ def test_generated_requests_find_no_server_error_nor_schema_violation(
     assert {200, 401, 404, 422} <= set(statuses)  # valid, unauthenticated and invalid ran
     assert len(operations) == len(CONTRACT)  # every operation was called
     assert len(reached) >= len(CONTRACT) - 2, sorted(reached)  # and most served a 200
+
+
+ERROR_MODELS = {"Message", "Invalid"}
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m, p, op) for p, ops in spec["paths"].items() for m, op in ops.items()]
+
+
+def _model_of(schema: dict[str, Any]) -> type[BaseModel]:
+    model = getattr(api_schemas, schema["$ref"].rsplit("/", 1)[-1])
+    assert issubclass(model, BaseModel)
+    return model
+
+
+def test_every_operation_has_a_readable_id_a_tag_and_examples(client: TestClient) -> None:
+    """What a generator needs: a unique snake_case id, a tag, an example of the body sent and
+    of every answer, each example a valid instance of its typed model."""
+    spec = client.get("/openapi.json").json()
+    ids = [op["operationId"] for _, _, op in _operations(spec)]
+    assert len(set(ids)) == len(ids) == len(CONTRACT)
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", i) for i in ids), ids
+    assert {"get_client_score", "list_clients", "predict_batch", "get_health"} <= set(ids)
+    tags = {t["name"] for t in spec["tags"]}
+    for method, path, op in _operations(spec):
+        where = (method, path)
+        assert len(op["tags"]) == 1, where
+        assert op["tags"][0] in tags, where
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            _model_of(body["schema"]).model_validate(body["example"])
+        for status, answer in op["responses"].items():
+            for media, content in answer.get("content", {}).items():
+                assert content.get("example") is not None, (where, status, media)
+                if media == "application/json":
+                    _model_of(content["schema"]).model_validate(content["example"])
+            if status != "200":
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema["$ref"].rsplit("/", 1)[-1] in ERROR_MODELS, (where, status)
+        statuses = set(op["responses"])
+        if path.startswith("/v1/"):
+            assert {"401", "429", "503"} <= statuses, where
+            assert op["responses"]["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+        if "parameters" in op or body is not None:
+            assert "422" in statuses, where
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_error_statuses_served_are_documented(client: TestClient) -> None:
+    """The errors the document lists are the ones the API answers, with their typed bodies."""
+    spec = client.get("/openapi.json").json()
+    checks = [
+        ("get", "/v1/clients/999999999/score", {}, "404", "/v1/clients/{client_id}/score"),
+        ("get", "/v1/clients?limit=0", {}, "422", "/v1/clients"),
+        ("get", "/v1/model", {"X-API-Key": "wrong"}, "401", "/v1/model"),
+    ]
+    for method, url, headers, status, path in checks:
+        answer = client.request(method, url, headers=headers or HEADERS)
+        assert str(answer.status_code) == status, url
+        assert status in spec["paths"][path][method]["responses"]
+        model = _model_of(
+            spec["paths"][path][method]["responses"][status]["content"]["application/json"][
+                "schema"
+            ]
+        )
+        model.model_validate(answer.json())
