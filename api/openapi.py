@@ -35,6 +35,7 @@ _SCORE = {
     "decision_reason": "at_or_above_threshold",
     "threshold": 0.2449,
     "model_version": "20260101-abc123",
+    "missing_key_features": [],
 }
 EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
     schemas.Health: {"status": "ok"},
@@ -65,6 +66,8 @@ EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
                 "sources": ["application"],
                 "importance": 0.31,
                 "actionable": False,
+                "valid_min": 0.0,
+                "valid_max": 1.0,
             }
         ]
     },
@@ -117,6 +120,11 @@ EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
         "version": "20260101-abc123",
         "trained_at": "2026-01-01T12:00:00+00:00",
         "threshold": 0.2449,
+        "refer": {
+            "top_k": 10,
+            "max_missing": 3,
+            "features": ["EXT_SOURCE_2", "EXT_SOURCE_3", "DAYS_BIRTH"],
+        },
         "cost": {"fn": 10.0, "fp": 1.0},
         "metrics": {
             "auc": 0.76,
