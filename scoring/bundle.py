@@ -20,6 +20,7 @@ import lightgbm as lgb
 import pandas as pd
 from pydantic import ValidationError
 
+from scoring.ensemble import ENSEMBLE_FILE, Ensemble, single
 from scoring.errors import BundleError
 from scoring.features import FeatureBuilder
 from scoring.metadata import BundleMetadata, first_error
@@ -31,18 +32,38 @@ TRANSFORMER_FILE = "transformer.json"
 STATS_FILE = "reference_stats.json"
 IMPORTANCE_FILE = "importance.json"
 REFERENCE_FILE = "reference.parquet"
+CARD_FILE = "model_card.json"  # the comparison, choice and fairness of the served model
+ENSEMBLE_DIR = "ensemble"  # a served model other than one booster (scoring/ensemble.py)
+REGISTRY_FILE = "registry.json"  # written after registration; informative, not checksummed
 CHECKSUMMED = [MODEL_FILE, TRANSFORMER_FILE, STATS_FILE, IMPORTANCE_FILE, REFERENCE_FILE]
 
 
 @dataclass
 class Bundle:
+    """A bundle serves either one LightGBM booster (`model.txt`, today's form) or an `Ensemble`
+    (boosters and/or a scorecard, in `ensemble/`): `served` is the model either way."""
+
     path: Path
     metadata: BundleMetadata
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     builder: FeatureBuilder
     stats: dict[str, Any]
     importance: dict[str, float]
     reference: pd.DataFrame
+    ensemble: Ensemble | None = None
+    card: dict[str, Any] | None = None  # model_card.json: comparison, choice, fairness
+    registry: dict[str, Any] | None = None  # registry.json: registered name and version
+
+    @property
+    def served(self) -> Ensemble:
+        if self.ensemble is not None:
+            return self.ensemble
+        assert self.booster is not None  # a bundle holds one or the other  # nosec B101
+        return single(self.booster)
+
+    @property
+    def model_name(self) -> str:
+        return str((self.card or {}).get("model", "lightgbm"))
 
 
 def sha256(path: Path) -> str:
@@ -65,12 +86,22 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        bundle.booster.save_model(str(staging / MODEL_FILE))
+        names = [n for n in CHECKSUMMED if n != MODEL_FILE]
+        if bundle.ensemble is not None:
+            saved = bundle.ensemble.save(staging / ENSEMBLE_DIR)
+            names += [f"{ENSEMBLE_DIR}/{name}" for name in saved]
+        else:
+            assert bundle.booster is not None  # one or the other  # nosec B101
+            bundle.booster.save_model(str(staging / MODEL_FILE))
+            names.insert(0, MODEL_FILE)
         _write_json(staging / TRANSFORMER_FILE, bundle.builder.to_dict())
         _write_json(staging / STATS_FILE, bundle.stats)
         _write_json(staging / IMPORTANCE_FILE, bundle.importance)
         bundle.reference.to_parquet(staging / REFERENCE_FILE)
-        files = {name: sha256(staging / name) for name in CHECKSUMMED}
+        if bundle.card is not None:
+            _write_json(staging / CARD_FILE, bundle.card)
+            names.append(CARD_FILE)
+        files = {name: sha256(staging / name) for name in names}
         metadata = bundle.metadata.model_copy(
             update={"format_version": FORMAT_VERSION, "files": files}
         )
@@ -138,10 +169,15 @@ def check_lightgbm(metadata: BundleMetadata) -> None:
         )
 
 
+def is_ensemble(metadata: BundleMetadata) -> bool:
+    return f"{ENSEMBLE_DIR}/{ENSEMBLE_FILE}" in metadata.files
+
+
 def verify_files(path: Path, metadata: BundleMetadata) -> None:
     """Every file present and unchanged since the bundle was written."""
     expected = metadata.files
-    for name in CHECKSUMMED:
+    required = [n for n in CHECKSUMMED if not (n == MODEL_FILE and is_ensemble(metadata))]
+    for name in dict.fromkeys([*required, *expected]):
         file = path / name
         if not file.is_file():
             raise BundleError(f"bundle {path.name}: {name} is missing")
@@ -154,16 +190,23 @@ def load_bundle(path: Path) -> Bundle:
     path = Path(path)
     metadata = read_metadata(path)
     verify_files(path, metadata)
-    try:
-        booster = lgb.Booster(model_file=str(path / MODEL_FILE))
-    except lgb.basic.LightGBMError as exc:
-        raise BundleError(f"bundle {path.name}: {MODEL_FILE} is not a LightGBM model") from exc
+    booster: lgb.Booster | None = None
+    ensemble: Ensemble | None = None
+    if is_ensemble(metadata):
+        ensemble = Ensemble.load(path / ENSEMBLE_DIR)
+        served_names = ensemble.feature_names
+    else:
+        try:
+            booster = lgb.Booster(model_file=str(path / MODEL_FILE))
+        except lgb.basic.LightGBMError as exc:
+            raise BundleError(f"bundle {path.name}: {MODEL_FILE} is not a LightGBM model") from exc
+        served_names = booster.feature_name()
     try:
         builder = FeatureBuilder.from_dict(_read_json(path / TRANSFORMER_FILE))
         reference = pd.read_parquet(path / REFERENCE_FILE)
     except (KeyError, TypeError, AttributeError, OSError, ValueError) as exc:
         raise BundleError(f"bundle {path.name}: unreadable transformer or reference") from exc
-    if booster.feature_name() != builder.feature_names:
+    if served_names != builder.feature_names:
         raise BundleError(f"bundle {path.name}: model and transformer disagree on the features")
     if [f.name for f in metadata.features] != builder.feature_names:
         raise BundleError(f"bundle {path.name}: metadata and transformer disagree on the features")
@@ -175,4 +218,21 @@ def load_bundle(path: Path) -> Bundle:
         stats=_read_json(path / STATS_FILE),
         importance={k: float(v) for k, v in _read_json(path / IMPORTANCE_FILE).items()},
         reference=reference,
+        ensemble=ensemble,
+        card=_read_json(path / CARD_FILE) if CARD_FILE in metadata.files else None,
+        registry=_read_registry(path),
     )
+
+
+def _read_registry(path: Path) -> dict[str, Any] | None:
+    """registry.json when the bundle was registered (name, version); None otherwise."""
+    file = path / REGISTRY_FILE
+    if not file.is_file():
+        return None
+    data = _read_json(file)
+    return data if isinstance(data, dict) else None
+
+
+def write_registry(path: Path, record: dict[str, Any]) -> None:
+    """Record where the bundle was registered (not checksummed: written after the bundle)."""
+    _write_json(Path(path) / REGISTRY_FILE, record)

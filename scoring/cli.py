@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from scoring.metadata import BundleMetadata
 
 EXIT_INPUT_ERROR = 2
+DEFAULT_CANDIDATES = ("lightgbm", "scorecard", "blend")  # scoring.selection's, without its imports
 
 
 def _positive_int(text: str) -> int:
@@ -72,8 +73,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from scoring.bundle import save_bundle
     from scoring.cost import CostWeights
     from scoring.data import fingerprint, load_tables
-    from scoring.train import TrainConfig, train_model
+    from scoring.selection import servable, train_default
+    from scoring.train import TrainConfig
 
+    candidates = servable(args.candidates)  # an unknown name fails before any work
     tables = load_tables(args.data, require_train=True, require_test=False)
     assert tables.train is not None  # load_tables enforces it; narrows the type  # nosec B101
     config = TrainConfig(
@@ -86,9 +89,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tune:
         config = _tuned(config, tables, args.trials, args.quiet)
     with tqdm(
-        total=config.folds + 1, desc="train (CV folds + final)", disable=args.quiet, file=sys.stderr
+        total=config.folds + 1,
+        desc="train (compare folds, CV + final)",
+        disable=args.quiet,
+        file=sys.stderr,
     ) as bar:
-        result = train_model(tables.train, tables.aux, config, progress=bar.update)
+
+        def retotal(fits: int) -> None:  # the comparison's fits, then the final training
+            bar.total = fits + config.folds + 1
+            bar.refresh()
+
+        result, comparison = train_default(
+            tables.train, tables.aux, config, candidates, bar.update, retotal
+        )
     bundle = assemble_bundle(
         result, config, fingerprint(tables.train, tables.aux), args.reference_rows
     )
@@ -98,6 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         log_run(args.out, bundle.metadata)
     print(json.dumps(_summary(bundle.metadata), indent=1))
+    print(f"default: {comparison.choice.default} ({comparison.choice.reason})", file=sys.stderr)
     return 0
 
 
@@ -331,6 +345,14 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
         type=_positive_int,
         default=100_000,
         help="rows kept in the bundle for distributions and neighbours",
+    )
+    train.add_argument(
+        "--candidates",
+        nargs="+",
+        metavar="MODEL",
+        default=list(DEFAULT_CANDIDATES),
+        help="servable models compared on the folds; the winner rule picks the one trained "
+        "(lightgbm, the incumbent, always runs)",
     )
     train.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
     train.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from scoring.bundle import (
+    CARD_FILE,
     CHECKSUMMED,
     FORMAT_VERSION,
     METADATA_FILE,
@@ -100,7 +101,7 @@ def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
     assert len(metadata.cv.fold_auc) == 3
     assert {"python", "lightgbm", "numpy", "pandas"} <= set(metadata.library_versions)
     assert metadata.data.rows > 0
-    assert set(metadata.files) == set(CHECKSUMMED)
+    assert set(metadata.files) == {*CHECKSUMMED, CARD_FILE}  # a LightGBM bundle with its card
 
     features = metadata.features
     names = [f.name for f in features]
