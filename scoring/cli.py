@@ -1,4 +1,5 @@
-"""Command line: python -m scoring {demo-data, validate, train, compare, score, info, profile}.
+"""Command line: python -m scoring {demo-data, validate, train, compare, promote, model-card,
+score, info, profile}.
 
 Installed by `make install` / `make demo` as the `scoring` command too (pyproject.toml).
 
@@ -107,9 +108,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     save_bundle(bundle, args.out)
     if not args.no_mlflow:
-        from scoring.tracking import log_run
+        from scoring.bundle import write_registry
+        from scoring.tracking import track, tracking_uri
 
-        log_run(args.out, bundle.metadata)
+        tracked = track(args.out, bundle.metadata)
+        if tracked is not None and tracked.version is not None:
+            write_registry(args.out, tracked.record(tracking_uri()))
+            print(f"registered: {tracked.name} version {tracked.version}", file=sys.stderr)
     print(json.dumps(_summary(bundle.metadata), indent=1))
     print(f"default: {comparison.choice.default} ({comparison.choice.reason})", file=sys.stderr)
     return 0
@@ -279,6 +284,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from scoring.tracking import CHAMPION, REGISTERED_MODEL, promote
+
+    promote(args.version, args.tracking_uri, args.alias)
+    print(f"{REGISTERED_MODEL} version {args.version} is now @{args.alias}")
+    if args.alias == CHAMPION:
+        print(f"serve it with SCORING_MODEL_URI=models:/{REGISTERED_MODEL}@{CHAMPION}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from scoring.bundle import load_bundle
 
@@ -394,6 +409,14 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     score.add_argument("--reasons", action="store_true", help="add plain-language reasons")
     score.add_argument("--lang", choices=LANGS, default="en")
     score.set_defaults(func=cmd_score)
+
+    prom = commands.add_parser("promote", help="mark a registered model version as champion")
+    prom.add_argument("--version", type=_positive_int, required=True, help="registry version")
+    prom.add_argument("--alias", default="champion", help="alias to set (default champion)")
+    prom.add_argument(
+        "--tracking-uri", default=None, help="MLflow URI (default MLFLOW_TRACKING_URI or mlruns)"
+    )
+    prom.set_defaults(func=cmd_promote)
 
     info = commands.add_parser("info", help="check a bundle and print its summary")
     info.add_argument("--bundle", type=Path, required=True)

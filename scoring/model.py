@@ -60,6 +60,8 @@ class ScoringModel:
         self.booster = bundle.booster  # None when the bundle serves an ensemble
         self.ensemble = bundle.served  # the served model, whatever its members
         self.model_name: str = bundle.model_name
+        self.card: dict[str, Any] | None = bundle.card  # comparison, choice, fairness
+        self.registry: dict[str, Any] | None = bundle.registry  # registered name and version
         self.builder = bundle.builder
         self.metadata: BundleMetadata = bundle.metadata
         self.version: str = bundle.metadata.version
