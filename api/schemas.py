@@ -367,7 +367,7 @@ class Registry(BaseModel):
 
     name: str | None
     version: int | None
-    aliases: list[str] = []
+    aliases: list[str]
 
 
 class ComparedModel(BaseModel):
@@ -402,9 +402,9 @@ class ModelCard(BaseModel):
     metrics: Metrics
     data: DataSummary
     library_versions: dict[str, str]
-    model: str = "lightgbm"  # the served candidate (scoring/candidates.py)
-    registry: Registry | None = None
-    comparison: Comparison | None = None
+    model: str  # the served candidate (scoring/candidates.py)
+    registry: Registry | None  # None: the bundle was not registered
+    comparison: Comparison | None  # None: a bundle from before model cards
 
 
 class FairnessGroup(BaseModel):
