@@ -294,6 +294,20 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from scoring.bundle import load_bundle
+    from scoring.card_doc import render, source
+
+    src = source(load_bundle(args.bundle), args.note)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    data = args.out.with_suffix(".json")
+    data.write_text(json.dumps(src, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.write_text(render(src), encoding="utf-8")
+    print(args.out)
+    print(data)
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from scoring.bundle import load_bundle
 
@@ -417,6 +431,14 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
         "--tracking-uri", default=None, help="MLflow URI (default MLFLOW_TRACKING_URI or mlruns)"
     )
     prom.set_defaults(func=cmd_promote)
+
+    mc = commands.add_parser("model-card", help="write the model card document of a bundle")
+    mc.add_argument("--bundle", type=Path, required=True)
+    mc.add_argument(
+        "--out", type=Path, default=Path("docs/model-card.md"), help="Markdown (+ .json beside)"
+    )
+    mc.add_argument("--note", default="", help="how the bundle was trained (shown at the top)")
+    mc.set_defaults(func=cmd_model_card)
 
     info = commands.add_parser("info", help="check a bundle and print its summary")
     info.add_argument("--bundle", type=Path, required=True)
