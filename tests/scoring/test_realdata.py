@@ -108,5 +108,5 @@ def test_real_new_clients_score_and_explain(real_bundle: dict[str, Any], real_da
     refused = float(np.mean(proba >= model.threshold))
     assert 0.05 < refused < 0.8  # a usable decision rule, neither all nor nothing
     contrib = model.contributions(X[:50])
-    raw = model.booster.predict(X[:50], raw_score=True)
+    raw = model.ensemble.predict_raw(X[:50])  # the served model, whichever the rule chose
     np.testing.assert_allclose(contrib.sum(axis=1), raw, atol=1e-9)
