@@ -58,7 +58,8 @@ class Bundle:
     def served(self) -> Ensemble:
         if self.ensemble is not None:
             return self.ensemble
-        assert self.booster is not None  # a bundle holds one or the other  # nosec B101
+        if self.booster is None:
+            raise BundleError("a bundle needs a booster or an ensemble")
         return single(self.booster)
 
     @property
@@ -91,8 +92,7 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
             saved = bundle.ensemble.save(staging / ENSEMBLE_DIR)
             names += [f"{ENSEMBLE_DIR}/{name}" for name in saved]
         else:
-            assert bundle.booster is not None  # one or the other  # nosec B101
-            bundle.booster.save_model(str(staging / MODEL_FILE))
+            bundle.served.boosters[0].save_model(str(staging / MODEL_FILE))
             names.insert(0, MODEL_FILE)
         _write_json(staging / TRANSFORMER_FILE, bundle.builder.to_dict())
         _write_json(staging / STATS_FILE, bundle.stats)

@@ -122,7 +122,8 @@ def _fit_candidate(
     """The candidate's recipe on every row; its comparison out-of-fold figures as the CV."""
     chosen = comparison.result(name)
     fitted = CANDIDATES[name].fit(X, y, builder.categorical_features, FitContext(config))
-    assert isinstance(fitted, Ensemble)  # servable recipes return one  # nosec B101
+    if not isinstance(fitted, Ensemble):  # servable recipes return one
+        raise TypeError(f"{name} did not return a servable Ensemble")
     threshold, metrics = evaluate(y, chosen.oof, config.weights)
     metrics["auc_std"] = chosen.auc_std
     cv = CVResult(oof=chosen.oof, fold_auc=chosen.fold_auc, best_iterations=[])

@@ -83,7 +83,8 @@ class TrainResult:
     def served(self) -> Ensemble:
         if self.ensemble is not None:
             return self.ensemble
-        assert self.booster is not None  # one or the other  # nosec B101
+        if self.booster is None:
+            raise ValueError("a training result needs a booster or an ensemble")
         return single(self.booster)
 
 
