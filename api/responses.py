@@ -4,10 +4,12 @@ typed models (api/schemas.py), never a hand-written dict."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from api import schemas
+from api.errors import NotFoundError
 from scoring import counterfactual as cf
 from scoring.model import Explanation, Score, ScoringModel
 from scoring.neighbors import NeighborIndex, Neighbors
@@ -123,6 +125,104 @@ def model_card(model: ScoringModel) -> schemas.ModelCard:
             | {"fingerprint": meta.data.fingerprint}
         ),
         library_versions=dict(meta.library_versions),
+        model=model.model_name,
+        registry=_registry(model),
+        comparison=_comparison(model),
+    )
+
+
+def _registry(model: ScoringModel) -> schemas.Registry | None:
+    record = model.registry
+    if not record:
+        return None
+    return schemas.Registry(
+        name=record.get("name"),
+        version=record.get("version"),
+        aliases=list(record.get("aliases", [])),
+    )
+
+
+def _comparison(model: ScoringModel) -> schemas.Comparison | None:
+    card = model.card
+    if not card:
+        return None
+    choice, beats = card["choice"], card["beats"]
+    return schemas.Comparison(
+        default=choice["default"],
+        reason=choice["reason"],
+        rule=choice["rule"],
+        incumbent=beats["incumbent"],
+        auc_gain_over_incumbent=beats["auc_gain"],
+        cost_saving_over_incumbent=beats["cost_saving"],
+        baseline=beats["baseline"],
+        auc_gain_over_baseline=beats["baseline_auc_gain"],
+        cost_saving_over_baseline=beats["baseline_cost_saving"],
+        models=[schemas.ComparedModel.model_validate(row) for row in card["comparison"]],
+    )
+
+
+def fairness(model: ScoringModel, lang: Lang) -> schemas.Fairness:
+    """The card's fairness report, with a plain-language reading of each attribute."""
+    card = model.card
+    if not card:
+        raise NotFoundError("fairness report of model", model.version)
+    report = card["fairness"]
+    attributes = []
+    for name, entry in report["attributes"].items():
+        attributes.append(
+            schemas.FairnessAttribute(
+                attribute=name,
+                label=text(f"fairness.attribute.{name}", lang),
+                groups=[schemas.FairnessGroup.model_validate(g) for g in entry["groups"]],
+                demographic_parity_difference=entry["demographic_parity_difference"],
+                equalized_odds_difference=entry["equalized_odds_difference"],
+                is_model_input=bool(card["are_model_inputs"].get(_PROTECTED[name], False)),
+                reading=fairness_reading(name, entry, lang),
+            )
+        )
+    ablation = card.get("without_gender_and_age") or {}
+    change = ablation.get("auc_change")
+    return schemas.Fairness(
+        model_version=model.version,
+        model=model.model_name,
+        threshold=report["threshold"],
+        min_group=report["min_group"],
+        attributes=attributes,
+        auc_without_gender_and_age=change,
+        summary=text(
+            "fairness.summary" if change is not None else "fairness.summary_unmeasured",
+            lang,
+            change=format_points(change or 0.0, lang, signed=True),
+        ),
+    )
+
+
+_PROTECTED = {"CODE_GENDER": "CODE_GENDER", "AGE_BAND": "DAYS_BIRTH"}
+
+
+def format_points(value: float, lang: Lang, signed: bool = False) -> str:
+    """A rate or difference as percentage points, e.g. '14.6' (fr '14,6'), '-0.3' if signed."""
+    shown = f"{value * 100:+.1f}" if signed else f"{abs(value) * 100:.1f}"
+    return shown.replace(".", ",") if lang == "fr" else shown
+
+
+def fairness_reading(attribute: str, entry: dict[str, Any], lang: Lang) -> str:
+    """One attribute's figures in plain words: the approval gap and the error-rate gap."""
+    groups = [g for g in entry["groups"] if isinstance(g, dict) and g["in_differences"]]
+    parity, odds = entry["demographic_parity_difference"], entry["equalized_odds_difference"]
+    if len(groups) < 2 or not isinstance(parity, float) or not isinstance(odds, float):
+        return text("fairness.reading.too_small", lang)
+    most = max(groups, key=lambda g: g["approval_rate"])
+    least = min(groups, key=lambda g: g["approval_rate"])
+    return text(
+        "fairness.reading",
+        lang,
+        most=most["group"],
+        most_rate=format_points(most["approval_rate"], lang),
+        least=least["group"],
+        least_rate=format_points(least["approval_rate"], lang),
+        parity=format_points(parity, lang),
+        odds=format_points(odds, lang),
     )
 
 

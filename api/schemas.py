@@ -395,6 +395,38 @@ class ReferPolicy(BaseModel):
     features: list[str] = Field(description="the key features, most important first")
 
 
+class Registry(BaseModel):
+    """Where the served bundle is registered (MLflow); absent for an unregistered bundle."""
+
+    name: str | None
+    version: int | None
+    aliases: list[str]
+
+
+class ComparedModel(BaseModel):
+    model: str
+    description: str
+    auc_mean: float
+    auc_std: float
+    business_cost: float
+    threshold: float
+
+
+class Comparison(BaseModel):
+    """Why this model: the candidates on the same folds and the rule's choice."""
+
+    default: str
+    reason: str
+    rule: str
+    incumbent: str
+    auc_gain_over_incumbent: float
+    cost_saving_over_incumbent: float
+    baseline: str | None  # the classic scorecard, when the default is not the scorecard
+    auc_gain_over_baseline: float | None
+    cost_saving_over_baseline: float | None
+    models: list[ComparedModel]
+
+
 class ModelCard(BaseModel):
     version: str
     trained_at: str
@@ -404,6 +436,41 @@ class ModelCard(BaseModel):
     metrics: Metrics
     data: DataSummary
     library_versions: dict[str, str]
+    model: str  # the served candidate (scoring/candidates.py)
+    registry: Registry | None  # None: the bundle was not registered
+    comparison: Comparison | None  # None: a bundle from before model cards
+
+
+class FairnessGroup(BaseModel):
+    group: str
+    count: int
+    approval_rate: float
+    default_rate: float
+    false_negative_rate: float | None  # defaults that were granted; None: no default in group
+    false_positive_rate: float | None  # good clients refused; None: no good client in group
+    in_differences: bool  # False: too small a group to weigh in the differences
+
+
+class FairnessAttribute(BaseModel):
+    attribute: str  # CODE_GENDER or AGE_BAND
+    label: str
+    groups: list[FairnessGroup]
+    demographic_parity_difference: float | None
+    equalized_odds_difference: float | None
+    is_model_input: bool
+    reading: str  # the figures in plain words
+
+
+class Fairness(BaseModel):
+    """Group fairness of the decisions, out of fold, at the served threshold."""
+
+    model_version: str
+    model: str
+    threshold: float
+    min_group: int
+    attributes: list[FairnessAttribute]
+    auc_without_gender_and_age: float | None  # mean AUC change when both are removed
+    summary: str
 
 
 class Importance(BaseModel):

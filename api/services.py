@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -53,6 +54,15 @@ class Services:
         await self.limiter.close()
 
 
+def bundle_path(settings: Settings) -> Path:
+    """The bundle folder: SCORING_MODEL_URI (a registry version) when set, else SCORING_BUNDLE."""
+    if not settings.scoring_model_uri:
+        return settings.scoring_bundle
+    from scoring.tracking import resolve
+
+    return resolve(settings.scoring_model_uri, settings.scoring_registry_cache)
+
+
 def build(settings: Settings, metrics: Metrics) -> Services:
     """Load everything; raises StartupError (one line) or a ScoringError naming what is wrong."""
     started = time.perf_counter()
@@ -62,7 +72,7 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         settings.api_keys_reload_s,
         settings.api_allow_demo_key,
     )
-    model = ScoringModel.load(settings.scoring_bundle)
+    model = ScoringModel.load(bundle_path(settings))
     if not settings.scoring_clients.exists():
         raise StartupError(f"clients file or folder not found: {settings.scoring_clients}")
     base = ClientBase.load(settings.scoring_clients, model.builder)

@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
     scoring_bundle: Path = Path("var/demo/bundle")
+    # A registered model instead of a path, e.g. models:/credit-scoring@champion (MLflow
+    # registry at MLFLOW_TRACKING_URI, default ./mlruns/mlflow.db); copied under the cache.
+    scoring_model_uri: str = ""
+    scoring_registry_cache: Path = Path("var/registry")
     # application_test file, or a folder with it and the clients' auxiliary tables (bureau...)
     scoring_clients: Path = Path("var/demo/data")
     scoring_cache: Path = Path("var/cache")

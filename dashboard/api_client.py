@@ -203,6 +203,33 @@ class ReferPolicy(TypedDict):
     features: list[str]
 
 
+class Registry(TypedDict):
+    name: str | None
+    version: int | None
+    aliases: list[str]
+
+
+class ComparedModel(TypedDict):
+    model: str
+    description: str
+    auc_mean: float
+    auc_std: float
+    business_cost: float
+    threshold: float
+
+
+class Comparison(TypedDict):
+    default: str
+    reason: str
+    incumbent: str
+    auc_gain_over_incumbent: float
+    cost_saving_over_incumbent: float
+    baseline: str | None
+    auc_gain_over_baseline: float | None
+    cost_saving_over_baseline: float | None
+    models: list[ComparedModel]
+
+
 class ModelCard(TypedDict):
     version: str
     trained_at: str
@@ -212,6 +239,38 @@ class ModelCard(TypedDict):
     metrics: Metrics
     data: DataSummary
     library_versions: dict[str, str]
+    model: str
+    registry: Registry | None
+    comparison: Comparison | None
+
+
+class FairnessGroup(TypedDict):
+    group: str
+    count: int
+    approval_rate: float
+    default_rate: float
+    false_negative_rate: float | None
+    false_positive_rate: float | None
+    in_differences: bool
+
+
+class FairnessAttribute(TypedDict):
+    attribute: str
+    label: str
+    groups: list[FairnessGroup]
+    demographic_parity_difference: float | None
+    equalized_odds_difference: float | None
+    is_model_input: bool
+    reading: str
+
+
+class Fairness(TypedDict):
+    model_version: str
+    model: str
+    threshold: float
+    attributes: list[FairnessAttribute]
+    auc_without_gender_and_age: float | None
+    summary: str
 
 
 class Importance(TypedDict):
@@ -257,6 +316,7 @@ class ScoringApi(Protocol):
     def importance(
         self, top: int = 20, lang: Lang = "en", group: bool = False
     ) -> ImportanceList: ...
+    def fairness(self, lang: Lang = "en") -> Fairness: ...
 
 
 T = TypeVar("T")
@@ -382,6 +442,10 @@ class ApiClient:
     def importance(self, top: int = 20, lang: Lang = "en", group: bool = False) -> ImportanceList:
         body = self._get("/v1/model/importance", **_grouped({"top": top, "lang": lang}, group))
         return _expect(body, ("items",), ImportanceList)
+
+    def fairness(self, lang: Lang = "en") -> Fairness:
+        body = self._get("/v1/model/fairness", lang=lang)
+        return _expect(body, ("attributes", "summary"), Fairness)
 
 
 def _grouped(params: dict[str, Any], group: bool) -> dict[str, Any]:

@@ -99,3 +99,8 @@ def model() -> api_client.ModelCard:
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
 def importance(lang: Lang, top: int = 20) -> api_client.ImportanceList:
     return _api().importance(top=top, lang=lang, group=True)
+
+
+@st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
+def fairness(lang: Lang) -> api_client.Fairness:
+    return _api().fairness(lang=lang)

@@ -54,7 +54,7 @@ def global_importance(result: TrainResult, seed: int) -> dict[str, float]:
     X = result.features.to_numpy(dtype="float64")
     if len(X) > IMPORTANCE_ROWS:
         X = X[np.random.default_rng(seed).choice(len(X), IMPORTANCE_ROWS, replace=False)]
-    contrib = np.asarray(result.booster.predict(X, pred_contrib=True, num_threads=0))[:, :-1]
+    contrib = result.served.contributions(X, threads=0)[:, :-1]
     mean_abs = np.abs(contrib).mean(axis=0)
     pairs = sorted(
         zip(result.builder.feature_names, mean_abs.tolist(), strict=True), key=lambda p: -p[1]
@@ -167,9 +167,11 @@ def assemble_bundle(
     return Bundle(
         path=Path(),  # set by save_bundle
         metadata=metadata,
-        booster=result.booster,
+        booster=result.booster if result.ensemble is None else None,
         builder=result.builder,
         stats=summary_statistics(reference, result.builder.feature_names, result.threshold),
         importance=importance,
         reference=reference,
+        ensemble=result.ensemble,
+        card=result.card,
     )

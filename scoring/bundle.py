@@ -28,6 +28,7 @@ import lightgbm as lgb
 import pandas as pd
 from pydantic import ValidationError
 
+from scoring.ensemble import ENSEMBLE_FILE, Ensemble, single
 from scoring.errors import BundleError, BundleIntegrityError
 from scoring.features import FeatureBuilder
 from scoring.metadata import BundleMetadata, first_error
@@ -41,6 +42,11 @@ TRANSFORMER_FILE = "transformer.json"
 STATS_FILE = "reference_stats.json"
 IMPORTANCE_FILE = "importance.json"
 REFERENCE_FILE = "reference.parquet"
+CARD_FILE = "model_card.json"  # the comparison, choice and fairness of the served model
+ENSEMBLE_DIR = "ensemble"  # a served model other than one booster (scoring/ensemble.py)
+REGISTRY_FILE = "registry.json"  # written after registration; informative, not checksummed
+# Every bundle has these; its model is model.txt (one booster) or the files of ensemble/; a
+# model card is optional. The manifest lists exactly the files written, each checksummed.
 CHECKSUMMED = [
     MODEL_FILE,
     METADATA_FILE,
@@ -49,18 +55,38 @@ CHECKSUMMED = [
     IMPORTANCE_FILE,
     REFERENCE_FILE,
 ]
+ALWAYS = [name for name in CHECKSUMMED if name != MODEL_FILE]
+UNLISTED = {MANIFEST_FILE, REGISTRY_FILE}
 REBUILD = "rebuild it with this version (python -m scoring train, or make demo)"
 
 
 @dataclass
 class Bundle:
+    """A bundle serves either one LightGBM booster (`model.txt`, today's form) or an `Ensemble`
+    (boosters and/or a scorecard, in `ensemble/`): `served` is the model either way."""
+
     path: Path
     metadata: BundleMetadata
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     builder: FeatureBuilder
     stats: dict[str, Any]
     importance: dict[str, float]
     reference: pd.DataFrame
+    ensemble: Ensemble | None = None
+    card: dict[str, Any] | None = None  # model_card.json: comparison, choice, fairness
+    registry: dict[str, Any] | None = None  # registry.json: registered name and version
+
+    @property
+    def served(self) -> Ensemble:
+        if self.ensemble is not None:
+            return self.ensemble
+        if self.booster is None:
+            raise BundleError("a bundle needs a booster or an ensemble")
+        return single(self.booster)
+
+    @property
+    def model_name(self) -> str:
+        return str((self.card or {}).get("model", "lightgbm"))
 
 
 def sha256(path: Path) -> str:
@@ -83,14 +109,24 @@ def save_bundle(bundle: Bundle, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        bundle.booster.save_model(str(staging / MODEL_FILE))
+        names = [n for n in CHECKSUMMED if n not in (MODEL_FILE, METADATA_FILE)]
+        if bundle.ensemble is not None:
+            saved = bundle.ensemble.save(staging / ENSEMBLE_DIR)
+            names += [f"{ENSEMBLE_DIR}/{name}" for name in saved]
+        else:
+            bundle.served.boosters[0].save_model(str(staging / MODEL_FILE))
+            names.insert(0, MODEL_FILE)
         _write_json(staging / TRANSFORMER_FILE, bundle.builder.to_dict())
         _write_json(staging / STATS_FILE, bundle.stats)
         _write_json(staging / IMPORTANCE_FILE, bundle.importance)
         bundle.reference.to_parquet(staging / REFERENCE_FILE)
+        if bundle.card is not None:
+            _write_json(staging / CARD_FILE, bundle.card)
+            names.append(CARD_FILE)
         metadata = bundle.metadata.model_copy(update={"format_version": FORMAT_VERSION})
         _write_json(staging / METADATA_FILE, metadata.to_json())
-        _write_json(staging / MANIFEST_FILE, build_manifest(staging, bundle_key()))
+        names.insert(1, METADATA_FILE)
+        _write_json(staging / MANIFEST_FILE, build_manifest(staging, bundle_key(), names))
         # A folder (mkdtemp made it 700) that the app's user must read; only its owner writes.
         os.chmod(staging, 0o755)  # nosec B103
         if out.exists():
@@ -127,11 +163,12 @@ def _signature(files: dict[str, Any], key: bytes) -> str:
     return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def build_manifest(folder: Path, key: bytes | None) -> dict[str, Any]:
-    """Size and sha256 of every bundle file, signed when a key is given."""
+def build_manifest(folder: Path, key: bytes | None, names: list[str]) -> dict[str, Any]:
+    """Size and sha256 of every bundle file (`names`, relative paths), signed when a key is
+    given."""
     files = {
         name: {"size": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
-        for name in CHECKSUMMED
+        for name in names
     }
     manifest: dict[str, Any] = {"format_version": FORMAT_VERSION, "files": files}
     if key is not None:
@@ -179,12 +216,22 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
             path.name, MANIFEST_FILE, "is malformed: files must map names to size and sha256"
         )
     _check_signature(path, manifest, files)
-    listed, expected = set(files), set(CHECKSUMMED)
-    if listed != expected:
-        odd = sorted(listed ^ expected)[0]
-        what = "lists an unknown file" if odd in listed else "does not list"
-        raise BundleIntegrityError(path.name, MANIFEST_FILE, f"{what} {odd}")
+    _check_listing(path, set(files))
     return files
+
+
+def _check_listing(path: Path, listed: set[str]) -> None:
+    """The manifest lists every file a bundle needs, one model, and nothing unknown."""
+    model = {MODEL_FILE} if MODEL_FILE in listed else {f"{ENSEMBLE_DIR}/{ENSEMBLE_FILE}"}
+    expected = {*ALWAYS, *model}
+    for name in sorted(expected - listed):
+        raise BundleIntegrityError(path.name, MANIFEST_FILE, f"does not list {name}")
+    for name in sorted(listed - expected):
+        optional = name == CARD_FILE or (
+            MODEL_FILE not in listed and name.startswith(f"{ENSEMBLE_DIR}/")
+        )
+        if not optional:
+            raise BundleIntegrityError(path.name, MANIFEST_FILE, f"lists an unknown file {name}")
 
 
 def _check_signature(path: Path, manifest: dict[str, Any], files: dict[str, Any]) -> None:
@@ -207,10 +254,13 @@ def _check_signature(path: Path, manifest: dict[str, Any], files: dict[str, Any]
 
 def verify_files(path: Path, files: dict[str, dict[str, Any]]) -> None:
     """The folder holds exactly the manifest's files, each of the listed size and checksum."""
-    for child in sorted(path.iterdir()):
-        if child.name != MANIFEST_FILE and child.name not in files:
-            raise BundleIntegrityError(path.name, child.name, "is not part of the bundle")
-    for name in CHECKSUMMED:
+    for child in sorted(path.rglob("*")):
+        name = child.relative_to(path).as_posix()
+        if child.is_dir() and any(n.startswith(f"{name}/") for n in files):
+            continue
+        if name not in UNLISTED and name not in files:
+            raise BundleIntegrityError(path.name, name, "is not part of the bundle")
+    for name in files:
         file = path / name
         if not file.is_file():
             raise BundleIntegrityError(path.name, name, "is missing")
@@ -257,18 +307,26 @@ def check_lightgbm(metadata: BundleMetadata) -> None:
 def load_bundle(path: Path) -> Bundle:
     """Load and check a bundle; any problem is a BundleError with a one-line reason."""
     path = Path(path)
-    verify_files(path, read_manifest(path))
+    files = read_manifest(path)
+    verify_files(path, files)
     metadata = read_metadata(path)
-    try:
-        booster = lgb.Booster(model_file=str(path / MODEL_FILE))
-    except lgb.basic.LightGBMError as exc:
-        raise BundleError(f"bundle {path.name}: {MODEL_FILE} is not a LightGBM model") from exc
+    booster: lgb.Booster | None = None
+    ensemble: Ensemble | None = None
+    if MODEL_FILE not in files:
+        ensemble = Ensemble.load(path / ENSEMBLE_DIR)
+        served_names = ensemble.feature_names
+    else:
+        try:
+            booster = lgb.Booster(model_file=str(path / MODEL_FILE))
+        except lgb.basic.LightGBMError as exc:
+            raise BundleError(f"bundle {path.name}: {MODEL_FILE} is not a LightGBM model") from exc
+        served_names = booster.feature_name()
     try:
         builder = FeatureBuilder.from_dict(_read_json(path / TRANSFORMER_FILE))
         reference = pd.read_parquet(path / REFERENCE_FILE)
     except (KeyError, TypeError, AttributeError, OSError, ValueError) as exc:
         raise BundleError(f"bundle {path.name}: unreadable transformer or reference") from exc
-    if booster.feature_name() != builder.feature_names:
+    if served_names != builder.feature_names:
         raise BundleError(f"bundle {path.name}: model and transformer disagree on the features")
     if [f.name for f in metadata.features] != builder.feature_names:
         raise BundleError(f"bundle {path.name}: metadata and transformer disagree on the features")
@@ -280,4 +338,21 @@ def load_bundle(path: Path) -> Bundle:
         stats=_read_json(path / STATS_FILE),
         importance={k: float(v) for k, v in _read_json(path / IMPORTANCE_FILE).items()},
         reference=reference,
+        ensemble=ensemble,
+        card=_read_json(path / CARD_FILE) if CARD_FILE in files else None,
+        registry=_read_registry(path),
     )
+
+
+def _read_registry(path: Path) -> dict[str, Any] | None:
+    """registry.json when the bundle was registered (name, version); None otherwise."""
+    file = path / REGISTRY_FILE
+    if not file.is_file():
+        return None
+    data = _read_json(file)
+    return data if isinstance(data, dict) else None
+
+
+def write_registry(path: Path, record: dict[str, Any]) -> None:
+    """Record where the bundle was registered (not checksummed: written after the bundle)."""
+    _write_json(Path(path) / REGISTRY_FILE, record)

@@ -1,4 +1,5 @@
-"""Command line: python -m scoring {demo-data, validate, train, compare, score, info, profile}.
+"""Command line: python -m scoring {demo-data, validate, train, compare, promote, model-card,
+score, info, profile}.
 
 Installed by `make install` / `make demo` as the `scoring` command too (pyproject.toml).
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from scoring.metadata import BundleMetadata
 
 EXIT_INPUT_ERROR = 2
+DEFAULT_CANDIDATES = ("lightgbm", "scorecard", "blend")  # scoring.selection's, without its imports
 
 
 def _positive_int(text: str) -> int:
@@ -72,8 +74,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from scoring.bundle import save_bundle
     from scoring.cost import CostWeights
     from scoring.data import fingerprint, load_tables
-    from scoring.train import TrainConfig, train_model
+    from scoring.selection import servable, train_default
+    from scoring.train import TrainConfig
 
+    candidates = servable(args.candidates)  # an unknown name fails before any work
     tables = load_tables(args.data, require_train=True, require_test=False)
     assert tables.train is not None  # load_tables enforces it; narrows the type  # nosec B101
     config = TrainConfig(
@@ -86,18 +90,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tune:
         config = _tuned(config, tables, args.trials, args.quiet)
     with tqdm(
-        total=config.folds + 1, desc="train (CV folds + final)", disable=args.quiet, file=sys.stderr
+        total=config.folds + 1,
+        desc="train (compare folds, CV + final)",
+        disable=args.quiet,
+        file=sys.stderr,
     ) as bar:
-        result = train_model(tables.train, tables.aux, config, progress=bar.update)
+
+        def retotal(fits: int) -> None:  # the comparison's fits, then the final training
+            bar.total = fits + config.folds + 1
+            bar.refresh()
+
+        result, comparison = train_default(
+            tables.train, tables.aux, config, candidates, bar.update, retotal
+        )
     bundle = assemble_bundle(
         result, config, fingerprint(tables.train, tables.aux), args.reference_rows
     )
     save_bundle(bundle, args.out)
     if not args.no_mlflow:
-        from scoring.tracking import log_run
+        from scoring.bundle import write_registry
+        from scoring.tracking import track, tracking_uri
 
-        log_run(args.out, bundle.metadata)
+        tracked = track(args.out, bundle.metadata)
+        if tracked is not None and tracked.version is not None:
+            write_registry(args.out, tracked.record(tracking_uri()))
+            print(f"registered: {tracked.name} version {tracked.version}", file=sys.stderr)
     print(json.dumps(_summary(bundle.metadata), indent=1))
+    print(f"default: {comparison.choice.default} ({comparison.choice.reason})", file=sys.stderr)
     return 0
 
 
@@ -269,6 +288,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from scoring.tracking import CHAMPION, REGISTERED_MODEL, promote
+
+    promote(args.version, args.tracking_uri, args.alias)
+    print(f"{REGISTERED_MODEL} version {args.version} is now @{args.alias}")
+    if args.alias == CHAMPION:
+        print(f"serve it with SCORING_MODEL_URI=models:/{REGISTERED_MODEL}@{CHAMPION}")
+    return 0
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from scoring.bundle import load_bundle
+    from scoring.card_doc import render, source
+
+    src = source(load_bundle(args.bundle), args.note)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    data = args.out.with_suffix(".json")
+    data.write_text(json.dumps(src, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.write_text(render(src), encoding="utf-8")
+    print(args.out)
+    print(data)
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from scoring.bundle import load_bundle
 
@@ -336,6 +379,14 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
         default=100_000,
         help="rows kept in the bundle for distributions and neighbours",
     )
+    train.add_argument(
+        "--candidates",
+        nargs="+",
+        metavar="MODEL",
+        default=list(DEFAULT_CANDIDATES),
+        help="servable models compared on the folds; the winner rule picks the one trained "
+        "(lightgbm, the incumbent, always runs)",
+    )
     train.add_argument("--no-mlflow", action="store_true", help="skip MLflow tracking")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
@@ -376,6 +427,22 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     score.add_argument("--reasons", action="store_true", help="add plain-language reasons")
     score.add_argument("--lang", choices=LANGS, default="en")
     score.set_defaults(func=cmd_score)
+
+    prom = commands.add_parser("promote", help="mark a registered model version as champion")
+    prom.add_argument("--version", type=_positive_int, required=True, help="registry version")
+    prom.add_argument("--alias", default="champion", help="alias to set (default champion)")
+    prom.add_argument(
+        "--tracking-uri", default=None, help="MLflow URI (default MLFLOW_TRACKING_URI or mlruns)"
+    )
+    prom.set_defaults(func=cmd_promote)
+
+    mc = commands.add_parser("model-card", help="write the model card document of a bundle")
+    mc.add_argument("--bundle", type=Path, required=True)
+    mc.add_argument(
+        "--out", type=Path, default=Path("docs/model-card.md"), help="Markdown (+ .json beside)"
+    )
+    mc.add_argument("--note", default="", help="how the bundle was trained (shown at the top)")
+    mc.set_defaults(func=cmd_model_card)
 
     info = commands.add_parser("info", help="check a bundle and print its summary")
     info.add_argument("--bundle", type=Path, required=True)

@@ -95,3 +95,14 @@ class UnknownCandidateError(ScoringError):
     def __init__(self, names: list[str], known: list[str]) -> None:
         self.names = sorted(names)
         super().__init__(f"unknown models: {', '.join(self.names)} (known: {', '.join(known)})")
+
+
+class NotServableError(ScoringError):
+    """A model that cannot be served (not exactly explainable) was asked to be the default."""
+
+    def __init__(self, names: list[str], servable: list[str]) -> None:
+        self.names = sorted(names)
+        super().__init__(
+            f"not servable as the default: {', '.join(self.names)} "
+            f"(servable: {', '.join(servable)})"
+        )

@@ -63,7 +63,11 @@ class ScoringModel:
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self.booster = bundle.booster
+        self.booster = bundle.booster  # None when the bundle serves an ensemble
+        self.ensemble = bundle.served  # the served model, whatever its members
+        self.model_name: str = bundle.model_name
+        self.card: dict[str, Any] | None = bundle.card  # comparison, choice, fairness
+        self.registry: dict[str, Any] | None = bundle.registry  # registered name and version
         self.builder = bundle.builder
         self.metadata: BundleMetadata = bundle.metadata
         self.version: str = bundle.metadata.version
@@ -133,6 +137,8 @@ class ScoringModel:
     def predict_proba(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Probabilities of default for a 2-D array of model-ready rows."""
         matrix = np.ascontiguousarray(X, dtype="float64")
+        if self.booster is None:
+            return self.ensemble.predict_proba(matrix, threads)
         return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype="float64")
 
     def score(self, x: np.ndarray) -> Score:
@@ -145,8 +151,13 @@ class ScoringModel:
         return Score(probability, verdict, self.threshold, self.version)
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
-        """TreeSHAP contributions (n, features + 1): the last column is the base value."""
+        """Exact SHAP (n, features + 1) in log-odds: the last column is the base value.
+
+        TreeSHAP for one booster; for an ensemble, the weighted sum of its members' exact SHAP
+        (scoring/ensemble.py), so base + contributions == the served raw score either way."""
         matrix = np.ascontiguousarray(X, dtype="float64")
+        if self.booster is None:
+            return self.ensemble.contributions(matrix, threads)
         return np.asarray(
             self.booster.predict(matrix, pred_contrib=True, num_threads=threads), dtype="float64"
         )

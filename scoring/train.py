@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from scoring.cost import CostWeights, best_threshold, business_cost
 from scoring.decision import refused as refused_by
+from scoring.ensemble import Ensemble, single
 from scoring.features import FeatureBuilder
 from scoring.schema import TARGET
 
@@ -67,7 +68,7 @@ class CVResult:
 
 @dataclass
 class TrainResult:
-    booster: lgb.Booster
+    booster: lgb.Booster | None  # None when the served model is an ensemble
     builder: FeatureBuilder
     features: pd.DataFrame
     target: np.ndarray
@@ -75,6 +76,16 @@ class TrainResult:
     threshold: float
     metrics: dict[str, float]
     params: dict[str, Any]
+    ensemble: Ensemble | None = None  # a served model other than one booster
+    card: dict[str, Any] | None = None  # comparison, choice and fairness (scoring/selection.py)
+
+    @property
+    def served(self) -> Ensemble:
+        if self.ensemble is not None:
+            return self.ensemble
+        if self.booster is None:
+            raise ValueError("a training result needs a booster or an ensemble")
+        return single(self.booster)
 
 
 Progress = Callable[[int], None]

@@ -37,6 +37,7 @@ def demo_bundle(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     _run(
         "train", "--data", str(demo_data), "--out", str(out),
         "--folds", "3", "--n-estimators", "60", "--no-mlflow", "--quiet",
+        "--candidates", "lightgbm",  # today's model, fast; the choice is tested in test_selection
     )  # fmt: skip
     return out
 

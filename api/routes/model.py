@@ -8,7 +8,7 @@ from fastapi import Query
 
 from api import responses
 from api.deps import ModelDep, protected_router
-from api.schemas import GROUP_HELP, ImportanceList, Lang, ModelCard
+from api.schemas import GROUP_HELP, Fairness, ImportanceList, Lang, Message, ModelCard
 
 router = protected_router("/v1/model", "model")
 
@@ -26,3 +26,14 @@ async def importance(
     group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> ImportanceList:
     return responses.importance(model, top, lang, group)
+
+
+@router.get(
+    "/fairness",
+    summary="Fairness by gender and age band, out of fold, at the threshold",
+    responses={404: {"model": Message, "description": "the bundle has no model card"}},
+)
+async def fairness(model: ModelDep, lang: Lang = "en") -> Fairness:
+    """Per group: approval, default, false-negative and false-positive rates; across groups
+    the demographic-parity and equalised-odds differences, and a plain-language reading."""
+    return responses.fairness(model, lang)

@@ -13,9 +13,17 @@ lang = current_lang()
 card = ui.load(cached_api.model)
 overall = ui.load(cached_api.importance, lang)["items"]
 
+registry = card.get("registry")
+registered = (
+    f"{registry['name']} v{registry['version']}"
+    + (f" ({', '.join(registry['aliases'])})" if registry["aliases"] else "")
+    if registry and registry["version"] is not None
+    else t("model.unregistered")
+)
 st.markdown(
-    f"**{t('model.version')}** `{card['version']}` · **{t('model.trained_at')}** "
-    f"{card['trained_at'][:10]}"
+    f"**{t('model.served')}** `{card.get('model', 'lightgbm')}` · **{t('model.version')}** "
+    f"`{card['version']}` · **{t('model.registry')}** {registered} · "
+    f"**{t('model.trained_at')}** {card['trained_at'][:10]}"
 )
 metrics = card["metrics"]
 cols = list(st.columns(3))
@@ -50,6 +58,74 @@ st.write(
         features=num(d["features"], lang),
     )
 )
+
+comparison = card.get("comparison")
+if comparison:
+    st.subheader(t("model.comparison"))
+    if comparison["baseline"]:
+        st.write(
+            t(
+                "model.beats",
+                baseline=comparison["baseline"],
+                auc=num(100 * (comparison["auc_gain_over_baseline"] or 0.0), lang, 1),
+                cost=num(comparison["cost_saving_over_baseline"] or 0.0, lang, 3),
+            )
+        )
+    else:
+        st.write(t("model.is_baseline"))
+    if comparison["default"] != comparison["incumbent"]:
+        st.write(
+            t(
+                "model.beats_incumbent",
+                incumbent=comparison["incumbent"],
+                auc=num(100 * comparison["auc_gain_over_incumbent"], lang, 1),
+                cost=num(comparison["cost_saving_over_incumbent"], lang, 3),
+            )
+        )
+    st.caption(comparison["reason"])
+    st.table(
+        pd.DataFrame(
+            [
+                {
+                    t("col.candidate"): m["model"],
+                    t("col.auc"): f"{num(m['auc_mean'], lang, 3)} ± {num(m['auc_std'], lang, 3)}",
+                    t("col.cost"): num(m["business_cost"], lang, 3),
+                }
+                for m in comparison["models"]
+            ]
+        ).set_index(t("col.candidate"))
+    )
+
+fairness = ui.load(cached_api.fairness, lang) if comparison else None
+if fairness:
+    st.subheader(t("model.fairness"))
+    st.caption(t("model.fairness_intro"))
+    for attribute in fairness["attributes"]:
+        st.markdown(f"**{attribute['label']}**")
+        cols = list(st.columns(2))
+        for col, key, value in [
+            (cols[0], "model.parity", attribute["demographic_parity_difference"]),
+            (cols[1], "model.odds", attribute["equalized_odds_difference"]),
+        ]:
+            col.metric(t(key), "–" if value is None else pct(value, lang))
+        rows = [
+            {
+                t("col.group"): g["group"],
+                t("col.count"): num(g["count"], lang),
+                t("col.approval"): pct(g["approval_rate"], lang),
+                t("col.default_rate"): pct(g["default_rate"], lang),
+                t("col.fnr"): "–"
+                if g["false_negative_rate"] is None
+                else pct(g["false_negative_rate"], lang),
+                t("col.fpr"): "–"
+                if g["false_positive_rate"] is None
+                else pct(g["false_positive_rate"], lang),
+            }
+            for g in attribute["groups"]
+        ]
+        st.table(pd.DataFrame(rows).set_index(t("col.group")))
+        st.info(attribute["reading"], icon=":material/balance:")
+    st.write(fairness["summary"])
 
 ui.importance_chart(
     describe.relative(overall), t("model.importance"), t("importance.axis"), key="model_importance"

@@ -45,6 +45,7 @@ CONTRACT = {
     ("get", "/v1/features/scatter"),
     ("get", "/v1/model"),
     ("get", "/v1/model/importance"),
+    ("get", "/v1/model/fairness"),
     ("post", "/v1/predict"),
     ("post", "/v1/predict/batch"),
     ("post", "/v1/explain"),

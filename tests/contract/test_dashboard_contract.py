@@ -45,6 +45,7 @@ CALLS: dict[str, tuple[Callable[[ApiClient], Any], type]] = {
     "counterfactual": (lambda c: c.counterfactual(100001, lang="fr"), api_client.Counterfactual),
     "model": (lambda c: c.model(), api_client.ModelCard),
     "importance": (lambda c: c.importance(top=5, lang="fr"), api_client.ImportanceList),
+    "fairness": (lambda c: c.fairness(lang="fr"), api_client.Fairness),
 }
 
 

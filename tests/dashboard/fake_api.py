@@ -17,6 +17,7 @@ from dashboard.api_client import (
     Counterfactual,
     Distribution,
     Explanation,
+    Fairness,
     FeatureInfo,
     ImportanceList,
     ModelCard,
@@ -422,6 +423,71 @@ class FakeApi:
                 "fingerprint": "sha256:abc",
             },
             "library_versions": {"lightgbm": "4.6.0", "shap": "0.48.0"},
+            "model": "blend",
+            "registry": {"name": "credit-scoring", "version": 3, "aliases": ["champion"]},
+            "comparison": {
+                "default": "blend",
+                "reason": "blend costs less on 4 of 5 folds: it becomes the default",
+                "incumbent": "lightgbm",
+                "auc_gain_over_incumbent": 0.004,
+                "cost_saving_over_incumbent": 0.011,
+                "baseline": "scorecard",
+                "auc_gain_over_baseline": 0.012,
+                "cost_saving_over_baseline": 0.02,
+                "models": [
+                    {
+                        "model": name,
+                        "description": name,
+                        "auc_mean": auc,
+                        "auc_std": 0.004,
+                        "business_cost": cost,
+                        "threshold": THRESHOLD,
+                    }
+                    for name, auc, cost in [
+                        ("scorecard", 0.759, 0.512),
+                        ("lightgbm", 0.767, 0.503),
+                        ("blend", 0.771, 0.492),
+                    ]
+                ],
+            },
+        }
+
+    def fairness(self, lang: str = "en") -> Fairness:
+        self._call("fairness")
+        self._lang("fairness", lang)
+        groups = {
+            "CODE_GENDER": [("F", 0.74, 0.07), ("M", 0.6, 0.1)],
+            "AGE_BAND": [("<30", 0.5, 0.11), ("30-45", 0.65, 0.09), ("45-60", 0.78, 0.06)],
+        }
+        return {
+            "model_version": "2026.11.0-demo",
+            "model": "blend",
+            "threshold": THRESHOLD,
+            "attributes": [
+                {
+                    "attribute": name,
+                    "label": name if lang == "en" else f"{name} (fr)",
+                    "groups": [
+                        {
+                            "group": g,
+                            "count": 1000,
+                            "approval_rate": a,
+                            "default_rate": d,
+                            "false_negative_rate": 0.3,
+                            "false_positive_rate": 1 - a,
+                            "in_differences": True,
+                        }
+                        for g, a, d in rows
+                    ],
+                    "demographic_parity_difference": 0.14 if name == "CODE_GENDER" else 0.28,
+                    "equalized_odds_difference": 0.13 if name == "CODE_GENDER" else 0.3,
+                    "is_model_input": True,
+                    "reading": f"reading of {name} in {lang}",
+                }
+                for name, rows in groups.items()
+            ],
+            "auc_without_gender_and_age": -0.003,
+            "summary": f"summary in {lang}",
         }
 
     def importance(self, top: int = 20, lang: str = "en", group: bool = False) -> ImportanceList:

@@ -329,6 +329,32 @@ def test_model_card(open_page: AppFactory) -> None:
     assert refer in _texts(at)  # the refer policy, with the key features by label
 
 
+def test_model_page_shows_comparison_registry_and_fairness(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("model", client_id=None)
+    _assert_clean(at)
+    texts = _texts(at)
+    assert "credit-scoring v3 (champion)" in texts
+    assert EN["model.beats"].format(baseline="scorecard", auc="1.2", cost="0.020") in texts
+    assert EN["model.beats_incumbent"].format(incumbent="lightgbm", auc="0.4", cost="0.011") in (
+        texts
+    )
+    values = {m.label: m.value for m in at.metric}
+    assert values[EN["model.parity"]] in {"14.0%", "28.0%"}
+    assert [i.value for i in at.info][-2:] == [
+        "reading of CODE_GENDER in en",
+        "reading of AGE_BAND in en",
+    ]
+    gender = at.table[1].value  # after the comparison table
+    assert gender.loc["F"].tolist() == ["1,000", "74.0%", "7.0%", "30.0%", "26.0%"]
+    french = open_page("model", client_id=None, lang="fr")
+    _assert_clean(french)
+    assert "reading of AGE_BAND in fr" in [i.value for i in french.info]
+    assert FR["model.fairness"] in [h.value for h in french.subheader]
+    assert fake_api.langs["fairness"] == ["en", "fr"]
+
+
 def test_model_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:
     at = open_page("model", client_id=None, lang="fr")
     _assert_clean(at)

@@ -51,7 +51,7 @@ def test_ci_runs_the_security_checks() -> None:
     audit = AUDIT.read_text(encoding="utf-8")
     assert "--recursive scoring api dashboard" in audit
     assert "--requirement requirements.lock" in audit
-    assert 'strict=(--strict)' in audit
+    assert "strict=(--strict)" in audit
     assert "set -euo pipefail" in audit
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from scoring.bundle import (
+    CARD_FILE,
     CHECKSUMMED,
     FORMAT_VERSION,
     KEY_ENV,
@@ -113,7 +114,7 @@ def test_metadata_has_every_documented_field(demo_bundle: Path) -> None:
     assert len(metadata.cv.fold_auc) == 3
     assert {"python", "lightgbm", "numpy", "pandas"} <= set(metadata.library_versions)
     assert metadata.data.rows > 0
-    assert set(_manifest(demo_bundle)["files"]) == set(CHECKSUMMED)
+    assert set(_manifest(demo_bundle)["files"]) == {*CHECKSUMMED, CARD_FILE}  # with its card
     refer = metadata.refer
     assert refer.top_k == len(refer.features) > refer.max_missing >= 0
     assert set(refer.features) <= {f.name for f in metadata.features}
