@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     api_cors_origins: str = ""
     database_url: str = "sqlite:///var/audit.db"
     audit_table: str = "decision_audit"
+    # An audited request waits at most AUDIT_WAIT_S for its row to be committed, then answers
+    # 503 with Retry-After (never a decision without its row); at most AUDIT_QUEUE_MAX requests
+    # wait for the audit writer, the next ones get 503 at once (api/audit.py).
+    audit_wait_s: float = Field(default=1.0, gt=0, le=30)
+    audit_queue_max: int = Field(default=10_000, ge=1)
     redis_url: str | None = None
     # Connect and socket timeout of every Redis call (a Redis in the region answers in ~1 ms; on
     # a starved CPU, 0.1 s gave false timeouts); after REDIS_BREAKER_FAILURES failures in a row
