@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(default=6000, ge=0)
     api_batch_max: int = Field(default=1000, ge=1)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # POST /v1/predict/batch only: API_BATCH_MAX full records (a record of ~800 features is
+    # ~40 KB of JSON) must fit.
+    api_max_batch_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Fill the batch cache (scores + SHAP of every stored client) in a background thread.
     api_warm_cache: bool = True
     api_log_requests: bool = True

@@ -6,7 +6,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
-from api.audit import input_hash
+from api.audit import input_hash, input_hashes
 from api.deps import AuditDep, ModelDep, ServicesDep, StoreDep, protected_router
 from api.errors import PayloadTooLargeError
 from api.schemas import (
@@ -49,7 +49,8 @@ async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Pre
     responses={
         413: {
             "model": Message,
-            "description": "more records than API_BATCH_MAX, or a body over API_MAX_BODY_BYTES",
+            "description": "more records than API_BATCH_MAX, or a body over "
+            "API_MAX_BATCH_BODY_BYTES",
         }
     },
     summary="Score up to API_BATCH_MAX model-ready records",
@@ -62,21 +63,20 @@ async def predict_batch(
         raise PayloadTooLargeError(f"records: at most {limit} per request")
     if not body.records:
         return BatchPrediction(model_version=model.version, items=[])
-    vectors = [model.vector(record.features) for record in body.records]
-    matrix = np.vstack([x for x, _ in vectors])
+    features = [record.features for record in body.records]
+    matrix, missing = model.matrix(features)
     probabilities = await run_in_threadpool(model.predict_proba, matrix)
-    scores = [model.score_of(float(p)) for p in probabilities]
+    scores = [model.score_of(p) for p in probabilities.tolist()]
     await audit.decisions(
         [
-            audit.entry(score, input_hash=input_hash(record.features))
-            for record, score in zip(body.records, scores, strict=True)
+            audit.entry(score, input_hash=fingerprint)
+            for score, fingerprint in zip(scores, input_hashes(features), strict=True)
         ]
     )
     return BatchPrediction(
         model_version=model.version,
         items=[
-            responses.prediction(score, missing)
-            for score, (_, missing) in zip(scores, vectors, strict=True)
+            responses.prediction(score, names) for score, names in zip(scores, missing, strict=True)
         ],
     )
 
