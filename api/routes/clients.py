@@ -95,8 +95,15 @@ async def client_explanation(
     expl = store.cached_explanation(model, client_id)
     if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
         expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
+        await audit.decision(expl, client_id=client_id)
+        return responses.explanation(expl, model, client_id, top, lang, group)
+    cached = expl
+    body = store.cached_body(
+        (model.version, client_id, top, lang, group),
+        lambda: responses.explanation(cached, model, client_id, top, lang, group),
+    )
     await audit.decision(expl, client_id=client_id)
-    return responses.explanation(expl, model, client_id, top, lang, group)
+    return body
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -372,3 +373,30 @@ def test_metrics_are_exposed(client: TestClient, client_ids: list[int]) -> None:
     )
     assert "api_request_seconds_bucket" in text
     assert str(client_ids[0]) not in text
+
+
+def test_stored_explanation_bodies_are_cached_and_follow_the_batch_cache(
+    client: TestClient, services: Services, client_ids: list[int]
+) -> None:
+    store = services.store
+    cid = client_ids[0]
+    path = f"/v1/clients/{cid}/explanation?top=4&lang=fr"
+    first = client.get(path, headers=HEADERS).json()
+    key = (services.model.version, cid, 4, "fr", False)
+    assert key in store._bodies
+    assert client.get(path, headers=HEADERS).json() == first
+    batch = store.batch
+    assert batch is not None
+    row = store.cached_row(cid)
+    assert row is not None
+    changed = dataclasses.replace(batch, shap=batch.shap.copy())
+    changed.shap[row] = 0.0  # new SHAP values, as a new bundle's batch cache would bring
+    store.attach(changed)
+    try:
+        assert key not in store._bodies
+        after = client.get(path, headers=HEADERS).json()
+        assert after["raw_score"] == pytest.approx(float(batch.base_value))
+        assert after != first
+    finally:
+        store.attach(batch)
+    assert client.get(path, headers=HEADERS).json() == first
