@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import context as otel_context
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -168,6 +169,8 @@ class _Pending:
     entries: Sequence[AuditEntry]
     done: Done
     abandoned: bool = field(default=False)
+    # the request's trace context: the insert is traced as a dependency of (the first) request
+    trace: Any = field(default_factory=otel_context.get_current)
 
 
 class AuditLog:
@@ -362,9 +365,13 @@ class AuditLog:
     def _insert(self, items: list[_Pending]) -> None:
         now = datetime.now(UTC)
         rows = [dict(asdict(entry), at=now) for item in items for entry in item.entries]
-        self._ensure_schema()
-        with self.engine.begin() as conn:
-            conn.execute(self.table.insert(), rows)
+        token = otel_context.attach(items[0].trace)
+        try:
+            self._ensure_schema()
+            with self.engine.begin() as conn:
+                conn.execute(self.table.insert(), rows)
+        finally:
+            otel_context.detach(token)
         self._commits_since_checkpoint += 1
 
     def _fail(self, items: list[_Pending], exc: BaseException) -> None:

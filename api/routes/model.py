@@ -7,22 +7,24 @@ from typing import Annotated
 from fastapi import Query
 
 from api import responses
-from api.deps import ModelDep, protected_router
+from api.deps import Ctx, protected_router
 from api.schemas import GROUP_HELP, ImportanceList, Lang, ModelCard
 
 router = protected_router("/v1/model", "model")
 
 
 @router.get("", summary="Model card: version, metrics, threshold, data")
-async def model_card(model: ModelDep) -> ModelCard:
+async def model_card(ctx: Ctx) -> ModelCard:
+    model = ctx.model
     return responses.model_card(model)
 
 
 @router.get("/importance", summary="Global importance (mean |SHAP|)")
 async def importance(
-    model: ModelDep,
+    ctx: Ctx,
     top: Annotated[int | None, Query(ge=1, le=1000)] = None,
     lang: Lang = "en",
     group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> ImportanceList:
+    model = ctx.model
     return responses.importance(model, top, lang, group)

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash, input_hashes
-from api.deps import AuditDep, ModelDep, ServicesDep, StoreDep, protected_router
+from api.deps import Ctx, protected_router
 from api.errors import PayloadTooLargeError
 from api.schemas import (
     BatchPrediction,
@@ -37,7 +37,8 @@ router = protected_router(
 
 
 @router.post("/predict", summary="Score one model-ready record")
-async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Prediction:
+async def predict(body: PredictRequest, ctx: Ctx) -> Prediction:
+    model, audit = ctx.model, ctx.auditor
     x, missing = model.vector(body.features)
     score = model.score(x)
     await audit.decision(score, input_hash=input_hash(body.features))
@@ -55,9 +56,8 @@ async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Pre
     },
     summary="Score up to API_BATCH_MAX model-ready records",
 )
-async def predict_batch(
-    body: BatchRequest, model: ModelDep, services: ServicesDep, audit: AuditDep
-) -> BatchPrediction:
+async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
+    model, services, audit = ctx.model, ctx.services, ctx.auditor
     limit = services.settings.api_batch_max
     if len(body.records) > limit:
         raise PayloadTooLargeError(f"records: at most {limit} per request")
@@ -86,9 +86,8 @@ async def predict_batch(
     responses={404: {"model": Message, "description": "unknown client"}},
     summary="Explain a record, or a stored client with what-if changes",
 )
-async def explain(
-    body: ExplainRequest, model: ModelDep, store: StoreDep, audit: AuditDep
-) -> Explanation:
+async def explain(body: ExplainRequest, ctx: Ctx) -> Explanation:
+    model, store, audit = ctx.model, ctx.store, ctx.auditor
     if body.client_id is not None:
         client_id: int | None = body.client_id
         raw = store.raw_frame(body.client_id, body.changes)
