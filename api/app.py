@@ -92,7 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     openapi.install(app)
     security.install(app, settings.api_cors_origins)  # innermost: preflights are logged too
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        per_path={"/v1/predict/batch": settings.api_max_batch_body_bytes},
+    )
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, log_requests=settings.api_log_requests
     )

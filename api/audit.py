@@ -1,11 +1,18 @@
 """Decision audit log (EU AI Act art. 12): one row per score or explanation served.
 
-A request waits until its rows are committed: when the database is down it gets an error (mapped
-to 503) instead of serving a decision that was never logged. With a server database (PostgreSQL)
-rows go through one writer thread that commits whatever is queued in a single transaction (group
-commit), so a network round trip never blocks the event loop and throughput holds under
-concurrency. With SQLite (a local file, no network, WAL) a commit costs tens of microseconds: it is
-done inline, under a lock, which is cheaper than waking a thread on a busy machine.
+A request waits until its rows are committed: when the database is down, stalled or the row
+cannot be written it gets an error (mapped to 503 with Retry-After) instead of serving a decision
+that was never logged. For every database (SQLite and PostgreSQL alike) rows go through one
+writer thread that commits whatever is queued in a single transaction (group commit), so neither
+a commit nor a network round trip runs on the event loop, and throughput holds under concurrency.
+
+- The queue is bounded (``queue_max`` requests): when it is full, a request fails at once.
+- A request waits at most ``wait_s`` for its commit, then fails; if its rows were not written
+  yet they are dropped (a late row is harmless, a decision without a row is not).
+- A row is checked against the table before it is queued (lengths, decision, probability), and a
+  group commit that fails on the data is retried request by request: a bad row fails alone.
+- SQLite: WAL, and the checkpoint runs in the writer thread when the queue is idle, never inside
+  a request's commit.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import context as otel_context
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,12 +47,23 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger("api.audit")
+
+DECISIONS = frozenset({"grant", "refuse", "refer"})
+# The SQLite WAL is checkpointed when the writer is idle and this many commits or seconds passed.
+CHECKPOINT_COMMITS = 500
+CHECKPOINT_S = 5.0
 
 
 class AuditUnavailableError(RuntimeError):
     """The audit log could not record a decision."""
+
+
+class AuditRowError(AuditUnavailableError):
+    """One row cannot be written (it would not fit the table); the others are not affected."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,15 @@ def input_hash(payload: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def input_hashes(payloads: Sequence[Any]) -> list[str]:
+    """``input_hash`` of many records (a batch), with one serialiser set-up."""
+    option = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    dumps, sha256 = orjson.dumps, hashlib.sha256
+    return [sha256(dumps(payload, option=option)).hexdigest() for payload in payloads]
+
+
 def audit_table(name: str, metadata: MetaData) -> Table:
+    """The audit table: its one definition (migrations and row checks read it)."""
     return Table(
         name,
         metadata,
@@ -80,15 +109,48 @@ def audit_table(name: str, metadata: MetaData) -> Table:
     )
 
 
+def string_limits(table: Table) -> dict[str, int]:
+    """Maximum length of every bounded text column of ``table``."""
+    return {
+        column.name: int(column.type.length)
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length is not None
+    }
+
+
+def check_entry(entry: AuditEntry, limits: dict[str, int]) -> None:
+    """Raise AuditRowError naming the field when ``entry`` would not fit the table."""
+    values = asdict(entry)
+    for name, limit in limits.items():
+        value = values.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise AuditRowError(f"audit row refused: {name} longer than {limit} characters")
+    if entry.decision not in DECISIONS:
+        raise AuditRowError("audit row refused: decision is not grant, refuse or refer")
+    if not math.isfinite(entry.probability):
+        raise AuditRowError("audit row refused: probability is not a finite number")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            # one connection shared by the writer thread and readers, else each thread would
+            # get its own empty in-memory database
+            **({"poolclass": StaticPool} if memory else {}),
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # no checkpoint inside a commit: the writer checkpoints when idle
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine
@@ -100,10 +162,28 @@ Done = Callable[[BaseException | None], None]
 _STOP = object()
 
 
+@dataclass(eq=False)
+class _Pending:
+    """The rows of one request and how to tell it the outcome."""
+
+    entries: Sequence[AuditEntry]
+    done: Done
+    abandoned: bool = field(default=False)
+    # the request's trace context: the insert is traced as a dependency of (the first) request
+    trace: Any = field(default_factory=otel_context.get_current)
+
+
 class AuditLog:
     """Owns the engine, the table and the writer thread."""
 
-    def __init__(self, url: str, table: str = "decision_audit") -> None:
+    def __init__(
+        self,
+        url: str,
+        table: str = "decision_audit",
+        *,
+        wait_s: float = 1.0,
+        queue_max: int = 10_000,
+    ) -> None:
         if url.startswith("sqlite:///"):
             from pathlib import Path
 
@@ -113,12 +193,15 @@ class AuditLog:
         self.engine = make_engine(url)
         self.metadata = MetaData()
         self.table = audit_table(table, self.metadata)
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self.limits = string_limits(self.table)
+        self.wait_s = wait_s
+        self.sqlite = url.startswith("sqlite")
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
         self._schema_ready = False
-        self.inline = url.startswith("sqlite")
-        self._lock = threading.Lock()
         self._running = False
+        self._commits_since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -127,14 +210,16 @@ class AuditLog:
         except Exception as exc:  # the API still starts; /ready and audited routes say 503
             log.warning("audit database unreachable at start: %s", type(exc).__name__)
         self._running = True
-        if not self.inline:
-            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         self._running = False
         if self._thread is not None:
-            self._queue.put(_STOP)
+            try:
+                self._queue.put(_STOP, timeout=5)
+            except queue.Full:
+                log.error("audit queue full at shutdown")
             self._thread.join(timeout=10)
             self._thread = None
         self.engine.dispose()
@@ -153,35 +238,56 @@ class AuditLog:
             return False
         return True
 
+    @property
+    def backlog(self) -> int:
+        """Requests waiting for the writer."""
+        return self._queue.qsize()
+
     # -- writing ---------------------------------------------------------------------------
-    def submit(self, entries: Sequence[AuditEntry], done: Done) -> None:
+    def submit(self, entries: Sequence[AuditEntry], done: Done) -> _Pending | None:
         """Queue rows; ``done`` is called from the writer thread once they are committed (None)
-        or failed (the exception)."""
+        or failed (the exception), or at once when they are refused. Returns the queued item
+        (to abandon it), or None when it was refused."""
         if not self._running:
             done(AuditUnavailableError("audit log is not running"))
-            return
-        if self.inline:
-            with self._lock:
-                self._write([(entries, done)])
-            return
-        self._queue.put((entries, done))
+            return None
+        try:
+            for entry in entries:
+                check_entry(entry, self.limits)
+        except AuditRowError as exc:
+            log.error("%s", exc)
+            done(exc)
+            return None
+        pending = _Pending(entries, done)
+        try:
+            self._queue.put_nowait(pending)
+        except queue.Full:
+            log.error("audit queue full (%d requests waiting)", self._queue.maxsize)
+            done(AuditUnavailableError("decision audit log overloaded"))
+            return None
+        return pending
 
     async def record(self, *entries: AuditEntry) -> None:
-        """Await the commit of ``entries``; raises AuditUnavailableError when it fails."""
-        if self.inline:
-            self.record_sync(*entries)
-            return
+        """Await the commit of ``entries`` (at most ``wait_s``); raises AuditUnavailableError
+        when it fails or does not come in time."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
         def done(exc: BaseException | None) -> None:
             loop.call_soon_threadsafe(_settle, future, exc)
 
-        self.submit(entries, done)
-        await future
+        pending = self.submit(entries, done)
+        try:
+            await asyncio.wait_for(future, self.wait_s)
+        except TimeoutError:
+            if pending is not None:
+                pending.abandoned = True
+            raise AuditUnavailableError(
+                f"decision audit log did not commit within {self.wait_s:g} s"
+            ) from None
 
     def record_sync(self, *entries: AuditEntry) -> None:
-        """Blocking variant for threads and tests."""
+        """Blocking variant for threads and tests (same bounded wait)."""
         finished = threading.Event()
         errors: list[BaseException] = []
 
@@ -190,15 +296,28 @@ class AuditLog:
                 errors.append(exc)
             finished.set()
 
-        self.submit(entries, done)
-        finished.wait()
+        pending = self.submit(entries, done)
+        if not finished.wait(self.wait_s):
+            if pending is not None:
+                pending.abandoned = True
+            raise AuditUnavailableError(
+                f"decision audit log did not commit within {self.wait_s:g} s"
+            )
         if errors:
-            raise AuditUnavailableError(str(errors[0])) from errors[0]
+            error = errors[0]
+            if isinstance(error, AuditUnavailableError):
+                raise error
+            raise AuditUnavailableError(str(error)) from error
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._checkpoint(force=False)
+                continue
             if item is _STOP:
+                self._checkpoint(force=True)
                 return
             batch = [item]
             stop = False
@@ -213,21 +332,71 @@ class AuditLog:
                 batch.append(more)
             self._write(batch)
             if stop:
+                self._checkpoint(force=True)
                 return
+            if self._queue.empty():
+                self._checkpoint(force=False)
 
-    def _write(self, batch: list[tuple[Sequence[AuditEntry], Done]]) -> None:
+    def _write(self, batch: list[_Pending]) -> None:
+        live = [item for item in batch if not item.abandoned]
+        if not live:
+            return
+        try:
+            self._insert(live)
+        except (DataError, IntegrityError) as exc:
+            if len(live) == 1:
+                self._fail(live, exc)
+                return
+            # a row the database refuses must not fail the other requests of the commit
+            for item in live:
+                try:
+                    self._insert([item])
+                except Exception as single:
+                    self._fail([item], single)
+                else:
+                    item.done(None)
+            return
+        except Exception as exc:
+            self._fail(live, exc)
+            return
+        for item in live:
+            item.done(None)
+
+    def _insert(self, items: list[_Pending]) -> None:
         now = datetime.now(UTC)
-        rows = [dict(asdict(entry), at=now) for entries, _ in batch for entry in entries]
-        error: BaseException | None = None
+        rows = [dict(asdict(entry), at=now) for item in items for entry in item.entries]
+        token = otel_context.attach(items[0].trace)
         try:
             self._ensure_schema()
             with self.engine.begin() as conn:
                 conn.execute(self.table.insert(), rows)
+        finally:
+            otel_context.detach(token)
+        self._commits_since_checkpoint += 1
+
+    def _fail(self, items: list[_Pending], exc: BaseException) -> None:
+        log.error("audit write failed: %s", type(exc).__name__)
+        error = AuditUnavailableError("decision audit log unavailable")
+        for item in items:
+            item.done(error)
+
+    def _checkpoint(self, force: bool) -> None:
+        """Fold the SQLite WAL back into the database file, off the request path."""
+        if not self.sqlite or self._commits_since_checkpoint == 0:
+            return
+        due = (
+            self._commits_since_checkpoint >= CHECKPOINT_COMMITS
+            or time.monotonic() - self._last_checkpoint >= CHECKPOINT_S
+        )
+        if not (force or due):
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception as exc:
-            log.error("audit write failed: %s", type(exc).__name__)
-            error = AuditUnavailableError("decision audit log unavailable")
-        for _, done in batch:
-            done(error)
+            log.warning("audit WAL checkpoint failed: %s", type(exc).__name__)
+        self._commits_since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
 
     # -- reading (tests, ops) --------------------------------------------------------------
     def count(self) -> int:

@@ -1,5 +1,5 @@
-"""Dependencies of the routes, as ``Annotated`` aliases: services, API key (with rate limit)
-and the decision audit context."""
+"""The dependency of the protected routes: one flat ``Ctx`` (services, API key with rate limit,
+decision auditor), resolved once per request."""
 
 from __future__ import annotations
 
@@ -20,57 +20,6 @@ from scoring.model import ScoringModel
 from scoring.neighbors import NeighborIndex
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
-
-
-async def get_services(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
-    if services is None:
-        raise NotReadyError("the API is starting")
-    return services
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-async def get_model(services: ServicesDep) -> ScoringModel:
-    return services.model
-
-
-async def get_store(services: ServicesDep) -> ClientStore:
-    return services.store
-
-
-async def get_neighbors(services: ServicesDep) -> NeighborIndex:
-    return services.neighbors
-
-
-ModelDep = Annotated[ScoringModel, Depends(get_model)]
-StoreDep = Annotated[ClientStore, Depends(get_store)]
-NeighborsDep = Annotated[NeighborIndex, Depends(get_neighbors)]
-
-
-async def require_key(
-    services: ServicesDep, key: Annotated[str | None, Security(api_key_header)] = None
-) -> str:
-    """Name of the caller's key; 401 without a valid key, 429 (Retry-After) over the limit."""
-    name = services.keys.identify(key)
-    if name is None:
-        raise HTTPException(
-            status_code=401,
-            detail="missing or invalid API key (header X-API-Key)",
-            headers={"WWW-Authenticate": "ApiKey"},
-        )
-    verdict = await services.limiter.hit(name)
-    if not verdict.allowed:
-        raise HTTPException(
-            status_code=429,
-            detail=f"rate limit exceeded; retry in {verdict.retry_after} s",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
-    return name
-
-
-KeyDep = Annotated[str, Depends(require_key)]
 
 
 class Scored(Protocol):
@@ -120,13 +69,61 @@ class Auditor:
         await self.log.record(*entries)
 
 
-async def get_auditor(request: Request, services: ServicesDep, key_name: KeyDep) -> Auditor:
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a protected route needs, resolved once per request by one dependency."""
+
+    services: Services
+    key_name: str
+    auditor: Auditor
+
+    @property
+    def model(self) -> ScoringModel:
+        return self.services.model
+
+    @property
+    def store(self) -> ClientStore:
+        return self.services.store
+
+    @property
+    def neighbors(self) -> NeighborIndex:
+        return self.services.neighbors
+
+
+def _services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise NotReadyError("the API is starting")
+    return services
+
+
+async def context(
+    request: Request, key: Annotated[str | None, Security(api_key_header)] = None
+) -> Context:
+    """The one dependency of every /v1 route: the caller's key (401 without a valid key, 429
+    with Retry-After over the limit), the services and the request's auditor. Flat on purpose:
+    each nested dependency costs a pass through FastAPI's resolver on every request."""
+    services = _services(request)
+    name = services.keys.identify(key)
+    if name is None:
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid API key (header X-API-Key)",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    verdict = await services.limiter.hit(name)
+    if not verdict.allowed:
+        raise HTTPException(
+            status_code=429,
+            detail=f"rate limit exceeded; retry in {verdict.retry_after} s",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
     route = getattr(request.scope.get("route"), "path", request.url.path)
     request_id = getattr(request.state, "request_id", "-")
-    return Auditor(services.audit, request_id, key_name, route)
+    return Context(services, name, Auditor(services.audit, request_id, name, route))
 
 
-AuditDep = Annotated[Auditor, Depends(get_auditor)]
+Ctx = Annotated[Context, Depends(context)]
 
 
 def protected_router(
@@ -141,6 +138,6 @@ def protected_router(
     return APIRouter(
         prefix=prefix,
         tags=[tag],
-        dependencies=[Depends(require_key)],
+        dependencies=[Depends(context)],
         responses=dict(sorted(responses.items(), key=lambda item: int(item[0]))),
     )

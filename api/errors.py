@@ -24,6 +24,7 @@ from scoring.errors import (
 )
 
 log = logging.getLogger("api.errors")
+RETRY_AFTER_S = "1"
 
 
 class NotFoundError(Exception):
@@ -76,7 +77,9 @@ async def handle_known(request: Request, exc: Exception) -> JSONResponse:
         if metrics is not None and isinstance(exc, AuditUnavailableError):
             metrics.audit_failures.inc()
     detail = getattr(exc, "detail", None) or str(exc)
-    return _json(status, detail)
+    # a stalled or overloaded audit log, or an API still starting: worth retrying shortly
+    headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
+    return _json(status, detail, headers)
 
 
 async def handle_validation(request: Request, exc: RequestValidationError) -> JSONResponse:

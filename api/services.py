@@ -88,7 +88,12 @@ def build(settings: Settings, metrics: Metrics) -> Services:
     store = ClientStore(base)
     ranked = [name for name in model.importance if name in model.reference.columns]
     neighbors = NeighborIndex.build(model.reference, ranked[:NEIGHBOR_FEATURES] or None)
-    audit = AuditLog(settings.database_url, settings.audit_table)
+    audit = AuditLog(
+        settings.database_url,
+        settings.audit_table,
+        wait_s=settings.audit_wait_s,
+        queue_max=settings.audit_queue_max,
+    )
     audit.start()
     limiter = make_limiter(
         settings.api_rate_limit,

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     api_cors_origins: str = ""
     database_url: str = "sqlite:///var/audit.db"
     audit_table: str = "decision_audit"
+    # An audited request waits at most AUDIT_WAIT_S for its row to be committed, then answers
+    # 503 with Retry-After (never a decision without its row); at most AUDIT_QUEUE_MAX requests
+    # wait for the audit writer, the next ones get 503 at once (api/audit.py).
+    audit_wait_s: float = Field(default=1.0, gt=0, le=30)
+    audit_queue_max: int = Field(default=10_000, ge=1)
     redis_url: str | None = None
     # Connect and socket timeout of every Redis call (a Redis in the region answers in ~1 ms; on
     # a starved CPU, 0.1 s gave false timeouts); after REDIS_BREAKER_FAILURES failures in a row
@@ -48,6 +53,9 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(default=6000, ge=0)
     api_batch_max: int = Field(default=1000, ge=1)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # POST /v1/predict/batch only: API_BATCH_MAX full records (a record of ~800 features is
+    # ~40 KB of JSON) must fit.
+    api_max_batch_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Fill the batch cache (scores + SHAP of every stored client) in a background thread.
     api_warm_cache: bool = True
     api_log_requests: bool = True

@@ -5,8 +5,8 @@ background fill is done, their scores and SHAP values."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from scoring.model import Explanation, ScoringModel
 from scoring.plausibility import plausibility
 from scoring.schema import ID, RAW_COLUMNS
 from scoring.wording import LANGS, Lang, column_description, column_label
+
+T = TypeVar("T")
+BODY_CACHE_MAX = 100_000  # explanation bodies kept (~5-10 KB each)
 
 
 class ClientStore:
@@ -43,6 +46,9 @@ class ClientStore:
         }
         self.batch: BatchScores | None = None
         self._batch_rows: np.ndarray | None = None
+        # response bodies of stored clients' explanations, by (model version, client, top,
+        # lang, group); emptied when the batch cache (and so the SHAP values) changes
+        self._bodies: dict[tuple[Any, ...], Any] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -116,8 +122,19 @@ class ClientStore:
         """Install the precomputed scores; rows are re-mapped to this store's order once."""
         position = {int(i): n for n, i in enumerate(batch.ids)}
         rows = np.array([position.get(int(i), -1) for i in self.ids], dtype=np.int64)
+        self._bodies = {}
         self._batch_rows = rows
         self.batch = batch
+
+    def cached_body(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
+        """The response body under ``key`` (served from the batch cache), built once."""
+        body = self._bodies.get(key)
+        if body is None:
+            body = build()
+            if len(self._bodies) >= BODY_CACHE_MAX:
+                self._bodies.clear()  # bounded memory; refills with what is asked for
+            self._bodies[key] = body
+        return body
 
     def cached_explanation(self, model: ScoringModel, client_id: int) -> Explanation | None:
         """The client's explanation from the batch cache, or None while it is warming.

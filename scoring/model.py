@@ -8,7 +8,7 @@ calls on 2-core machines (measured, see shared/notes/performance.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,54 @@ class ScoringModel:
         plausibility().check_features(features)
         missing = [n for n in self.feature_names if features.get(n) is None]
         return row, missing
+
+    def matrix(self, records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[list[str]]]:
+        """Model-ready rows of many records in one pass, and each record's missing names.
+
+        Same rules as ``vector`` (unknown names, non-finite numbers and implausible values are
+        errors naming the feature); types and finiteness are checked on the whole matrix at
+        once instead of value by value."""
+        position = self._position
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[Any] = []
+        unknown: list[str] = []
+        for n, features in enumerate(records):
+            for name, value in features.items():
+                col = position.get(name)
+                if col is None:
+                    unknown.append(name)
+                elif value is not None:
+                    rows.append(n)
+                    cols.append(col)
+                    values.append(value)
+        if unknown:
+            raise UnknownFeatureError(sorted(set(unknown)))
+        matrix = np.full((len(records), len(self.feature_names)), np.nan, dtype="float64")
+        if values:
+            bad_type = [
+                i
+                for i, v in enumerate(values)
+                if isinstance(v, bool) or not isinstance(v, int | float | np.number)
+            ]
+            if bad_type:
+                name = self.feature_names[cols[bad_type[0]]]
+                got = type(values[bad_type[0]]).__name__
+                raise InvalidFeatureValueError(name, f"expected a number or null, got {got}")
+            flat = np.asarray(values, dtype="float64")
+            finite = np.isfinite(flat)
+            if not finite.all():
+                name = self.feature_names[cols[int(np.argmin(finite))]]
+                raise InvalidFeatureValueError(
+                    name, "must be a finite number (NaN and infinity are not)"
+                )
+            matrix[np.asarray(rows), np.asarray(cols)] = flat
+        check = plausibility()
+        for features in records:
+            check.check_features(features)
+        names = np.asarray(self.feature_names, dtype=object)
+        missing = [names[mask].tolist() for mask in np.isnan(matrix)]
+        return matrix, missing
 
     def predict_proba(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Probabilities of default for a 2-D array of model-ready rows."""

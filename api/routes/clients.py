@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash
-from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, protected_router
+from api.deps import Ctx, protected_router
 from api.schemas import (
     GROUP_HELP,
     ClientFeatures,
@@ -39,17 +39,19 @@ AUDITED: dict[int | str, dict[str, Any]] = {
 
 @router.get("", summary="Ids of the new clients, paginated")
 async def list_clients(
-    store: StoreDep,
+    ctx: Ctx,
     search: Annotated[str, Query(max_length=20, pattern=r"^[0-9]*$")] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ClientList:
+    store = ctx.store
     total, items = store.search(search, limit, offset)
     return ClientList(total=total, limit=limit, offset=offset, items=items)
 
 
 @router.get("/{client_id}", responses=NOT_FOUND, summary="Raw record")
-async def client_record(client_id: int, store: StoreDep, lang: Lang = "en") -> ClientRecord:
+async def client_record(client_id: int, ctx: Ctx, lang: Lang = "en") -> ClientRecord:
+    store = ctx.store
     fields = [RawField.model_validate(f) for f in store.raw_record(client_id, lang)]
     return ClientRecord(client_id=client_id, fields=fields)
 
@@ -59,16 +61,16 @@ async def client_record(client_id: int, store: StoreDep, lang: Lang = "en") -> C
     responses=NOT_FOUND,
     summary="The model-ready record, exactly what the model sees",
 )
-async def client_features(client_id: int, store: StoreDep, model: ModelDep) -> ClientFeatures:
+async def client_features(client_id: int, ctx: Ctx) -> ClientFeatures:
+    store, model = ctx.store, ctx.model
     return ClientFeatures(
         client_id=client_id, model_version=model.version, features=store.feature_dict(client_id)
     )
 
 
 @router.get("/{client_id}/score", responses=AUDITED, summary="Score a client")
-async def client_score(
-    client_id: int, store: StoreDep, model: ModelDep, audit: AuditDep
-) -> ClientScore:
+async def client_score(client_id: int, ctx: Ctx) -> ClientScore:
+    store, model, audit = ctx.store, ctx.model, ctx.auditor
     row = store.cached_row(client_id)
     if row is not None and store.batch is not None:
         score = model.score_of(float(store.batch.probability[row]), store.feature_row(client_id))
@@ -85,18 +87,24 @@ async def client_score(
 )
 async def client_explanation(
     client_id: int,
-    store: StoreDep,
-    model: ModelDep,
-    audit: AuditDep,
+    ctx: Ctx,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
     lang: Lang = "en",
     group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> Explanation:
+    store, model, audit = ctx.store, ctx.model, ctx.auditor
     expl = store.cached_explanation(model, client_id)
     if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
         expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
+        await audit.decision(expl, client_id=client_id)
+        return responses.explanation(expl, model, client_id, top, lang, group)
+    cached = expl
+    body = store.cached_body(
+        (model.version, client_id, top, lang, group),
+        lambda: responses.explanation(cached, model, client_id, top, lang, group),
+    )
     await audit.decision(expl, client_id=client_id)
-    return responses.explanation(expl, model, client_id, top, lang, group)
+    return body
 
 
 @router.get(
@@ -106,10 +114,10 @@ async def client_explanation(
 )
 async def client_neighbors(
     client_id: int,
-    store: StoreDep,
-    index: NeighborsDep,
+    ctx: Ctx,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Neighbors:
+    store, index = ctx.store, ctx.neighbors
     found = await run_in_threadpool(index.query, store.feature_dict(client_id), k)
     return responses.neighbors(client_id, k, index, found)
 
@@ -119,9 +127,8 @@ async def client_neighbors(
     responses=AUDITED,
     summary="The smallest change of actionable items that would turn a refusal into a grant",
 )
-async def client_counterfactual(
-    client_id: int, store: StoreDep, model: ModelDep, audit: AuditDep, lang: Lang = "en"
-) -> Counterfactual:
+async def client_counterfactual(client_id: int, ctx: Ctx, lang: Lang = "en") -> Counterfactual:
+    store, model, audit = ctx.store, ctx.model, ctx.auditor
     raw = store.raw_frame(client_id)
     result = await run_in_threadpool(cf.find, model, store.features_of, raw, ACTIONABLE_COLUMNS)
     await audit.decision(

@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import Query
 
 from api import responses
-from api.deps import ModelDep, StoreDep, protected_router
+from api.deps import Ctx, protected_router
 from api.errors import NotFoundError
 from api.schemas import Distribution, FeatureList, Lang, Message, Scatter, ScatterPoints
 
@@ -20,7 +20,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", summary="Model features, most important first")
-async def list_features(model: ModelDep, lang: Lang = "en") -> FeatureList:
+async def list_features(ctx: Ctx, lang: Lang = "en") -> FeatureList:
+    model = ctx.model
     return responses.feature_list(model, lang)
 
 
@@ -30,11 +31,12 @@ async def list_features(model: ModelDep, lang: Lang = "en") -> FeatureList:
     summary="Two features of a deterministic sample of reference clients",
 )
 async def scatter(
-    model: ModelDep,
+    ctx: Ctx,
     x: Annotated[str, Query(min_length=1, max_length=200)],
     y: Annotated[str, Query(min_length=1, max_length=200)],
     n: Annotated[int, Query(ge=10, le=5000)] = 500,
 ) -> Scatter:
+    model = ctx.model
     reference = model.reference
     for name in (x, y):
         if name not in reference.columns or name in ("TARGET", "probability"):
@@ -61,13 +63,13 @@ async def scatter(
 )
 async def distribution(
     name: str,
-    model: ModelDep,
-    store: StoreDep,
+    ctx: Ctx,
     by: Literal["target", "prediction"] = "target",
     bins: Annotated[int, Query(ge=2, le=100)] = 20,
     client_id: int | None = None,
     lang: Lang = "en",
 ) -> Distribution:
+    model, store = ctx.model, ctx.store
     if name not in model.feature_names:
         raise NotFoundError("feature", name)
     client_value: float | None = None

@@ -6,8 +6,8 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
-from api.audit import input_hash
-from api.deps import AuditDep, ModelDep, ServicesDep, StoreDep, protected_router
+from api.audit import input_hash, input_hashes
+from api.deps import Ctx, protected_router
 from api.errors import PayloadTooLargeError
 from api.schemas import (
     BatchPrediction,
@@ -38,7 +38,8 @@ router = protected_router(
 
 
 @router.post("/predict", summary="Score one model-ready record")
-async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Prediction:
+async def predict(body: PredictRequest, ctx: Ctx) -> Prediction:
+    model, audit = ctx.model, ctx.auditor
     x, missing = model.vector(body.features)
     score = model.score(x)
     await audit.decision(score, input_hash=input_hash(body.features))
@@ -50,34 +51,33 @@ async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Pre
     responses={
         413: {
             "model": Message,
-            "description": "more records than API_BATCH_MAX, or a body over API_MAX_BODY_BYTES",
+            "description": "more records than API_BATCH_MAX, or a body over "
+            "API_MAX_BATCH_BODY_BYTES",
         }
     },
     summary="Score up to API_BATCH_MAX model-ready records",
 )
-async def predict_batch(
-    body: BatchRequest, model: ModelDep, services: ServicesDep, audit: AuditDep
-) -> BatchPrediction:
+async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
+    model, services, audit = ctx.model, ctx.services, ctx.auditor
     limit = services.settings.api_batch_max
     if len(body.records) > limit:
         raise PayloadTooLargeError(f"records: at most {limit} per request")
     if not body.records:
         return BatchPrediction(model_version=model.version, items=[])
-    vectors = [model.vector(record.features) for record in body.records]
-    matrix = np.vstack([x for x, _ in vectors])
+    features = [record.features for record in body.records]
+    matrix, missing = model.matrix(features)
     probabilities = await run_in_threadpool(model.predict_proba, matrix)
-    scores = [model.score_of(float(p), x) for p, (x, _) in zip(probabilities, vectors, strict=True)]
+    scores = [model.score_of(p, x) for p, x in zip(probabilities.tolist(), matrix, strict=True)]
     await audit.decisions(
         [
-            audit.entry(score, input_hash=input_hash(record.features))
-            for record, score in zip(body.records, scores, strict=True)
+            audit.entry(score, input_hash=fingerprint)
+            for score, fingerprint in zip(scores, input_hashes(features), strict=True)
         ]
     )
     return BatchPrediction(
         model_version=model.version,
         items=[
-            responses.prediction(score, missing)
-            for score, (_, missing) in zip(scores, vectors, strict=True)
+            responses.prediction(score, names) for score, names in zip(scores, missing, strict=True)
         ],
     )
 
@@ -87,9 +87,8 @@ async def predict_batch(
     responses={404: {"model": Message, "description": "unknown client"}},
     summary="Explain a record, or a stored client with what-if changes",
 )
-async def explain(
-    body: ExplainRequest, model: ModelDep, store: StoreDep, audit: AuditDep
-) -> Explanation:
+async def explain(body: ExplainRequest, ctx: Ctx) -> Explanation:
+    model, store, audit = ctx.model, ctx.store, ctx.auditor
     if body.client_id is not None:
         client_id: int | None = body.client_id
         raw = store.raw_frame(body.client_id, body.changes)

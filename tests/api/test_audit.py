@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
-from api.audit import AuditEntry, AuditLog, AuditUnavailableError, input_hash
+from api.audit import (
+    AuditEntry,
+    AuditLog,
+    AuditRowError,
+    AuditUnavailableError,
+    _Pending,
+    input_hash,
+)
 from tests.services import postgres_url
 
 
@@ -104,3 +117,161 @@ def test_not_started_refuses() -> None:
 def test_input_hash_is_stable_and_order_free() -> None:
     assert input_hash({"a": 1.0, "b": None}) == input_hash({"b": None, "a": 1.0})
     assert input_hash({"a": 1.0}) != input_hash({"a": 2.0})
+
+
+def test_sqlite_commits_in_the_writer_thread_not_the_caller(sqlite_log: AuditLog) -> None:
+    threads: set[str] = set()
+
+    @event.listens_for(sqlite_log.engine, "commit")
+    def _seen(conn: object) -> None:
+        threads.add(threading.current_thread().name)
+
+    asyncio.run(sqlite_log.record(entry(1)))
+    assert threads == {"audit-writer"}
+    assert sqlite_log.count() == 1
+
+
+def test_memory_sqlite_is_one_database_for_writer_and_readers() -> None:
+    log = AuditLog("sqlite:///:memory:")
+    log.start()
+    try:
+        log.record_sync(entry(1), entry(2))
+        assert log.count() == 2
+    finally:
+        log.stop()
+
+
+def test_wal_is_checkpointed_by_the_writer_not_on_commit(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    log = AuditLog(f"sqlite:///{db}")
+    log.start()
+    try:
+        for i in range(20):
+            log.record_sync(entry(i))
+        wal = Path(f"{db}-wal")
+        assert wal.exists()
+        assert wal.stat().st_size > 0
+    finally:
+        log.stop()  # checkpoints on the way out
+    with sqlite3.connect(db) as conn:
+        _busy, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert log_frames == done  # nothing was left to fold back
+
+
+def test_a_row_that_does_not_fit_fails_alone_before_queueing(sqlite_log: AuditLog) -> None:
+    long_key = replace(entry(1), key_name="k" * 65)
+
+    async def both() -> list[BaseException | None]:
+        return await asyncio.gather(
+            sqlite_log.record(long_key), sqlite_log.record(entry(2)), return_exceptions=True
+        )
+
+    bad, good = asyncio.run(both())
+    assert isinstance(bad, AuditRowError)
+    assert "key_name" in str(bad)
+    assert good is None
+    assert [r["request_id"] for r in sqlite_log.rows()] == ["req-2"]
+
+
+def test_a_group_commit_refused_by_the_database_is_retried_row_by_row(
+    sqlite_log: AuditLog,
+) -> None:
+    """A row that passes the checks but that the database refuses (here by a trigger) fails
+    alone; the requests committed with it succeed."""
+    with sqlite_log.engine.begin() as conn:
+        conn.execute(
+            text(
+                f"CREATE TRIGGER refuse_poison BEFORE INSERT ON {sqlite_log.table.name} "
+                "WHEN NEW.request_id = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+    results: dict[str, BaseException | None] = {}
+    finished = threading.Event()
+    names = ["req-1", "poison", "req-3"]
+
+    def done_for(name: str) -> Callable[[BaseException | None], None]:
+        def done(exc: BaseException | None) -> None:
+            results[name] = exc
+            if len(results) == len(names):
+                finished.set()
+
+        return done
+
+    items = [
+        _Pending([replace(entry(i), request_id=name)], done_for(name))
+        for i, name in enumerate(names)
+    ]
+    sqlite_log._write(items)  # one group, as the writer would commit them
+    assert finished.wait(5)
+    assert results["req-1"] is None
+    assert results["req-3"] is None
+    assert isinstance(results["poison"], AuditUnavailableError)
+    assert {r["request_id"] for r in sqlite_log.rows()} == {"req-1", "req-3"}
+
+
+class _StalledEngine:
+    """Stands in for a database that accepts connections and never answers."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+
+    def begin(self) -> Any:
+        self.release.wait(30)
+        raise OperationalError("INSERT", {}, Exception("stalled"))
+
+    def dispose(self) -> None:
+        pass
+
+
+def test_a_stalled_writer_fails_requests_within_the_bounded_wait(tmp_path: Path) -> None:
+    log = AuditLog(f"sqlite:///{tmp_path}/audit.db", wait_s=0.2, queue_max=3)
+    log.start()
+    release = threading.Event()
+    log.engine = _StalledEngine(release)  # type: ignore[assignment]
+    try:
+        started = time.perf_counter()
+        with pytest.raises(AuditUnavailableError, match=r"within 0\.2 s"):
+            log.record_sync(entry(1))
+        assert time.perf_counter() - started < 2
+        # the writer is stuck on entry 1: the queue fills, then refuses at once
+        for i in range(3):
+            with pytest.raises(AuditUnavailableError):
+                log.record_sync(entry(10 + i))
+        started = time.perf_counter()
+        with pytest.raises(AuditUnavailableError, match="overloaded"):
+            log.record_sync(entry(20))
+        assert time.perf_counter() - started < 0.1
+    finally:
+        release.set()
+        log.stop()
+
+
+def test_abandoned_rows_are_not_written_late(sqlite_log: AuditLog) -> None:
+    calls: list[BaseException | None] = []
+    item = _Pending([entry(1)], calls.append, abandoned=True)
+    sqlite_log._write([item])
+    assert sqlite_log.count() == 0
+    assert calls == []
+
+
+@pytest.mark.postgres
+def test_postgres_refusing_one_row_of_a_group_fails_it_alone(pg_log: AuditLog) -> None:
+    pg_log.limits = {}  # let the over-long key reach PostgreSQL, which refuses it (DataError)
+    long_key = replace(entry(1), key_name="k" * 65)
+    results: list[BaseException | None] = []
+    finished = threading.Event()
+
+    def done(exc: BaseException | None) -> None:
+        results.append(exc)
+        if len(results) == 3:
+            finished.set()
+
+    pg_log._ensure_schema()
+    pg_log._write(
+        [_Pending([entry(0)], done), _Pending([long_key], done), _Pending([entry(2)], done)]
+    )
+    assert finished.wait(10)
+    assert results[0] is None
+    assert results[2] is None
+    assert isinstance(results[1], AuditUnavailableError)
+    assert {r["request_id"] for r in pg_log.rows()} == {"req-0", "req-2"}

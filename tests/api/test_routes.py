@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 from collections.abc import Callable
@@ -450,3 +451,30 @@ def test_a_referral_is_audited_as_refer_and_an_absurd_record_not_at_all(
     with sqlite3.connect(tmp_path / "refer.db") as db:
         rows = db.execute("SELECT route, decision FROM decision_audit").fetchall()
     assert rows == [("/v1/predict", "refer")]
+
+
+def test_stored_explanation_bodies_are_cached_and_follow_the_batch_cache(
+    client: TestClient, services: Services, client_ids: list[int]
+) -> None:
+    store = services.store
+    cid = client_ids[0]
+    path = f"/v1/clients/{cid}/explanation?top=4&lang=fr"
+    first = client.get(path, headers=HEADERS).json()
+    key = (services.model.version, cid, 4, "fr", False)
+    assert key in store._bodies
+    assert client.get(path, headers=HEADERS).json() == first
+    batch = store.batch
+    assert batch is not None
+    row = store.cached_row(cid)
+    assert row is not None
+    changed = dataclasses.replace(batch, shap=batch.shap.copy())
+    changed.shap[row] = 0.0  # new SHAP values, as a new bundle's batch cache would bring
+    store.attach(changed)
+    try:
+        assert key not in store._bodies
+        after = client.get(path, headers=HEADERS).json()
+        assert after["raw_score"] == pytest.approx(float(batch.base_value))
+        assert after != first
+    finally:
+        store.attach(batch)
+    assert client.get(path, headers=HEADERS).json() == first

@@ -1,0 +1,77 @@
+"""POST /v1/predict/batch: one matrix, the same scores as one record at a time, a full-size batch
+within the body limit, errors naming the feature, one audit row per record."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import orjson
+
+from tests.api.conftest import HEADERS, services_of
+
+
+def full_records(services: Any, n: int) -> list[dict[str, Any]]:
+    """``n`` full model-ready records (every feature named) of the stored clients."""
+    names = services.store.feature_names
+    rows = services.store.features[np.arange(n) % len(services.store)]
+    return [
+        {
+            "features": {
+                k: (None if math.isnan(v) else v) for k, v in zip(names, row.tolist(), strict=True)
+            }
+        }
+        for row in rows
+    ]
+
+
+def test_a_batch_of_1000_full_records_succeeds(make_client: Callable[..., Any]) -> None:
+    with make_client(api_batch_max=1000) as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        records = full_records(services, 1000)
+        body = orjson.dumps({"records": records})
+        assert len(body) > 1024 * 1024  # over the default limit of the other routes
+        before = services.audit.count()
+        response = client.post(
+            "/v1/predict/batch",
+            content=body,
+            headers={**HEADERS, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text[:300]
+        items = response.json()["items"]
+        assert len(items) == 1000
+        assert services.audit.count() == before + 1000
+        for i in (0, 1, 999):
+            one = client.post("/v1/predict", json=records[i], headers=HEADERS).json()
+            assert items[i]["probability"] == one["probability"]
+            assert items[i]["decision"] == one["decision"]
+            assert items[i]["missing_features"] == one["missing_features"]
+        # the other routes keep the 1 MiB limit
+        response = client.post(
+            "/v1/predict",
+            content=body,
+            headers={**HEADERS, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+
+
+def test_batch_matrix_matches_vector_and_names_bad_fields(make_client: Callable[..., Any]) -> None:
+    with make_client() as client:
+        model = services_of(client.app).model  # type: ignore[arg-type]
+        a, b = model.feature_names[:2]
+        records = [{a: 1.5, b: None}, {}, {b: 2}]
+        matrix, missing = model.matrix(records)
+        for row, (x, names), record in zip(
+            matrix, map(model.vector, records), records, strict=True
+        ):
+            np.testing.assert_array_equal(row, x)
+            assert missing[records.index(record)] == names
+        response = client.post(
+            "/v1/predict/batch",
+            json={"records": [{"features": {a: 1.0}}, {"features": {"NOT_A_FEATURE": 1.0}}]},
+            headers=HEADERS,
+        )
+        assert response.status_code == 422
+        assert "NOT_A_FEATURE" in response.text
