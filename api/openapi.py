@@ -143,6 +143,57 @@ EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
             "fingerprint": "3f2a9c",
         },
         "library_versions": {"lightgbm": "4.5.0", "scikit-learn": "1.5.2"},
+        "model": "lightgbm",
+        "registry": {"name": "credit-scoring", "version": 3, "aliases": ["champion"]},
+        "comparison": None,
+    },
+    schemas.Fairness: {
+        "model_version": "20260101-abc123",
+        "model": "lightgbm",
+        "threshold": 0.0808,
+        "min_group": 30,
+        "attributes": [
+            {
+                "attribute": "CODE_GENDER",
+                "label": "Gender",
+                "groups": [
+                    {
+                        "group": "F",
+                        "count": 1994,
+                        "approval_rate": 0.7146,
+                        "default_rate": 0.0732,
+                        "false_negative_rate": 0.3493,
+                        "false_positive_rate": 0.2565,
+                        "in_differences": True,
+                    },
+                    {
+                        "group": "M",
+                        "count": 1006,
+                        "approval_rate": 0.6869,
+                        "default_rate": 0.0905,
+                        "false_negative_rate": 0.3077,
+                        "false_positive_rate": 0.2754,
+                        "in_differences": True,
+                    },
+                ],
+                "demographic_parity_difference": 0.0278,
+                "equalized_odds_difference": 0.0416,
+                "is_model_input": True,
+                "reading": (
+                    "F clients are approved most often (71.5 %), M clients least often "
+                    "(68.7 %): a gap of 2.8 points in approval rate (demographic parity). "
+                    "Among the clients who repaid or defaulted alike, the model's error "
+                    "rates differ by up to 4.2 points between groups (equalised odds). 0 "
+                    "would be strictly equal treatment; the gap reflects differences in "
+                    "observed default rates as much as the model."
+                ),
+            }
+        ],
+        "auc_without_gender_and_age": -0.0011,
+        "summary": (
+            "Without gender and age, the model's mean AUC changes by -0.1 points (out of "
+            "100), measured on the same folds."
+        ),
     },
     schemas.ImportanceList: {
         "items": [

@@ -222,14 +222,13 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 def _check_listing(path: Path, listed: set[str]) -> None:
     """The manifest lists every file a bundle needs, one model, and nothing unknown."""
-    model = {MODEL_FILE} if MODEL_FILE in listed else {f"{ENSEMBLE_DIR}/{ENSEMBLE_FILE}"}
+    ensemble = any(name.startswith(f"{ENSEMBLE_DIR}/") for name in listed)
+    model = {f"{ENSEMBLE_DIR}/{ENSEMBLE_FILE}"} if ensemble else {MODEL_FILE}
     expected = {*ALWAYS, *model}
     for name in sorted(expected - listed):
         raise BundleIntegrityError(path.name, MANIFEST_FILE, f"does not list {name}")
     for name in sorted(listed - expected):
-        optional = name == CARD_FILE or (
-            MODEL_FILE not in listed and name.startswith(f"{ENSEMBLE_DIR}/")
-        )
+        optional = name == CARD_FILE or (ensemble and name.startswith(f"{ENSEMBLE_DIR}/"))
         if not optional:
             raise BundleIntegrityError(path.name, MANIFEST_FILE, f"lists an unknown file {name}")
 
