@@ -17,7 +17,7 @@ API_PORT ?= 8000
 DASHBOARD_PORT ?= 8501
 DEMO_REQUIREMENTS := requirements-demo.txt requirements-train.txt requirements-api.txt \
 	requirements-dashboard.txt
-REQUIREMENTS := requirements-dev.txt requirements-delivery.txt $(DEMO_REQUIREMENTS)
+REQUIREMENTS := requirements-dev.txt requirements-delivery.txt requirements-spark.txt $(DEMO_REQUIREMENTS)
 # Every install takes its versions from the lock (`make lock` regenerates it): the versions the
 # tests ran with are the ones a deploy installs. No --quiet: a first install takes minutes.
 LOCK := requirements.lock
