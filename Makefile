@@ -17,7 +17,7 @@ API_PORT ?= 8000
 DASHBOARD_PORT ?= 8501
 DEMO_REQUIREMENTS := requirements-demo.txt requirements-train.txt requirements-api.txt \
 	requirements-dashboard.txt
-REQUIREMENTS := requirements-dev.txt requirements-delivery.txt $(DEMO_REQUIREMENTS)
+REQUIREMENTS := requirements-dev.txt requirements-delivery.txt requirements-spark.txt $(DEMO_REQUIREMENTS)
 # Every install takes its versions from the lock (`make lock` regenerates it): the versions the
 # tests ran with are the ones a deploy installs. No --quiet: a first install takes minutes.
 LOCK := requirements.lock
@@ -65,13 +65,21 @@ lock: | $(PY)
 	$(VENV)/bin/uv pip compile requirements-dev.txt --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" --quiet -o $(LOCK)
 
-# Debian packages the end-to-end tests need (headless Chromium). Installed only when missing.
+# Debian packages the tests need (headless Chromium for tests/e2e, Java 17 for the Spark batch
+# engine). Installed only when missing.
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else \
 			echo "chromium is missing: run 'sudo apt-get install -y chromium' (needed by tests/e2e)"; exit 1; \
+		fi; \
+	fi
+	@if ! command -v java >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+		else \
+			echo "java is missing: run 'sudo apt-get install -y openjdk-17-jre-headless' (needed by the Spark batch tests)"; exit 1; \
 		fi; \
 	fi
 

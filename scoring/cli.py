@@ -1,5 +1,5 @@
 """Command line: python -m scoring {demo-data, validate, train, compare, promote, model-card,
-score, info, profile}.
+score, batch, info, profile}.
 
 Installed by `make install` / `make demo` as the `scoring` command too (pyproject.toml).
 
@@ -312,6 +312,35 @@ def cmd_model_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from scoring.portfolio import BatchOptions, run_pandas
+
+    options = BatchOptions(
+        explain_top=args.explain_top,
+        chunk_rows=args.chunk_rows,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    if args.engine == "spark":
+        from scoring.portfolio_spark import run_spark
+
+        summary = run_spark(args.bundle, args.input, args.out, options, args.master)
+    else:
+        summary = run_pandas(args.bundle, args.input, args.out, options)
+    print(
+        f"{summary.scored} applications scored ({summary.refused} refused), "
+        f"{summary.rejected} rejected -> {summary.scores} (rejects: {summary.rejects})"
+    )
+    return 0
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from scoring.bundle import load_bundle
 
@@ -443,6 +472,25 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     )
     mc.add_argument("--note", default="", help="how the bundle was trained (shown at the top)")
     mc.set_defaults(func=cmd_model_card)
+
+    batch = commands.add_parser(
+        "batch", help="score a portfolio of raw applications into Parquet (pandas or Spark)"
+    )
+    batch.add_argument("--bundle", type=Path, required=True)
+    batch.add_argument(
+        "--input", type=Path, required=True,
+        help="applications file (CSV/Parquet) or a folder with them and their auxiliary tables",
+    )  # fmt: skip
+    batch.add_argument("--out", type=Path, required=True, help="folder: scores/ and rejects/")
+    batch.add_argument("--engine", choices=["pandas", "spark"], default="pandas")
+    batch.add_argument(
+        "--explain-top", type=_non_negative_int, default=0, help="top-K SHAP reasons per client"
+    )
+    batch.add_argument("--master", default=None, help="Spark master (default: the active session)")
+    batch.add_argument("--chunk-rows", type=_positive_int, default=50_000, help="rows per chunk")
+    batch.add_argument("--threads", type=_positive_int, default=1, help="LightGBM threads (pandas)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(func=cmd_batch)
 
     info = commands.add_parser("info", help="check a bundle and print its summary")
     info.add_argument("--bundle", type=Path, required=True)

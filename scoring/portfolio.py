@@ -1,0 +1,337 @@
+"""Portfolio batch scoring: raw applications in, a Parquet dataset of decisions out.
+
+``python -m scoring batch`` re-scores a whole portfolio (millions of applications) with one
+bundle. Two engines share the row logic of this module, so they give the same numbers as the
+API and the CLI's ``score`` for the same client:
+
+- features through the model's own ``FeatureBuilder.transform`` with the per-client aggregates of
+  the auxiliary tables (``FeatureBuilder.aggregates`` / ``scoring.aggregates``), as ClientBase;
+- the probability from ``ScoringModel.predict_proba`` and the decision from scoring.decision;
+- top-K reasons from exact TreeSHAP (``pred_contrib``), ordered as ``top_contributions``
+  (largest |SHAP| first, ties by feature name).
+
+A bad row (missing or non-integer SK_ID_CURR, a repeated SK_ID_CURR, text in a numeric column)
+goes to the rejects dataset with the reason naming the field and the row as it was given; it is
+never dropped silently. A missing column is the file's fault and stops the run before any write.
+
+This module is the pandas engine (chunks, a progress bar, memory bounded by the chunk size plus
+the per-client aggregates); scoring/portfolio_spark.py is the Spark engine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoring.data import TEST_TABLE, TRAIN_TABLE, find_table_files, read_table
+from scoring.decision import decide_all, missing_key_counts
+from scoring.errors import DataValidationError
+from scoring.model import ScoringModel
+from scoring.schema import APPLICATION_KINDS, AUXILIARY_KEYS, ID
+
+SCORES_DIR = "scores"
+REJECTS_DIR = "rejects"
+DEFAULT_CHUNK_ROWS = 50_000
+REJECT_COLUMNS = [ID, "reason", "row"]
+_REQUIRED = [ID, *APPLICATION_KINDS]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    explain_top: int = 0  # top-K SHAP reasons per client (0: score only)
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    threads: int = 1  # LightGBM threads per chunk (pandas engine)
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    scored: int
+    refused: int
+    rejected: int
+    scores: Path
+    rejects: Path
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """Where the applications are, and the auxiliary tables beside them (a folder input)."""
+
+    applications: Path
+    aux: dict[str, Path]
+
+    @classmethod
+    def find(cls, path: Path) -> BatchInput:
+        """A CSV/Parquet file of applications, or a folder holding one (application_test, or
+        else application_train) and, optionally, the clients' auxiliary tables."""
+        if path.is_file():
+            return cls(path, {})
+        if not path.is_dir():
+            raise DataValidationError(str(path), None, "input not found")
+        files = find_table_files(path)
+        table = TEST_TABLE if TEST_TABLE in files else TRAIN_TABLE
+        if table not in files:
+            raise DataValidationError(
+                str(path), None, f"no {TEST_TABLE} (or {TRAIN_TABLE}) file in the folder"
+            )
+        return cls(files[table], {t: files[t] for t in AUXILIARY_KEYS if t in files})
+
+
+def output_columns(explain_top: int) -> list[str]:
+    columns = [ID, "probability", "decision", "decision_reason", "model_version"]
+    for k in range(1, explain_top + 1):
+        columns += [f"reason_{k}_feature", f"reason_{k}_value", f"reason_{k}_shap"]
+    return columns
+
+
+def check_columns(columns: list[str], file: str) -> None:
+    """A missing column is the file's fault: stop before anything is written."""
+    missing = [c for c in _REQUIRED if c not in columns]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataValidationError(file, missing[0], f"required column is missing{more}")
+
+
+def row_problems(raw: pd.DataFrame, duplicated: np.ndarray | None = None) -> pd.Series:
+    """For each raw application row, why it cannot be scored (None when it can).
+
+    The checks are the ones ``validate_application`` makes of a whole file, made row by row:
+    the id must be an integer, given once (``duplicated`` marks repeats found elsewhere, e.g.
+    in earlier chunks), and numeric columns must hold numbers or nothing."""
+    problems = pd.Series(None, index=raw.index, dtype=object)
+    ids = pd.to_numeric(raw[ID], errors="coerce")
+    bad_id = (ids.isna() | (ids != np.floor(ids))).to_numpy()
+    problems[bad_id] = f"{ID}: missing or not an integer"
+    earlier = np.zeros(len(raw), dtype=bool) if duplicated is None else np.asarray(duplicated)
+    earlier = earlier.astype(bool) & ~bad_id
+    here = ids.where(~(bad_id | earlier))
+    repeated = earlier | (here.duplicated() & here.notna()).to_numpy()
+    problems[repeated] = f"{ID}: duplicated id (its first row is scored)"
+    for column, kind in APPLICATION_KINDS.items():
+        if kind == "category":
+            continue
+        given = raw[column]
+        bad = (pd.to_numeric(given, errors="coerce").isna() & given.notna()).to_numpy()
+        bad &= problems.isna().to_numpy()
+        if bad.any():
+            problems[bad] = f"{column}: expected a number, got " + given[bad].astype(str).str[
+                :30
+            ].map(repr)
+    return problems
+
+
+def _json_value(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, int | float | str | bool) else str(value)
+
+
+def rejects_frame(raw: pd.DataFrame, problems: pd.Series) -> pd.DataFrame:
+    """The rejected rows: the id as given, the reason, and the whole row as JSON."""
+    bad = problems.notna().to_numpy()
+    rows = raw[bad]
+    return pd.DataFrame(
+        {
+            ID: [None if _json_value(v) is None else str(v) for v in rows[ID]],
+            "reason": problems[bad].astype(str).to_numpy(),
+            "row": [
+                json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False)
+                for r in rows.to_dict("records")
+            ],
+        },
+        columns=REJECT_COLUMNS,
+    )
+
+
+def valid_applications(raw: pd.DataFrame, problems: pd.Series, file: str) -> pd.DataFrame:
+    """The rows without problems, validated with the canonical dtypes (validate_application)."""
+    from scoring.data import validate_application
+
+    good = raw[problems.isna().to_numpy()]
+    if good.empty:
+        return good
+    return validate_application(good, file, with_target=False)
+
+
+def _top_reasons(
+    model: ScoringModel, X: np.ndarray, top: int, threads: int
+) -> dict[str, np.ndarray]:
+    """Top-K contributions per row by |SHAP|, ties by feature name (as top_contributions)."""
+    shap = model.contributions(X, threads=threads)[:, :-1]
+    names = np.array(model.feature_names, dtype=object)
+    ranks = np.broadcast_to(np.argsort(np.argsort(names.astype(str))), shap.shape)
+    order = np.lexsort((ranks, -np.abs(shap)), axis=1)[:, :top]
+    rows = np.arange(len(X))[:, None]
+    out: dict[str, np.ndarray] = {}
+    for k in range(min(top, shap.shape[1])):
+        index = order[:, k]
+        out[f"reason_{k + 1}_feature"] = names[index].astype(str)
+        out[f"reason_{k + 1}_value"] = X[rows[:, 0], index]
+        out[f"reason_{k + 1}_shap"] = shap[rows[:, 0], index]
+    return out
+
+
+def score_applications(
+    model: ScoringModel,
+    applications: pd.DataFrame,
+    aggregates: pd.DataFrame | None,
+    explain_top: int = 0,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Scores (and top-K reasons) of validated application rows: the one feature path and the
+    one decision rule, as the API and the CLI's ``score``."""
+    columns = output_columns(explain_top)
+    if applications.empty:
+        return _empty_scores(columns)
+    if aggregates is None:
+        aggregates = model.builder.aggregates({})
+    features = model.builder.transform(applications, aggregates=aggregates)
+    X = features.to_numpy(dtype="float64")
+    probability = model.predict_proba(X, threads=threads)
+    counts = missing_key_counts(X, model.feature_names, model.policy)
+    verdicts = decide_all(probability, model.threshold, model.policy, counts)
+    data: dict[str, object] = {
+        ID: features.index.to_numpy(dtype="int64"),
+        "probability": probability,
+        "decision": verdicts.decision.astype(str),
+        "decision_reason": verdicts.reason.astype(str),
+        "model_version": model.version,
+    }
+    if explain_top:
+        data.update(_top_reasons(model, X, explain_top, threads))
+    return pd.DataFrame(data).reindex(columns=columns)
+
+
+def _empty_scores(columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    for column in columns:
+        if column == ID:
+            frame[column] = frame[column].astype("int64")
+        elif column == "probability" or column.endswith(("_value", "_shap")):
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def score_raw(
+    model: ScoringModel,
+    raw: pd.DataFrame,
+    aggregates: pd.DataFrame | None,
+    file: str,
+    explain_top: int = 0,
+    threads: int = 1,
+    duplicated: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw application rows -> (scores, rejects). Both engines call this on each chunk."""
+    problems = row_problems(raw, duplicated)
+    valid = valid_applications(raw, problems, file)
+    scores = score_applications(model, valid, aggregates, explain_top, threads)
+    return scores, rejects_frame(raw, problems)
+
+
+# --- the pandas engine -----------------------------------------------------------------------
+
+
+def iter_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """Application rows in chunks of at most `rows`, CSV or Parquet, parsed as read_table does."""
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                yield batch.to_pandas()
+        else:
+            yield from pd.read_csv(path, chunksize=rows, low_memory=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataValidationError(
+            str(path), None, f"cannot be read ({type(exc).__name__})"
+        ) from exc
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows of a Parquet file from its footer (a CSV's count is unknown without reading it)."""
+    if path.name.lower().endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return None
+
+
+def aux_aggregates(model: ScoringModel, source: BatchInput) -> pd.DataFrame:
+    """Per-client aggregates of the auxiliary tables beside the applications (once per run)."""
+    from scoring.data import validate_auxiliary
+
+    tables = {
+        table: validate_auxiliary(read_table(path), table, str(path))
+        for table, path in source.aux.items()
+    }
+    return model.builder.aggregates(tables)
+
+
+def prepare_out(out: Path) -> None:
+    """A fresh output folder: an earlier run's parts must not mix with this run's."""
+    if out.exists() and not out.is_dir():
+        raise DataValidationError(str(out), None, "--out must be a folder")
+    for sub in (SCORES_DIR, REJECTS_DIR):
+        if (out / sub).exists():
+            shutil.rmtree(out / sub)
+        (out / sub).mkdir(parents=True)
+
+
+def run_pandas(
+    bundle: Path, input_path: Path, out: Path, options: BatchOptions | None = None
+) -> BatchSummary:
+    """Score a portfolio chunk by chunk into ``out/scores`` and ``out/rejects`` (part files)."""
+    options = options or BatchOptions()
+    from tqdm import tqdm
+
+    model = ScoringModel.load(bundle)
+    source = BatchInput.find(input_path)
+    file = str(source.applications)
+    chunks = iter_chunks(source.applications, options.chunk_rows)
+    first = next(chunks, None)
+    if first is None:
+        raise DataValidationError(file, None, "the file has no rows")
+    check_columns(list(first.columns), file)
+    aggregates = aux_aggregates(model, source)
+    prepare_out(out)
+    seen = np.empty(0, dtype="int64")
+    scored = refused = rejected = 0
+    with tqdm(
+        total=count_rows(source.applications),
+        desc="batch (rows)",
+        unit="row",
+        disable=not options.progress,
+        file=sys.stderr,
+    ) as bar:
+        for part, raw in enumerate(_chain(first, chunks)):
+            ids = pd.to_numeric(raw[ID], errors="coerce").to_numpy(dtype="float64")
+            earlier = np.isin(ids, seen)
+            scores, rejects = score_raw(
+                model, raw, aggregates, file, options.explain_top, options.threads, earlier
+            )
+            usable = np.isfinite(ids) & (ids == np.floor(ids))
+            seen = np.union1d(seen, ids[usable].astype("int64"))
+            scores.to_parquet(out / SCORES_DIR / f"part-{part:05d}.parquet", index=False)
+            if len(rejects):
+                rejects.to_parquet(out / REJECTS_DIR / f"part-{part:05d}.parquet", index=False)
+            scored += len(scores)
+            refused += int((scores["decision"] == "refuse").sum())
+            rejected += len(rejects)
+            bar.update(len(raw))
+    return BatchSummary(scored, refused, rejected, out / SCORES_DIR, out / REJECTS_DIR)
+
+
+def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield first
+    yield from rest

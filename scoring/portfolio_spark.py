@@ -1,0 +1,308 @@
+"""The Spark engine of portfolio batch scoring (``python -m scoring batch --engine spark``).
+
+The same row logic as the pandas engine (scoring/portfolio.py: one feature path, one decision
+rule), run by PySpark so that it scales past one machine and runs unchanged on Databricks,
+Synapse or HDInsight (docs/batch.md):
+
+- the bundle is read once on the driver, packed as bytes and broadcast: each executor receives
+  it once and each Python worker loads it once (then reuses it for every batch);
+- the auxiliary tables are read by Spark; bureau_balance gets its SK_ID_CURR by a join with
+  bureau; each table is grouped into hash buckets of clients (a bucket holds every row of its
+  clients) and aggregated there by the core's own aggregators (scoring/aggregates.py), and the
+  per-client aggregates are joined to the applications in Spark, never in the driver;
+- repeated SK_ID_CURR are found with a window (the first row in input order is scored);
+- applications are scored by ``mapInPandas`` in Arrow batches; the result is written as Parquet
+  part files, rejects apart, with no collect to the driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from scoring.aggregates import AGGREGATORS
+from scoring.errors import DataValidationError
+from scoring.model import ScoringModel
+from scoring.portfolio import (
+    REJECTS_DIR,
+    SCORES_DIR,
+    BatchInput,
+    BatchOptions,
+    BatchSummary,
+    check_columns,
+    output_columns,
+    score_raw,
+)
+from scoring.schema import ID
+
+if TYPE_CHECKING:
+    from pyspark.broadcast import Broadcast
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+KEY = "_key"  # the client id as a long, the join key of the aggregates
+ROW = "_row"  # input order, to keep the first of repeated ids
+DUPLICATE = "_dup"
+BUCKET = "_bucket"
+_REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
+LOCAL_SHUFFLE_PARTITIONS = 8
+
+_models: dict[str, ScoringModel] = {}  # per Python worker: bundle digest -> loaded bundle
+
+
+def bundle_bytes(bundle: Path) -> bytes:
+    """The bundle folder as an in-memory tar (what the broadcast ships)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(Path(bundle).iterdir()):
+            if path.is_file():
+                tar.add(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def model_of(payload: Broadcast[bytes], key: str) -> ScoringModel:
+    """The bundle on a worker: unpacked and loaded (checksums verified) once per process;
+    `key` is the digest of the packed bundle."""
+    if key not in _models:
+        folder = Path(tempfile.mkdtemp(prefix="scoring-bundle-"))
+        with tarfile.open(fileobj=io.BytesIO(payload.value), mode="r") as tar:
+            tar.extractall(folder, filter="data")
+        _models[key] = ScoringModel.load(folder)
+    return _models[key]
+
+
+def session(master: str | None) -> SparkSession:
+    """The active session (Databricks, Synapse), or a new one on `master` (e.g. local[2])."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("scoring-batch")
+    if master and master.startswith("local"):
+        # local workers run this interpreter (its virtualenv has the core); a cluster sets its own
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if master:
+        builder = builder.master(master)
+        if master.startswith("local"):
+            builder = (
+                builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+            )
+    return builder.getOrCreate()
+
+
+def read(spark: SparkSession, path: Path | str) -> DataFrame:
+    text = str(path)
+    if text.lower().endswith(".parquet") or Path(text).is_dir():
+        return spark.read.parquet(text)
+    # every CSV column as text: the row checks parse numbers and reject what does not parse
+    return spark.read.option("header", True).option("inferSchema", False).csv(text)
+
+
+def _aggregate_schema(table: str) -> StructType:
+    from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+    columns = AGGREGATORS[table](None, {}).columns
+    return StructType(
+        [StructField(KEY, LongType()), *(StructField(c, DoubleType()) for c in columns)]
+    )
+
+
+def _finish(result: pd.DataFrame) -> pd.DataFrame:
+    frame = result.reset_index().rename(columns={ID: KEY})
+    frame[KEY] = frame[KEY].astype("int64")
+    return frame
+
+
+def _single(table: str) -> Any:
+    def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+        from scoring.data import validate_auxiliary
+
+        rows = validate_auxiliary(frame.drop(columns=[BUCKET]), table, table)
+        return _finish(AGGREGATORS[table](rows, {table: rows}))
+
+    return aggregate
+
+
+def _bureau(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
+    from scoring.data import validate_auxiliary
+
+    if bureau.empty:
+        return _finish(AGGREGATORS["bureau"](None, {}))
+    rows = validate_auxiliary(bureau.drop(columns=[BUCKET]), "bureau", "bureau")
+    tables = {"bureau": rows}
+    if not balance.empty:
+        balance = balance.drop(columns=[BUCKET, ID], errors="ignore")
+        tables["bureau_balance"] = validate_auxiliary(balance, "bureau_balance", "bureau_balance")
+    return _finish(AGGREGATORS["bureau"](rows, tables))
+
+
+def aggregates(
+    spark: SparkSession, model: ScoringModel, source: BatchInput, buckets: int
+) -> list[DataFrame]:
+    """Per-client aggregates of each auxiliary table the model uses, computed in Spark."""
+    from pyspark.sql import functions as sf
+
+    def bucketed(frame: DataFrame) -> DataFrame:
+        return frame.withColumn(
+            BUCKET, sf.pmod(sf.hash(sf.col(ID).try_cast("long")), sf.lit(buckets))
+        )
+
+    frames = []
+    for table in model.builder.aux_tables:
+        if table not in source.aux:
+            continue  # absent: missing values, as in the pandas engine
+        rows = bucketed(read(spark, source.aux[table]))
+        if table == "bureau" and "bureau_balance" in source.aux:
+            # a read of its own: joining `rows` with itself would be an ambiguous self-join
+            owners = (
+                read(spark, source.aux["bureau"])
+                .select(
+                    sf.col("SK_ID_BUREAU").try_cast("long").alias("SK_ID_BUREAU"),
+                    sf.col(ID).try_cast("long").alias(ID),
+                )
+                .dropDuplicates(["SK_ID_BUREAU"])
+            )
+            balance = bucketed(
+                read(spark, source.aux["bureau_balance"]).join(owners, "SK_ID_BUREAU")
+            )
+            grouped = (
+                rows.groupBy(BUCKET)
+                .cogroup(balance.groupBy(BUCKET))
+                .applyInPandas(_bureau, _aggregate_schema(table))
+            )
+        else:
+            grouped = rows.groupBy(BUCKET).applyInPandas(_single(table), _aggregate_schema(table))
+        frames.append(grouped)
+    return frames
+
+
+def _result_schema(explain_top: int) -> StructType:
+    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+    def kind(column: str) -> Any:
+        if column == ID:
+            return LongType()
+        if column == "probability" or column.endswith(("_value", "_shap")):
+            return DoubleType()
+        return StringType()
+
+    fields = [StructField(c, kind(c)) for c in output_columns(explain_top)]
+    fields += [StructField(c, StringType()) for c in (_REJECT_ID, _REJECT_REASON, _REJECT_ROW)]
+    return StructType(fields)
+
+
+def _scorer(
+    payload: Broadcast[bytes], key: str, app_columns: list[str], file: str, explain_top: int
+) -> Any:
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = model_of(payload, key)
+        columns = output_columns(explain_top)
+        for batch in batches:
+            history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
+            aggregates = None
+            if history:
+                known = batch[batch[KEY].notna()]
+                aggregates = known.set_index(known[KEY].astype("int64").rename(ID))[history]
+                aggregates = aggregates[~aggregates.index.duplicated()].astype("float64")
+            scores, rejects = score_raw(
+                model,
+                batch[app_columns].reset_index(drop=True),
+                aggregates,
+                file,
+                explain_top,
+                threads=1,
+                duplicated=batch[DUPLICATE].fillna(False).to_numpy(dtype=bool),
+            )
+            rejected = pd.DataFrame(
+                {
+                    _REJECT_ID: rejects[ID].to_numpy(),
+                    _REJECT_REASON: rejects["reason"].to_numpy(),
+                    _REJECT_ROW: rejects["row"].to_numpy(),
+                }
+            )
+            scores = scores.assign(**{_REJECT_ID: None, _REJECT_REASON: None, _REJECT_ROW: None})
+            yield pd.concat(
+                [scores, rejected.reindex(columns=[*columns, *rejected.columns])],
+                ignore_index=True,
+            ).astype({ID: "Int64"})
+
+    return score
+
+
+def run_spark(
+    bundle: Path,
+    input_path: Path,
+    out: Path,
+    options: BatchOptions | None = None,
+    master: str | None = None,
+) -> BatchSummary:
+    """Score a portfolio with Spark into ``out/scores`` and ``out/rejects`` (Parquet datasets)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as sf
+
+    options = options or BatchOptions()
+    model = ScoringModel.load(bundle)  # fails here, on the driver, for a bad bundle
+    source = BatchInput.find(input_path)
+    file = str(source.applications)
+    if out.exists() and not out.is_dir():
+        raise DataValidationError(str(out), None, "--out must be a folder")
+    spark = session(master)
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(options.chunk_rows))
+    packed = bundle_bytes(bundle)
+    payload = spark.sparkContext.broadcast(packed)
+    digest = hashlib.sha256(packed).hexdigest()
+    apps = read(spark, source.applications)
+    app_columns = list(apps.columns)
+    check_columns(app_columns, file)
+    key = sf.col(ID).try_cast("double")
+    first = Window.partitionBy(key).orderBy(ROW)
+    apps = (
+        apps.withColumn(ROW, sf.monotonically_increasing_id())
+        .withColumn(DUPLICATE, key.isNotNull() & (sf.row_number().over(first) > 1))
+        .withColumn(KEY, key.try_cast("long"))
+    )
+    buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
+    for history in aggregates(spark, model, source, buckets):
+        apps = apps.join(history, KEY, "left")
+    result = apps.mapInPandas(
+        _scorer(payload, digest, app_columns, file, options.explain_top),
+        _result_schema(options.explain_top),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        scores = result.filter(sf.col(_REJECT_REASON).isNull()).select(
+            *output_columns(options.explain_top)
+        )
+        rejects = result.filter(sf.col(_REJECT_REASON).isNotNull()).select(
+            sf.col(_REJECT_ID).alias(ID),
+            sf.col(_REJECT_REASON).alias("reason"),
+            sf.col(_REJECT_ROW).alias("row"),
+        )
+        scores.write.mode("overwrite").parquet(str(out / SCORES_DIR))
+        rejects.write.mode("overwrite").parquet(str(out / REJECTS_DIR))
+        counts = result.agg(
+            sf.sum(sf.col(_REJECT_REASON).isNull().cast("long")).alias("scored"),
+            sf.sum((sf.col("decision") == "refuse").cast("long")).alias("refused"),
+            sf.sum(sf.col(_REJECT_REASON).isNotNull().cast("long")).alias("rejected"),
+        ).first()
+    finally:
+        result.unpersist()
+        payload.unpersist()
+    assert counts is not None  # an aggregate always has one row  # nosec B101
+    return BatchSummary(
+        int(counts["scored"] or 0),
+        int(counts["refused"] or 0),
+        int(counts["rejected"] or 0),
+        out / SCORES_DIR,
+        out / REJECTS_DIR,
+    )

@@ -1,0 +1,148 @@
+"""Portfolio batch scoring (python -m scoring batch): the pandas engine and the Spark engine give
+every client the score, decision and reasons of the API's path, and reject bad rows by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring.cli import main
+from scoring.clients import ClientBase
+from scoring.errors import DataValidationError
+from scoring.model import ScoringModel
+from scoring.portfolio import BatchOptions, output_columns, run_pandas
+from scoring.reasons import top_contributions
+from scoring.schema import ID
+
+TOP = 3
+
+
+def _expected(model: ScoringModel, base: ClientBase) -> pd.DataFrame:
+    """What the API serves for each client: ClientBase features, one row at a time."""
+    features = base.features()
+    rows = []
+    for cid, x in zip(features.index, features.to_numpy(dtype="float64"), strict=True):
+        explanation = model.explain(x)
+        score = model.score(x)
+        top, _, _ = top_contributions(explanation, model, TOP)
+        rows.append(
+            {
+                ID: int(cid),
+                "probability": score.probability,
+                "decision": score.decision,
+                "decision_reason": score.decision_reason,
+                **{f"reason_{k + 1}_feature": c.feature for k, c in enumerate(top)},
+                **{f"reason_{k + 1}_shap": c.shap for k, c in enumerate(top)},
+            }
+        )
+    return pd.DataFrame(rows).set_index(ID)
+
+
+def _assert_same(out: Path, expected: pd.DataFrame, model: ScoringModel) -> None:
+    got = pd.read_parquet(out / "scores").set_index(ID)
+    assert list(got.reset_index().columns) == output_columns(TOP)
+    assert sorted(got.index) == sorted(expected.index)
+    got = got.loc[expected.index]
+    np.testing.assert_allclose(got["probability"], expected["probability"], rtol=0, atol=1e-9)
+    assert (got["decision"] == expected["decision"]).all()
+    assert (got["decision_reason"] == expected["decision_reason"]).all()
+    assert (got["model_version"] == model.version).all()
+    for k in range(1, TOP + 1):
+        assert (got[f"reason_{k}_feature"] == expected[f"reason_{k}_feature"]).all()
+        np.testing.assert_allclose(
+            got[f"reason_{k}_shap"], expected[f"reason_{k}_shap"], rtol=0, atol=1e-9
+        )
+
+
+@pytest.fixture(scope="module")
+def expected(model: ScoringModel, client_base: ClientBase) -> pd.DataFrame:
+    assert client_base.tables, "the demo clients must come with auxiliary tables"
+    return _expected(model, client_base)
+
+
+def _bad_rows(demo_clients: Path) -> pd.DataFrame:
+    """Demo applications with one bad id, one repeated id and one text amount."""
+    raw = pd.read_parquet(demo_clients).head(40).astype({"AMT_INCOME_TOTAL": object})
+    raw[ID] = raw[ID].astype(object)
+    raw.loc[3, ID] = "abc"
+    raw.loc[7, ID] = raw.loc[5, ID]
+    raw.loc[9, "AMT_INCOME_TOTAL"] = "lots"
+    return raw
+
+
+def _assert_rejects(out: Path, raw: pd.DataFrame) -> None:
+    rejects = pd.read_parquet(out / "rejects")
+    scores = pd.read_parquet(out / "scores")
+    assert len(scores) + len(rejects) == len(raw)  # none dropped silently
+    by_reason = dict(zip(rejects["reason"], rejects[ID], strict=True))
+    assert by_reason["SK_ID_CURR: missing or not an integer"] == "abc"
+    assert by_reason["SK_ID_CURR: duplicated id (its first row is scored)"] == str(raw.loc[7, ID])
+    assert by_reason["AMT_INCOME_TOTAL: expected a number, got 'lots'"] == str(raw.loc[9, ID])
+    assert len(rejects) == 3
+    row = json.loads(rejects.set_index(ID).loc["abc", "row"])
+    # as given: a number from pandas, the text of the cell from Spark's CSV reader
+    assert float(row["AMT_CREDIT"]) == pytest.approx(float(raw.loc[3, "AMT_CREDIT"]))
+    assert int(raw.loc[5, ID]) in set(scores[ID])  # the first of the repeated id is scored
+
+
+def test_pandas_engine_equals_the_api_path(
+    demo_bundle: Path,
+    demo_clients_folder: Path,
+    model: ScoringModel,
+    expected: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
+    options = BatchOptions(explain_top=TOP, chunk_rows=97, progress=False)  # many chunks
+    summary = run_pandas(demo_bundle, demo_clients_folder, tmp_path / "out", options)
+    assert (summary.scored, summary.rejected) == (len(expected), 0)
+    assert summary.refused == int((expected["decision"] == "refuse").sum())
+    assert len(list((tmp_path / "out" / "scores").glob("part-*.parquet"))) > 1
+    _assert_same(tmp_path / "out", expected, model)
+
+
+def test_pandas_engine_rejects_bad_rows_with_the_reason(
+    demo_bundle: Path, demo_clients: Path, tmp_path: Path
+) -> None:
+    raw = _bad_rows(demo_clients)
+    raw.to_csv(tmp_path / "applications.csv", index=False)
+    code = main(["batch", "--bundle", str(demo_bundle), "--input",
+                 str(tmp_path / "applications.csv"), "--out", str(tmp_path / "out"),
+                 "--chunk-rows", "6", "--quiet"])  # fmt: skip
+    assert code == 0
+    _assert_rejects(tmp_path / "out", raw)
+
+
+def test_a_missing_column_stops_the_run_before_any_write(
+    demo_bundle: Path, demo_clients: Path, tmp_path: Path
+) -> None:
+    raw = pd.read_parquet(demo_clients).head(5).drop(columns=["AMT_CREDIT"])
+    raw.to_parquet(tmp_path / "applications.parquet", index=False)
+    with pytest.raises(DataValidationError, match="AMT_CREDIT"):
+        run_pandas(demo_bundle, tmp_path / "applications.parquet", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_spark_engine_equals_the_api_path_and_rejects_bad_rows(
+    demo_bundle: Path,
+    demo_clients_folder: Path,
+    demo_clients: Path,
+    model: ScoringModel,
+    expected: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("pyspark")
+    from scoring.portfolio_spark import run_spark
+
+    options = BatchOptions(explain_top=TOP, chunk_rows=128, progress=False)
+    summary = run_spark(demo_bundle, demo_clients_folder, tmp_path / "out", options, "local[2]")
+    assert (summary.scored, summary.rejected) == (len(expected), 0)
+    _assert_same(tmp_path / "out", expected, model)
+    raw = _bad_rows(demo_clients)
+    raw.to_csv(tmp_path / "applications.csv", index=False)  # Spark reads CSV cells as text
+    run_spark(demo_bundle, tmp_path / "applications.csv", tmp_path / "bad", options, "local[2]")
+    _assert_rejects(tmp_path / "bad", raw)
