@@ -62,9 +62,10 @@ def _get(url: str, timeout: float = 5) -> tuple[int, bytes]:
 
 def _mapped(pid: int, cache: Path) -> bool:
     try:
-        return f"{cache}" in Path(f"/proc/{pid}/maps").read_text() and "shap.npy" in Path(
-            f"/proc/{pid}/maps"
-        ).read_text()
+        return (
+            f"{cache}" in Path(f"/proc/{pid}/maps").read_text()
+            and "shap.npy" in Path(f"/proc/{pid}/maps").read_text()
+        )
     except OSError:
         return False
 
