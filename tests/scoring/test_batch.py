@@ -180,7 +180,8 @@ def test_concurrent_processes_compute_once(
     """Two processes asking at once: one computes under the lock, the other maps its result."""
     import multiprocessing
 
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: a forked child of a process that ran LightGBM's OpenMP threads hangs
+    context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
         counts = pool.starmap(_score_counting, [(model, clients_features, tmp_path)] * 2)
     assert sorted(counts) == [0, 1]
