@@ -1,6 +1,10 @@
 """The new clients held in memory: raw records, model-ready features (computed once, in one
 vectorised transform through the core's `ClientBase`, auxiliary tables included) and, once the
-background fill is done, their scores and SHAP values."""
+background fill is done, their scores and SHAP values.
+
+Once the batch cache is attached, the feature matrix, the scores and the SHAP values are the
+cache's read-only memory maps (``scoring.batch``): every API worker on the machine reads the
+same pages, and the worker's own copy of the features is dropped."""
 
 from __future__ import annotations
 
@@ -119,10 +123,21 @@ class ClientStore:
 
     # -- batch cache -----------------------------------------------------------------------
     def attach(self, batch: BatchScores) -> None:
-        """Install the precomputed scores; rows are re-mapped to this store's order once."""
-        position = {int(i): n for n, i in enumerate(batch.ids)}
-        rows = np.array([position.get(int(i), -1) for i in self.ids], dtype=np.int64)
+        """Install the precomputed scores; rows are re-mapped to this store's order once.
+
+        When the cache holds this store's feature matrix in the same order (it does when it was
+        built from it), the store serves features from the cache's shared map and frees its own
+        copy: the values are the same numbers, bit for bit."""
+        rows = batch.rows_of(self.ids)
         self._bodies = {}
+        features = batch.features
+        if (
+            features is not None
+            and features.shape == self.features.shape
+            and np.array_equal(rows, np.arange(len(self.ids)))
+            and np.array_equal(features, self.features, equal_nan=True)
+        ):
+            self.features = features
         self._batch_rows = rows
         self.batch = batch
 

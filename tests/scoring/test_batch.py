@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -46,7 +47,7 @@ def test_second_call_is_a_lookup(
     progress: list[int] = []
     first = score_clients(model, clients_features, tmp_path, progress=progress.append)
     assert sum(progress) == len(clients_features)
-    assert [p.name for p in tmp_path.iterdir()] == [
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [
         cache_path(tmp_path, model, clients_features).name
     ]
     monkeypatch.setattr(scoring.batch, "compute", _refuse)
@@ -79,7 +80,7 @@ def test_changed_data_is_recomputed(
     subset = clients_features.iloc[:10]
     scores = score_clients(model, subset, tmp_path)
     assert len(scores.ids) == 10
-    assert len(list(tmp_path.glob("scores-*.npz"))) == 2
+    assert len([p for p in tmp_path.glob("scores-*") if p.is_dir()]) == 2
 
 
 def test_unreadable_cache_is_recomputed(
@@ -93,6 +94,119 @@ def test_unreadable_cache_is_recomputed(
     assert load(path) is not None
 
 
+def _good_cache(model: ScoringModel, features: pd.DataFrame, tmp_path: Path) -> Path:
+    score_clients(model, features, tmp_path)
+    return cache_path(tmp_path, model, features)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "no-meta",  # crashed before the last write
+        "short-array",  # a truncated array file
+        "wrong-shape",  # meta and arrays disagree
+        "old-format",
+    ],
+)
+def test_torn_or_stale_cache_folder_is_rebuilt(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path, damage: str
+) -> None:
+    path = _good_cache(model, clients_features, tmp_path)
+    reference = load(path)
+    assert reference is not None
+    expected = np.array(reference.shap)
+    del reference
+    meta = json.loads((path / "meta.json").read_text())
+    if damage == "no-meta":
+        (path / "meta.json").unlink()
+    elif damage == "short-array":
+        data = (path / "shap.npy").read_bytes()
+        (path / "shap.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "wrong-shape":
+        meta["shapes"]["shap"] = [1, 1]
+        (path / "meta.json").write_text(json.dumps(meta))
+    else:
+        meta["format"] = 1
+        (path / "meta.json").write_text(json.dumps(meta))
+    assert load(path) is None
+    rebuilt = score_clients(model, clients_features, tmp_path)
+    assert rebuilt.shared
+    np.testing.assert_array_equal(rebuilt.shap, expected)
+    assert load(path) is not None
+
+
+def test_cache_is_memory_mapped_from_the_file(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    """What makes workers share one copy: the arrays are file-backed maps, not heap copies."""
+    path = _good_cache(model, clients_features, tmp_path)
+    scores = load(path)
+    assert scores is not None
+    assert scores.shared
+    for array in (scores.ids, scores.probability, scores.shap, scores.features):
+        assert isinstance(array, np.memmap)
+        assert not array.flags.writeable
+    float(scores.shap[-1, -1])  # touch a page
+    maps = Path("/proc/self/maps").read_text()
+    assert str((path / "shap.npy").resolve()) in maps
+    assert str((path / "features.npy").resolve()) in maps
+    with pytest.raises(ValueError, match="read-only"):
+        scores.shap[0, 0] = 1.0  # read-only: a worker cannot corrupt the others' view
+
+
+def test_mapped_cache_has_the_computed_values(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    computed = compute(model, clients_features)
+    mapped = score_clients(model, clients_features, tmp_path)
+    assert mapped.shared
+    assert not isinstance(computed.shap, np.memmap)
+    np.testing.assert_array_equal(mapped.ids, computed.ids)
+    np.testing.assert_array_equal(mapped.probability, computed.probability)
+    np.testing.assert_array_equal(mapped.shap, computed.shap)
+    assert computed.features is not None
+    assert mapped.features is not None
+    np.testing.assert_array_equal(mapped.features, computed.features)
+    assert mapped.base_value == computed.base_value
+    for row in (0, len(computed.ids) // 2, len(computed.ids) - 1):
+        assert mapped.index_of(int(computed.ids[row])) == row
+    rows = mapped.rows_of(np.array([computed.ids[3], -5, computed.ids[0]], dtype=np.int64))
+    assert rows.tolist() == [3, -1, 0]
+
+
+def test_concurrent_processes_compute_once(
+    model: ScoringModel, clients_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Two processes asking at once: one computes under the lock, the other maps its result."""
+    import multiprocessing
+
+    # spawn, not fork: a forked child of a process that ran LightGBM's OpenMP threads hangs
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        counts = pool.starmap(_score_counting, [(model, clients_features, tmp_path)] * 2)
+    assert sorted(counts) == [0, 1]
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [
+        cache_path(tmp_path, model, clients_features).name
+    ]
+
+
+def _score_counting(model: ScoringModel, features: pd.DataFrame, cache: Path) -> int:
+    calls: list[int] = []
+    original = scoring.batch.compute
+
+    def counting(*args: Any, **kwargs: Any) -> BatchScores:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    scoring.batch.compute = counting  # type: ignore[assignment]
+    try:
+        scores = score_clients(model, features, cache, threads=1)
+    finally:
+        scoring.batch.compute = original  # type: ignore[assignment]
+    assert scores.shared
+    return len(calls)
+
+
 def test_save_load_round_trip_leaves_no_temporary(tmp_path: Path) -> None:
     scores = BatchScores(
         ids=np.array([3, 1], dtype="int64"),
@@ -100,14 +214,17 @@ def test_save_load_round_trip_leaves_no_temporary(tmp_path: Path) -> None:
         shap=np.array([[0.1, -0.2], [0.3, 0.0]]),
         base_value=-2.5,
     )
-    path = tmp_path / "cache" / "scores-x.npz"
+    path = tmp_path / "cache" / "scores-x"
     save(scores, path)
     loaded = load(path)
     assert loaded is not None
     np.testing.assert_array_equal(loaded.shap, scores.shap)
+    assert loaded.features is None
     assert loaded.base_value == -2.5
     assert loaded.index_of(1) == 1
-    assert [p.name for p in path.parent.iterdir()] == ["scores-x.npz"]
+    assert loaded.index_of(3) == 0
+    assert loaded.index_of(2) is None
+    assert [p.name for p in path.parent.iterdir()] == ["scores-x"]
 
 
 def test_empty_client_set(model: ScoringModel, clients_features: pd.DataFrame) -> None:
