@@ -60,7 +60,7 @@ class BatchScores:
         at = np.searchsorted(self._sorted, ids)
         at = np.minimum(at, len(self._sorted) - 1)
         found = self._sorted[at] == ids
-        assert self._order is not None  # nosec B101 - set in __post_init__
+        assert self._order is not None  # set in __post_init__; narrows  # nosec B101
         return np.where(found, self._order[at], -1).astype(np.int64)
 
     @property
