@@ -80,20 +80,51 @@ def audit_table(name: str, metadata: MetaData) -> Table:
     )
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """Bounds of every call to the audit database (Settings.db_*)."""
+
+    connect_s: int = 2
+    pool_s: float = 2.0
+    statement_ms: int = 1000
+    lock_ms: int = 500
+    busy_s: float = 1.0
+
+    def postgres_options(self) -> str:
+        """libpq `options`: server-side bounds of each statement (COMMIT included), each lock
+        wait and each transaction left idle, set when the connection opens."""
+        return (
+            f"-c statement_timeout={self.statement_ms} -c lock_timeout={self.lock_ms} "
+            f"-c idle_in_transaction_session_timeout={max(self.statement_ms * 5, 5000)}"
+        )
+
+
+def make_engine(url: str, timeouts: DatabaseTimeouts | None = None) -> Engine:
+    bounds = timeouts or DatabaseTimeouts()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": bounds.busy_s}
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA busy_timeout={int(bounds.busy_s * 1000)}")
             cur.close()
 
         return engine
-    connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        connect_args = {"connect_timeout": bounds.connect_s, "options": bounds.postgres_options()}
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=2,
+        pool_timeout=bounds.pool_s,
+        connect_args=connect_args,
+    )
 
 
 Done = Callable[[BaseException | None], None]
@@ -103,14 +134,16 @@ _STOP = object()
 class AuditLog:
     """Owns the engine, the table and the writer thread."""
 
-    def __init__(self, url: str, table: str = "decision_audit") -> None:
+    def __init__(
+        self, url: str, table: str = "decision_audit", timeouts: DatabaseTimeouts | None = None
+    ) -> None:
         if url.startswith("sqlite:///"):
             from pathlib import Path
 
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, timeouts)
         self.metadata = MetaData()
         self.table = audit_table(table, self.metadata)
         self._queue: queue.Queue[Any] = queue.Queue()
