@@ -55,6 +55,8 @@ class AuditEntry:
     decision: str
     client_id: int | None = None
     input_hash: str | None = None
+    threshold: float | None = None
+    decision_reason: str | None = None
 
 
 def input_hash(payload: Any) -> str:
@@ -77,6 +79,9 @@ def audit_table(name: str, metadata: MetaData) -> Table:
         Column("model_version", String(64), nullable=False),
         Column("probability", Float, nullable=False),
         Column("decision", String(8), nullable=False),
+        # revision 0002 (api/migrations): NULL in rows written before it
+        Column("threshold", Float, nullable=True),
+        Column("decision_reason", String(32), nullable=True),
     )
 
 
@@ -174,7 +179,9 @@ class AuditLog:
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
-            self.metadata.create_all(self.engine)
+            from api.migrate import upgrade
+
+            upgrade(self.engine, self.table.name)
             self._schema_ready = True
 
     def ping(self) -> bool:
