@@ -97,7 +97,7 @@ def test_health_and_ready_are_ok_with_a_database_and_a_model(
         assert client.get("/health").json() == {"status": "ok"}
         body = client.get("/ready").json()
         assert body["status"] == "ready"
-        assert services_of(client.app).model_answers()  # type: ignore[arg-type]
+        assert services_of(client.app).model_answers()
 
 
 def test_sqlite_waits_at_most_the_busy_timeout() -> None:
