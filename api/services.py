@@ -15,6 +15,7 @@ import pandas as pd
 
 from api.audit import AuditLog, DatabaseTimeouts
 from api.auth import KeySource, load_keys
+from api.costly import CostClass, Gate, gates
 from api.observability import Metrics
 from api.ratelimit import RateLimiter, make_limiter
 from api.readiness import Probe
@@ -45,9 +46,11 @@ class Services:
     limiter: RateLimiter
     metrics: Metrics
     probe: Probe = field(init=False)
+    gates: dict[CostClass, Gate] = field(init=False)
     warmer: threading.Thread | None = field(default=None)
 
     def __post_init__(self) -> None:
+        self.gates = gates(self.settings.api_costly_concurrency)
         self.probe = Probe(
             {"database": self.audit.ping, "model": self.model_answers},
             timeout_s=self.settings.ready_probe_timeout_s,

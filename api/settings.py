@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     redis_breaker_cooldown_s: float = Field(default=5.0, gt=0)
     # Requests per minute and key; 0 disables limiting.
     api_rate_limit: int = Field(default=6000, ge=0)
+    # Expensive requests (counterfactual, on-the-fly explanation, batch) running at once per
+    # worker and per class; one more answers 503 with Retry-After (api/costly.py).
+    api_costly_concurrency: int = Field(default=2, ge=1, le=64)
     api_batch_max: int = Field(default=1000, ge=1)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Fill the batch cache (scores + SHAP of every stored client) in a background thread.

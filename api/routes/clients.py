@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash
-from api.deps import AuditDep, ModelDep, NeighborsDep, StoreDep, protected_router
+from api.costly import costly
+from api.deps import AuditDep, ModelDep, NeighborsDep, ServicesDep, StoreDep, protected_router
 from api.schemas import (
     GROUP_HELP,
     ClientFeatures,
@@ -85,6 +86,7 @@ async def client_score(
 )
 async def client_explanation(
     client_id: int,
+    services: ServicesDep,
     store: StoreDep,
     model: ModelDep,
     audit: AuditDep,
@@ -93,8 +95,9 @@ async def client_explanation(
     group: Annotated[bool, Query(description=GROUP_HELP)] = False,
 ) -> Explanation:
     expl = store.cached_explanation(model, client_id)
-    if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
-        expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
+    if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop, capped
+        with services.gates["explain"].slot():
+            expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
     await audit.decision(expl, client_id=client_id)
     return responses.explanation(expl, model, client_id, top, lang, group)
 
@@ -118,6 +121,7 @@ async def client_neighbors(
     "/{client_id}/counterfactual",
     responses=AUDITED,
     summary="The smallest change of actionable items that would turn a refusal into a grant",
+    dependencies=[Depends(costly("counterfactual"))],
 )
 async def client_counterfactual(
     client_id: int, store: StoreDep, model: ModelDep, audit: AuditDep, lang: Lang = "en"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash
+from api.costly import costly
 from api.deps import AuditDep, ModelDep, ServicesDep, StoreDep, protected_router
 from api.errors import PayloadTooLargeError
 from api.schemas import (
@@ -53,6 +55,7 @@ async def predict(body: PredictRequest, model: ModelDep, audit: AuditDep) -> Pre
         }
     },
     summary="Score up to API_BATCH_MAX model-ready records",
+    dependencies=[Depends(costly("batch"))],
 )
 async def predict_batch(
     body: BatchRequest, model: ModelDep, services: ServicesDep, audit: AuditDep
@@ -85,6 +88,7 @@ async def predict_batch(
     "/explain",
     responses={404: {"model": Message, "description": "unknown client"}},
     summary="Explain a record, or a stored client with what-if changes",
+    dependencies=[Depends(costly("explain"))],
 )
 async def explain(
     body: ExplainRequest, model: ModelDep, store: StoreDep, audit: AuditDep
