@@ -76,6 +76,8 @@ class AuditEntry:
     decision: str
     client_id: int | None = None
     input_hash: str | None = None
+    threshold: float | None = None
+    decision_reason: str | None = None
 
 
 def input_hash(payload: Any) -> str:
@@ -106,6 +108,9 @@ def audit_table(name: str, metadata: MetaData) -> Table:
         Column("model_version", String(64), nullable=False),
         Column("probability", Float, nullable=False),
         Column("decision", String(8), nullable=False),
+        # revision 0002 (api/migrations): NULL in rows written before it
+        Column("threshold", Float, nullable=True),
+        Column("decision_reason", String(32), nullable=True),
     )
 
 
@@ -133,12 +138,32 @@ def check_entry(entry: AuditEntry, limits: dict[str, int]) -> None:
         raise AuditRowError("audit row refused: probability is not a finite number")
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """Bounds of every call to the audit database (Settings.db_*)."""
+
+    connect_s: int = 2
+    pool_s: float = 2.0
+    statement_ms: int = 1000
+    lock_ms: int = 500
+    busy_s: float = 1.0
+
+    def postgres_options(self) -> str:
+        """libpq `options`: server-side bounds of each statement (COMMIT included), each lock
+        wait and each transaction left idle, set when the connection opens."""
+        return (
+            f"-c statement_timeout={self.statement_ms} -c lock_timeout={self.lock_ms} "
+            f"-c idle_in_transaction_session_timeout={max(self.statement_ms * 5, 5000)}"
+        )
+
+
+def make_engine(url: str, timeouts: DatabaseTimeouts | None = None) -> Engine:
+    bounds = timeouts or DatabaseTimeouts()
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            connect_args={"check_same_thread": False, "timeout": bounds.busy_s},
             # one connection shared by the writer thread and readers, else each thread would
             # get its own empty in-memory database
             **({"poolclass": StaticPool} if memory else {}),
@@ -151,11 +176,20 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             # no checkpoint inside a commit: the writer checkpoints when idle
             cur.execute("PRAGMA wal_autocheckpoint=0")
+            cur.execute(f"PRAGMA busy_timeout={int(bounds.busy_s * 1000)}")
             cur.close()
 
         return engine
-    connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        connect_args = {"connect_timeout": bounds.connect_s, "options": bounds.postgres_options()}
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=2,
+        pool_timeout=bounds.pool_s,
+        connect_args=connect_args,
+    )
 
 
 Done = Callable[[BaseException | None], None]
@@ -180,6 +214,7 @@ class AuditLog:
         self,
         url: str,
         table: str = "decision_audit",
+        timeouts: DatabaseTimeouts | None = None,
         *,
         wait_s: float = 1.0,
         queue_max: int = 10_000,
@@ -190,7 +225,7 @@ class AuditLog:
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, timeouts)
         self.metadata = MetaData()
         self.table = audit_table(table, self.metadata)
         self.limits = string_limits(self.table)
@@ -226,7 +261,9 @@ class AuditLog:
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
-            self.metadata.create_all(self.engine)
+            from api.migrate import upgrade
+
+            upgrade(self.engine, self.table.name)
             self._schema_ready = True
 
     def ping(self) -> bool:

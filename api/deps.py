@@ -34,6 +34,12 @@ class Scored(Protocol):
     @property
     def model_version(self) -> str: ...
 
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def decision_reason(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class Auditor:
@@ -56,6 +62,8 @@ class Auditor:
             decision=score.decision,
             client_id=client_id,
             input_hash=input_hash,
+            threshold=score.threshold,
+            decision_reason=score.decision_reason,
         )
 
     async def decision(

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
-from api.audit import AuditLog
+from api.audit import AuditLog, DatabaseTimeouts
 from api.auth import KeySource, load_keys
+from api.costly import CostClass, Gate, gates
 from api.observability import Metrics
 from api.ratelimit import RateLimiter, make_limiter
+from api.readiness import Probe
 from api.settings import Settings
 from api.store import ClientStore
 from scoring.batch import score_clients
@@ -46,13 +49,30 @@ class Services:
     audit: AuditLog
     limiter: RateLimiter
     metrics: Metrics
+    probe: Probe = field(init=False)
+    gates: dict[CostClass, Gate] = field(init=False)
     warmer: threading.Thread | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.gates = gates(self.settings.api_costly_concurrency)
+        self.probe = Probe(
+            {"database": self.audit.ping, "model": self.model_answers},
+            timeout_s=self.settings.ready_probe_timeout_s,
+            cache_s=self.settings.ready_cache_s,
+        )
+
+    def model_answers(self) -> bool:
+        """The loaded model still scores (a row of unknowns) to a probability."""
+        row = np.full((1, len(self.model.feature_names)), np.nan)
+        probability = float(self.model.predict_proba(row)[0])
+        return 0.0 <= probability <= 1.0
 
     @property
     def cache_state(self) -> Literal["warming", "ready"]:
         return "ready" if self.store.batch is not None else "warming"
 
     async def close(self) -> None:
+        self.probe.close()
         self.audit.stop()
         await self.limiter.close()
 
@@ -95,6 +115,7 @@ def build(settings: Settings, metrics: Metrics) -> Services:
     audit = AuditLog(
         settings.database_url,
         settings.audit_table,
+        database_timeouts(settings),
         wait_s=settings.audit_wait_s,
         queue_max=settings.audit_queue_max,
     )
@@ -120,6 +141,16 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         )
         services.warmer.start()
     return services
+
+
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect_s=settings.db_connect_timeout_s,
+        pool_s=settings.db_pool_timeout_s,
+        statement_ms=settings.db_statement_timeout_ms,
+        lock_ms=settings.db_lock_timeout_ms,
+        busy_s=settings.db_busy_timeout_s,
+    )
 
 
 def _fill_cache(services: Services) -> None:

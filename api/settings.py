@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     # wait for the audit writer, the next ones get 503 at once (api/audit.py).
     audit_wait_s: float = Field(default=1.0, gt=0, le=30)
     audit_queue_max: int = Field(default=10_000, ge=1)
+    # Bounds of every audit database call (api/audit.py make_engine): opening a connection,
+    # waiting for one from the pool, a statement or a commit on the server (PostgreSQL
+    # statement_timeout), waiting for a lock, staying idle inside a transaction; SQLite waits at
+    # most DB_BUSY_TIMEOUT_S for a writer's lock. A stalled server (no answer at all) is bounded
+    # by the caller's wait, not by these.
+    db_connect_timeout_s: int = Field(default=2, ge=1, le=30)
+    db_pool_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    db_statement_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
+    db_lock_timeout_ms: int = Field(default=500, ge=1, le=60_000)
+    db_busy_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    # /ready and /health probe the audit database and the model at most every READY_CACHE_S,
+    # each probe bounded by READY_PROBE_TIMEOUT_S (a stalled database answers 503 that fast).
+    ready_probe_timeout_s: float = Field(default=1.0, gt=0, le=10)
+    ready_cache_s: float = Field(default=2.0, ge=0, le=60)
     redis_url: str | None = None
     # Connect and socket timeout of every Redis call (a Redis in the region answers in ~1 ms; on
     # a starved CPU, 0.1 s gave false timeouts); after REDIS_BREAKER_FAILURES failures in a row
@@ -51,6 +65,9 @@ class Settings(BaseSettings):
     redis_breaker_cooldown_s: float = Field(default=5.0, gt=0)
     # Requests per minute and key; 0 disables limiting.
     api_rate_limit: int = Field(default=6000, ge=0)
+    # Expensive requests (counterfactual, on-the-fly explanation, batch) running at once per
+    # worker and per class; one more answers 503 with Retry-After (api/costly.py).
+    api_costly_concurrency: int = Field(default=2, ge=1, le=64)
     api_batch_max: int = Field(default=1000, ge=1)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # POST /v1/predict/batch only: API_BATCH_MAX full records (a record of ~800 features is

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash
+from api.costly import costly
 from api.deps import Ctx, protected_router
 from api.schemas import (
     GROUP_HELP,
@@ -94,8 +95,9 @@ async def client_explanation(
 ) -> Explanation:
     store, model, audit = ctx.store, ctx.model, ctx.auditor
     expl = store.cached_explanation(model, client_id)
-    if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop
-        expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
+    if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop, capped
+        with ctx.services.gates["explain"].slot():
+            expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
         await audit.decision(expl, client_id=client_id)
         return responses.explanation(expl, model, client_id, top, lang, group)
     cached = expl
@@ -126,6 +128,7 @@ async def client_neighbors(
     "/{client_id}/counterfactual",
     responses=AUDITED,
     summary="The smallest change of actionable items that would turn a refusal into a grant",
+    dependencies=[Depends(costly("counterfactual"))],
 )
 async def client_counterfactual(client_id: int, ctx: Ctx, lang: Lang = "en") -> Counterfactual:
     store, model, audit = ctx.store, ctx.model, ctx.auditor

@@ -6,11 +6,11 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, Response, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import NotReadyError
 from api.schemas import Health, Message, Ready
 from api.services import Services
 from api.settings import Settings
@@ -18,22 +18,45 @@ from api.settings import Settings
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness")
-async def health() -> Health:
+RETRY_AFTER_S = 2
+
+
+def unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
+
+
+@router.get(
+    "/health",
+    summary="Health (App Service's health check): 503 while a dependency of every decision "
+    "(audit database, model) is unreachable or stuck",
+    response_model=Health,
+    responses={503: {"model": Message}},
+)
+async def health(request: Request) -> Health | JSONResponse:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        return Health()  # starting: alive; /ready says when it can serve
+    probe = await services.probe.result()
+    if not probe.ok:
+        return unavailable(f"dependency failing: {probe.detail()}")
     return Health()
 
 
 @router.get(
     "/ready",
-    summary="Readiness: bundle and clients loaded, database reachable",
+    summary="Readiness: bundle and clients loaded, audit database and model answer",
+    response_model=Ready,
     responses={503: {"model": Message}},
 )
-async def ready(request: Request) -> Ready:
+async def ready(request: Request) -> Ready | JSONResponse:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
-        raise NotReadyError("the API is starting")
-    if not await run_in_threadpool(services.audit.ping):
-        raise NotReadyError("the audit database is unreachable")
+        return unavailable("the API is starting")
+    probe = await services.probe.result()
+    if not probe.ok:
+        return unavailable(f"not ready: {probe.detail()}")
     return Ready(
         model_version=services.model.version,
         clients=len(services.store),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash, input_hashes
+from api.costly import costly
 from api.deps import Ctx, protected_router
 from api.errors import PayloadTooLargeError
 from api.schemas import (
@@ -56,6 +58,7 @@ async def predict(body: PredictRequest, ctx: Ctx) -> Prediction:
         }
     },
     summary="Score up to API_BATCH_MAX model-ready records",
+    dependencies=[Depends(costly("batch"))],
 )
 async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
     model, services, audit = ctx.model, ctx.services, ctx.auditor
@@ -86,6 +89,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
     "/explain",
     responses={404: {"model": Message, "description": "unknown client"}},
     summary="Explain a record, or a stored client with what-if changes",
+    dependencies=[Depends(costly("explain"))],
 )
 async def explain(body: ExplainRequest, ctx: Ctx) -> Explanation:
     model, store, audit = ctx.model, ctx.store, ctx.auditor
