@@ -43,16 +43,16 @@ def test_a_truncated_file_is_named(
     bundle = copy(demo_bundle, tmp_path)
     data = (bundle / name).read_bytes()
     (bundle / name).write_bytes(data[: len(data) // 2])
-    assert f"{name} is corrupt" in start(base_settings, bundle)
+    assert f"{name} is truncated or extended" in start(base_settings, bundle)
 
 
 def test_a_file_of_another_bundle_is_refused(
     base_settings: Settings, demo_bundle: Path, tmp_path: Path
 ) -> None:
     bundle = copy(demo_bundle, tmp_path)
-    foreign = (bundle / MODEL_FILE).read_text().replace("learning_rate", "learning_rate ", 1)
-    (bundle / MODEL_FILE).write_text(foreign)
-    assert f"{MODEL_FILE} is corrupt" in start(base_settings, bundle)
+    foreign = (bundle / MODEL_FILE).read_text().replace("learning_rate", "learning_ratE", 1)
+    (bundle / MODEL_FILE).write_text(foreign)  # same size, other content
+    assert f"{MODEL_FILE} was modified (checksum mismatch)" in start(base_settings, bundle)
 
 
 def test_a_bundle_of_another_lightgbm_major_is_refused(

@@ -62,11 +62,12 @@ def check_audit(client: TestClient) -> None:
     assert all(r["decision"] in ("grant", "refuse", "refer") for r in rows)
     assert all(0 <= r["probability"] <= 1 for r in rows)
     assert all(r["threshold"] == pytest.approx(services.model.threshold) for r in rows)
-    assert all(
-        r["decision_reason"]
-        == ("at_or_above_threshold" if r["decision"] == "refuse" else "below_threshold")
-        for r in rows
-    )
+    reasons = {
+        "refuse": "at_or_above_threshold",
+        "grant": "below_threshold",
+        "refer": "missing_information",
+    }
+    assert all(r["decision_reason"] == reasons[r["decision"]] for r in rows)
     assert rows[0]["client_id"] == cid
     assert [r["request_id"] for r in rows] == [
         "req-0",
