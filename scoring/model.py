@@ -176,8 +176,8 @@ class ScoringModel:
                 )
             matrix[np.asarray(rows), np.asarray(cols)] = flat
         check = plausibility()
-        for features in records:
-            check.check_features(features)
+        for row in check.implausible_rows(matrix, self.feature_names):
+            check.check_features(records[int(row)])  # raises, naming the field
         names = np.asarray(self.feature_names, dtype=object)
         missing = [names[mask].tolist() for mask in np.isnan(matrix)]
         return matrix, missing

@@ -76,6 +76,34 @@ def test_model_features_are_checked_when_posted(model: ScoringModel) -> None:
         model.vector({"AMT_INCOME_TOTAL": -1.0})
 
 
+def test_the_batch_check_refuses_exactly_the_rows_one_record_at_a_time_refuses(
+    model: ScoringModel,
+) -> None:
+    names = model.feature_names
+    records: list[dict[str, float | None]] = [
+        {"AGE_YEARS": 40.0, "EMPLOYED_YEARS": 10.0},
+        {"AGE_YEARS": 150.0},  # out of range
+        {},
+        {"AGE_YEARS": 30.0, "EMPLOYED_YEARS": 25.0},  # employed before working age
+        {"AMT_INCOME_TOTAL": -1.0},  # out of range
+        {"EXT_SOURCE_2": None, "AGE_YEARS": 18.0},
+    ]
+    matrix = np.full((len(records), len(names)), np.nan)
+    for n, record in enumerate(records):
+        for name, value in record.items():
+            matrix[n, names.index(name)] = np.nan if value is None else value
+    refused = []
+    for n, record in enumerate(records):
+        try:
+            plausibility().check_features(record)
+        except ImplausibleValueError:
+            refused.append(n)
+    assert refused == [1, 3, 4]
+    assert plausibility().implausible_rows(matrix, names).tolist() == refused
+    with pytest.raises(ImplausibleValueError, match="AGE_YEARS: 150"):
+        model.matrix(records)  # the first refused row is the one reported
+
+
 def test_demo_reference_rows_pass(model: ScoringModel) -> None:
     """The training population the demo model was built from is plausible."""
     frame = model.reference[model.feature_names]
