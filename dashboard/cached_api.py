@@ -3,16 +3,22 @@
 Responses are cached per client (and language) with a TTL, so moving between pages costs no
 extra API call; errors are never cached, so "Retry" really asks again. Explanations and
 importances are asked with related features merged (``group``): what an advisor reads.
+
+The client is the shared package's (pret_a_depenser_client) with the dashboard's retry policy:
+a person waits on the page, so a 429 or 503 is retried twice, briefly, and a Retry-After over
+5 s is not waited for (the page says the service is busy and offers Retry).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
+import httpx
 import streamlit as st
 
 from dashboard import api_client
-from dashboard.api_client import RawValue, ScoringApi
+from dashboard.api_client import RawValue, RetryPolicy, ScoringApi
 from dashboard.i18n import Lang
 from dashboard.settings import load_settings
 
@@ -20,10 +26,27 @@ CLIENT_TTL_S = 300
 MODEL_TTL_S = 3600
 
 
+RETRY = RetryPolicy(max_attempts=3, backoff_s=0.25, backoff_max_s=2.0, retry_after_max_s=5.0)
+
+
+def make_client(
+    api_url: str,
+    api_key: str,
+    timeout_s: float,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> api_client.ApiClient:
+    """The dashboard's client (``transport`` and ``sleep``: the tests' seams)."""
+    return api_client.ApiClient(
+        api_url, api_key, timeout=timeout_s, retry=RETRY, transport=transport, sleep=sleep
+    )
+
+
 @st.cache_resource(show_spinner=False)
 def _shared_client(api_url: str, api_key: str, timeout_s: float) -> api_client.ApiClient:
     # One connection pool per server process: keep-alive saves a TCP handshake per call.
-    return api_client.ApiClient(api_url, api_key, timeout=timeout_s)
+    return make_client(api_url, api_key, timeout_s)
 
 
 def get_client() -> ScoringApi:

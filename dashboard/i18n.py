@@ -43,6 +43,7 @@ EN: Final[dict[str, str]] = {
     "error.unavailable": "The scoring service cannot be reached right now. Please retry in a "
     "moment; if it persists, contact IT support.",
     "error.timeout": "The scoring service is taking too long to answer. Please retry.",
+    "error.busy": "The scoring service is receiving too many requests. Please retry in a minute.",
     "error.auth": "The dashboard is not authorised to use the scoring service (API key "
     "refused). Contact IT support.",
     "error.not_found": "Client {client_id} was not found. Check the ID and try again.",
@@ -246,6 +247,7 @@ FR: Final[dict[str, str]] = {
     "error.unavailable": "Le service de scoring est injoignable pour le moment. Réessayez "
     "dans un instant ; si le problème persiste, contactez le support informatique.",
     "error.timeout": "Le service de scoring met trop de temps à répondre. Réessayez.",
+    "error.busy": "Le service de scoring reçoit trop de demandes. Réessayez dans une minute.",
     "error.auth": "Le tableau de bord n'est pas autorisé à utiliser le service de scoring "
     "(clé d'API refusée). Contactez le support informatique.",
     "error.not_found": "Le client {client_id} est introuvable. Vérifiez l'identifiant.",

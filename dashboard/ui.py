@@ -17,6 +17,7 @@ from dashboard.api_client import (
     ApiAuthError,
     ApiError,
     ApiNotFound,
+    ApiRateLimited,
     ApiTimeout,
     ApiUnavailable,
     Decision,
@@ -39,6 +40,8 @@ def error_message(err: ApiError, client_id: int | None = None) -> str:
         return t("error.timeout")
     if isinstance(err, ApiUnavailable):
         return t("error.unavailable")
+    if isinstance(err, ApiRateLimited):
+        return t("error.busy")
     if isinstance(err, ApiAuthError):
         return t("error.auth")
     if isinstance(err, ApiNotFound):

@@ -1,4 +1,5 @@
-"""Dashboard tests: the API is faked at one seam, dashboard.cached_api.get_client."""
+"""Dashboard tests: the API is faked behind HTTP (tests/dashboard/fake_http.py), and the pages
+reach it through the shared client, built as the dashboard builds it (cached_api.make_client)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import cached_api
+from tests.dashboard import fake_http
 from tests.dashboard.fake_api import REFUSED_ID, FakeApi
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -32,7 +34,14 @@ def _clean_caches() -> Iterator[None]:
 @pytest.fixture
 def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     api = FakeApi()
-    monkeypatch.setattr(cached_api, "get_client", lambda: api)
+    client = cached_api.make_client(
+        "http://fake-api.test",
+        "dashboard-test-key",
+        10.0,
+        transport=fake_http.transport(api),
+        sleep=lambda seconds: None,  # the retry policy's waits, without waiting
+    )
+    monkeypatch.setattr(cached_api, "get_client", lambda: client)
     return api
 
 

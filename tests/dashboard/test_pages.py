@@ -12,6 +12,7 @@ from dashboard.api_client import (
     ApiAuthError,
     ApiError,
     ApiNotFound,
+    ApiRateLimited,
     ApiTimeout,
     ApiUnavailable,
     FeatureInfo,
@@ -41,6 +42,7 @@ ERRORS: list[tuple[ApiError, str]] = [
     (ApiUnavailable("the API cannot be reached (ConnectError)"), "error.unavailable"),
     (ApiTimeout("the API did not answer in time"), "error.timeout"),
     (ApiAuthError("HTTP 401: invalid API key", 401), "error.auth"),
+    (ApiRateLimited("HTTP 429: rate limit exceeded; retry in 12 s", 429), "error.busy"),
     (ApiError("HTTP 500", 500), "error.generic"),
 ]
 

@@ -1,4 +1,5 @@
-"""The typed API client against httpx.MockTransport: paths, parameters, key, and every error."""
+"""The shared client (pret_a_depenser_client) against httpx.MockTransport: each route's path,
+parameters and key, the bodies it reads, and the typed error of each status."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
-from dashboard.api_client import (
+from pret_a_depenser_client import (
     ApiAuthError,
     ApiClient,
     ApiError,
     ApiNotFound,
+    ApiRateLimited,
+    ApiRequestTooLarge,
+    ApiResponseError,
     ApiTimeout,
     ApiUnavailable,
+    ApiValidationError,
+    RetryPolicy,
 )
+
 from tests.dashboard.fake_api import REFUSED_ID, FakeApi
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -23,8 +29,13 @@ fake = FakeApi()
 
 
 def _client(handler: Handler) -> ApiClient:
+    # no retries here: tests/clients/test_retry.py covers them
     return ApiClient(
-        "http://api.test/", "secret", timeout=2, transport=httpx.MockTransport(handler)
+        "http://api.test/",
+        "secret",
+        timeout=2,
+        retry=RetryPolicy.none(),
+        transport=httpx.MockTransport(handler),
     )
 
 
@@ -190,8 +201,9 @@ def test_what_if_posts_client_id_and_changes() -> None:
         (401, ApiAuthError),
         (403, ApiAuthError),
         (404, ApiNotFound),
-        (422, ApiError),
-        (429, ApiError),
+        (413, ApiRequestTooLarge),
+        (422, ApiValidationError),
+        (429, ApiRateLimited),
         (500, ApiError),
         (502, ApiUnavailable),
         (503, ApiUnavailable),
@@ -228,11 +240,117 @@ def test_slow_api_is_a_timeout() -> None:
 
 def test_a_body_that_is_not_json_or_not_the_contract_is_an_api_error() -> None:
     text = _client(lambda r: httpx.Response(200, text="<html>proxy</html>"))
-    with pytest.raises(ApiError, match="not JSON"):
+    with pytest.raises(ApiResponseError, match="not JSON"):
         text.model()
     wrong = _client(lambda r: httpx.Response(200, json={"version": "x"}))
-    with pytest.raises(ApiError, match="ModelCard"):
+    with pytest.raises(ApiResponseError, match="ModelCard"):
         wrong.model()
     error_html = _client(lambda r: httpx.Response(500, text="Internal Server Error"))
     with pytest.raises(ApiError, match="HTTP 500"):
         error_html.model()
+
+
+SCORE = {
+    "probability": 0.27,
+    "decision": "refuse",
+    "decision_reason": "at_or_above_threshold",
+    "missing_key_features": [],
+    "threshold": 0.24,
+    "model_version": "v1",
+}
+
+
+def test_integrator_routes_send_what_the_contract_says() -> None:
+    seen: list[httpx.Request] = []
+    prediction = {**SCORE, "missing_features": ["OWN_CAR_AGE"]}
+    assert _client(_recording({"status": "ok"}, seen)).health() == {"status": "ok"}
+    ready = {"status": "ready", "model_version": "v1", "clients": 3, "database": "ok"}
+    assert _client(_recording({**ready, "cache": "ready"}, seen)).ready()["clients"] == 3
+    page = {"total": 300, "limit": 50, "offset": 100, "items": [1]}
+    assert _client(_recording(page, seen)).search_clients(limit=50, offset=100) == page
+    score = _client(_recording({**SCORE, "client_id": 7}, seen)).score(7)
+    assert score["decision"] == "refuse"
+    assert _client(_recording(prediction, seen)).predict({"A": 0.5, "B": None}) == prediction
+    batch = {"model_version": "v1", "items": [prediction, prediction]}
+    assert _client(_recording(batch, seen)).predict_batch([{"A": 0.5}, {}])["items"][1] == (
+        prediction
+    )
+    explained = _client(_recording(fake.explanation(REFUSED_ID), seen))
+    assert explained.explain({"A": 0.5}, top=3, lang="fr", group=True)["decision"] == "refuse"
+
+    sent = [(r.method, r.url.path, dict(r.url.params)) for r in seen]
+    assert sent == [
+        ("GET", "/health", {}),
+        ("GET", "/ready", {}),
+        ("GET", "/v1/clients", {"search": "", "limit": "50", "offset": "100"}),
+        ("GET", "/v1/clients/7/score", {}),
+        ("POST", "/v1/predict", {}),
+        ("POST", "/v1/predict/batch", {}),
+        ("POST", "/v1/explain", {}),
+    ]
+    bodies = [json.loads(r.content) for r in seen[4:]]
+    assert bodies == [
+        {"features": {"A": 0.5, "B": None}},
+        {"records": [{"features": {"A": 0.5}}, {"features": {}}]},
+        {"features": {"A": 0.5}, "top": 3, "lang": "fr", "group": True},
+    ]
+    assert all(r.headers["User-Agent"].startswith("pret-a-depenser-client/") for r in seen)
+
+
+def test_a_422_names_the_field_in_the_message_and_in_fields() -> None:
+    detail = [
+        {"loc": ["body", "features", "AMT_CREDIT"], "msg": "Input should be a number", "type": "x"}
+    ]
+    client = _client(
+        lambda r: httpx.Response(422, json={"detail": detail}, headers={"X-Request-ID": "r-1"})
+    )
+    with pytest.raises(ApiValidationError) as caught:
+        client.predict({"AMT_CREDIT": None})
+    error = caught.value
+    assert str(error) == "HTTP 422: features.AMT_CREDIT: Input should be a number"
+    assert error.fields == ["AMT_CREDIT"]
+    assert error.errors == detail
+    assert error.request_id == "r-1"
+    assert error.attempts == 1
+
+
+def test_a_422_sentence_is_kept_as_the_api_wrote_it() -> None:
+    sentence = "AMT_INCOME_TOTAL: -5 is outside the valid range [1, 1000000000]"
+    client = _client(lambda r: httpx.Response(422, json={"detail": sentence}))
+    with pytest.raises(ApiValidationError, match=r"AMT_INCOME_TOTAL: -5 is outside") as caught:
+        client.predict({"AMT_INCOME_TOTAL": -5})
+    assert caught.value.errors == []
+    assert caught.value.detail == sentence
+
+
+def test_an_auth_error_is_raised_at_once_and_says_so() -> None:
+    seen: list[httpx.Request] = []
+    client = ApiClient(
+        "http://api.test",
+        "wrong",
+        transport=httpx.MockTransport(_recording({"detail": "invalid API key"}, seen, 401)),
+        sleep=lambda s: pytest.fail("an auth error is not retried"),
+    )
+    with pytest.raises(ApiAuthError, match="HTTP 401: invalid API key"):
+        client.score(REFUSED_ID)
+    assert len(seen) == 1
+
+
+def test_a_404_is_not_found_and_not_retried() -> None:
+    seen: list[httpx.Request] = []
+    client = ApiClient(
+        "http://api.test",
+        "key",
+        transport=httpx.MockTransport(_recording({"detail": "client 9 not found"}, seen, 404)),
+        sleep=lambda s: pytest.fail("a 404 is not retried"),
+    )
+    with pytest.raises(ApiNotFound, match="client 9 not found"):
+        client.score(9)
+    assert len(seen) == 1
+
+
+def test_a_feature_name_is_one_path_segment() -> None:
+    seen: list[httpx.Request] = []
+    client = _client(_recording(fake.distribution("EXT_SOURCE_2", REFUSED_ID), seen))
+    client.distribution("A/B", REFUSED_ID)
+    assert seen[0].url.raw_path.startswith(b"/v1/features/A%2FB/distribution")
