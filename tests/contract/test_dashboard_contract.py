@@ -1,10 +1,12 @@
-"""The dashboard's API client against the API's own OpenAPI document.
+"""The shared client (pret_a_depenser_client, which the dashboard uses) against the API's own
+OpenAPI document.
 
-The two apps deploy separately, so nothing but this test stops a renamed response field from
-passing both test suites and breaking the deployed dashboard. For every method of the client:
-the request it sends is an operation of the API (path, method, query parameters, body schema),
-and every field the dashboard reads exists in the API's response schema with a type it can hold.
-Both workflows run this folder.
+The API, the dashboard and the integrators' code deploy separately, so nothing but this test
+stops a renamed response field from passing every test suite and breaking the deployed
+dashboard or an integration. For every method of the client: the request it sends is an
+operation of the API (path, method, query parameters, body schema), and every field of its
+response model exists in the API's response schema with a type it can hold; every model of the
+package is checked so. Both workflows run this folder.
 """
 
 from __future__ import annotations
@@ -12,25 +14,42 @@ from __future__ import annotations
 import contextlib
 import copy
 import re
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import jsonschema
+import pret_a_depenser_client as api_client
 import pytest
+from pret_a_depenser_client import ApiClient, models
 
 from api.app import create_app
 from api.settings import Settings
-from dashboard import api_client
-from dashboard.api_client import ApiClient, ScoringApi
+from dashboard.api_client import ScoringApi
 from tests.contract.typecheck import Components, Schema, typeddict_mismatches
 
 # method -> (how to call it, the TypedDict of the whole response body)
 CALLS: dict[str, tuple[Callable[[ApiClient], Any], type]] = {
-    "search_clients": (lambda c: c.search_clients("10", limit=5), api_client.ClientPage),
-    "features": (lambda c: c.features(lang="fr"), api_client._FeatureList),
+    "health": (lambda c: c.health(), api_client.Health),
+    "ready": (lambda c: c.ready(), api_client.Ready),
+    "search_clients": (lambda c: c.search_clients("10", limit=5, offset=5), api_client.ClientPage),
+    "features": (lambda c: c.features(lang="fr"), api_client.FeatureList),
     "client": (lambda c: c.client(100001), api_client.ClientRecord),
-    "client_features": (lambda c: c.client_features(100001), api_client._FeatureRecord),
+    "client_features": (lambda c: c.client_features(100001), api_client.ClientFeatures),
+    "score": (lambda c: c.score(100001), api_client.ClientScore),
+    "predict": (
+        lambda c: c.predict({"EXT_SOURCE_2": 0.5, "OWN_CAR_AGE": None}),
+        api_client.Prediction,
+    ),
+    "predict_batch": (
+        lambda c: c.predict_batch([{"EXT_SOURCE_2": 0.5}, {}]),
+        api_client.BatchPrediction,
+    ),
+    "explain": (
+        lambda c: c.explain({"EXT_SOURCE_2": 0.5}, top=5, lang="fr", group=True),
+        api_client.Explanation,
+    ),
     "explanation": (lambda c: c.explanation(100001, top=5, lang="fr"), api_client.Explanation),
     "explain_changes": (
         lambda c: c.explain_changes(100001, {"AMT_CREDIT": 250000.0}, lang="fr"),
@@ -59,8 +78,33 @@ def _public_methods(cls: type) -> set[str]:
 
 
 def test_every_client_method_is_checked() -> None:
-    assert _public_methods(ApiClient) - {"close"} == set(CALLS)
-    assert _public_methods(ScoringApi) == set(CALLS)
+    assert _public_methods(ApiClient) - {"close", "with_options"} == set(CALLS)
+    assert _public_methods(ScoringApi) <= set(CALLS)  # what the dashboard's pages call
+
+
+def _typeddicts_in(annotation: Any) -> Iterator[type]:
+    if typing.is_typeddict(annotation):
+        yield annotation
+        for hint in typing.get_type_hints(annotation).values():
+            yield from _typeddicts_in(hint)
+    for arg in typing.get_args(annotation):
+        yield from _typeddicts_in(arg)
+
+
+# Models checked through others: Score is the base of ClientScore, Prediction and Explanation.
+CHECKED_THROUGH_SUBCLASSES = {"Score"}
+
+
+def test_every_model_of_the_package_is_checked_against_the_api() -> None:
+    checked = {t.__name__ for _, shape in CALLS.values() for t in _typeddicts_in(shape)}
+    package = {name for name, value in vars(models).items() if typing.is_typeddict(value)}
+    assert package - checked == CHECKED_THROUGH_SUBCLASSES
+
+
+def test_the_field_errors_of_a_422_are_the_apis(openapi: Schema) -> None:
+    schema = {"$ref": "#/components/schemas/FieldError"}
+    components = Components(openapi)
+    assert typeddict_mismatches(api_client.FieldError, schema, components, "FieldError") == []
 
 
 def _operation(openapi: Schema, method: str, path: str) -> Schema:
@@ -131,7 +175,7 @@ def test_request_is_an_operation_and_the_answer_is_read(openapi: Schema, method:
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))
-def test_fields_read_by_the_dashboard_exist_with_their_types(openapi: Schema, method: str) -> None:
+def test_fields_of_the_clients_models_exist_with_their_types(openapi: Schema, method: str) -> None:
     recorder = Recorder(openapi)
     client = ApiClient("http://api.test", "key", transport=httpx.MockTransport(recorder))
     call, shape = CALLS[method]
