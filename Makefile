@@ -16,7 +16,7 @@ DEMO_KEY_FILE := $(DEMO_DIR)/api-key
 API_PORT ?= 8000
 DASHBOARD_PORT ?= 8501
 DEMO_REQUIREMENTS := requirements-demo.txt requirements-train.txt requirements-api.txt \
-	requirements-dashboard.txt
+	requirements-dashboard.txt clients/python/pyproject.toml
 REQUIREMENTS := requirements-dev.txt requirements-delivery.txt requirements-spark.txt $(DEMO_REQUIREMENTS)
 # Every install takes its versions from the lock (`make lock` regenerates it): the versions the
 # tests ran with are the ones a deploy installs. No --quiet: a first install takes minutes.
@@ -60,10 +60,13 @@ install-demo: $(VENV)/.installed-demo $(VENV)/bin/scoring
 install: $(VENV)/.installed $(VENV)/bin/scoring
 
 # Pins every package the requirements files need, for the deploy target (Linux, Python 3.11).
+# The repository's own client package (clients/python) is not pinned: pip refuses a local path
+# as a constraint, and its version is the checkout's. Its dependencies are pinned.
 lock: | $(PY)
 	@test -x $(VENV)/bin/uv || $(PIP) install "$$(grep -o '^uv[^ #]*' requirements-dev.txt)"
 	$(VENV)/bin/uv pip compile requirements-dev.txt --python-version 3.11 \
-		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" --quiet -o $(LOCK)
+		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+		--no-emit-package pret-a-depenser-client --quiet -o $(LOCK)
 
 # Debian packages the tests need (headless Chromium for tests/e2e, Java 17 for the Spark batch
 # engine). Installed only when missing.

@@ -6,13 +6,16 @@ folder:
 
     api:        api/ scoring/ requirements.txt (= requirements-api.txt) requirements.lock
                 bundle/ [clients/]
-    dashboard:  dashboard/ requirements.txt (= requirements-dashboard.txt) requirements.lock
-                [.streamlit/config.toml]
+    dashboard:  dashboard/ clients/python/ requirements.txt (= requirements-dashboard.txt)
+                requirements.lock [.streamlit/config.toml]
 
 requirements.txt ends with `-c requirements.lock`: the deploy installs the versions pinned by
 the repository's lock (`make lock`), the ones the tests ran with, not whatever its ranges
 resolve to on the day. The dashboard talks to the API over HTTP only, so it ships without the
-scoring core.
+scoring core, with the shared API client (clients/python, `pret_a_depenser_client`): its
+`-e ./clients/python` line becomes `./clients/python`, a plain install (an editable one would
+point into the build folder App Service discards). pip resolves that path from the folder it
+runs in: the package root, as App Service's build and the Dockerfiles do.
 
 Usage:
     python deploy/stage.py api --out build/api --bundle var/bundle \
@@ -33,6 +36,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache")
+# What a local project ships: its build files and sources, not what a build or install left.
+PROJECT_IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "*.pyo", "*.egg-info", "build", "dist", ".pytest_cache", ".mypy_cache"
+)
 LOCK = "requirements.lock"
 
 
@@ -43,6 +50,7 @@ class AppSpec:
     packages: tuple[str, ...]
     requirements: str
     needs_bundle: bool
+    projects: tuple[str, ...] = ()  # the repository's own projects its requirements install
 
 
 APPS: dict[str, AppSpec] = {
@@ -50,7 +58,10 @@ APPS: dict[str, AppSpec] = {
         packages=("api", "scoring"), requirements="requirements-api.txt", needs_bundle=True
     ),
     "dashboard": AppSpec(
-        packages=("dashboard",), requirements="requirements-dashboard.txt", needs_bundle=False
+        packages=("dashboard",),
+        requirements="requirements-dashboard.txt",
+        needs_bundle=False,
+        projects=("clients/python",),
     ),
 }
 
@@ -59,8 +70,41 @@ class StageError(Exception):
     """The package cannot be staged as asked (missing input, non-empty output, ...)."""
 
 
-def _copy_requirements(source: Path, lock: Path, out: Path) -> None:
-    """Copy a requirements file as requirements.txt, constrained by the lock copied beside it.
+def local_project(line: str) -> str | None:
+    """The folder a requirement line installs from this repository (`-e ./x`, `./x`), or None."""
+    target = line.split(" #", 1)[0].strip()
+    if target.startswith(("-e ", "--editable ")):
+        target = target.split(None, 1)[1].strip()
+    if not target.startswith(("./", "../")):
+        return None
+    return target.removeprefix("./").rstrip("/")
+
+
+def _projects_installed(requirements: Path, allowed: tuple[str, ...]) -> list[str]:
+    """The repository's projects a requirements file installs; each must be one the app ships."""
+    found = [
+        folder
+        for line in requirements.read_text(encoding="utf-8").splitlines()
+        if (folder := local_project(line)) is not None
+    ]
+    for folder in found:
+        if folder not in allowed:
+            raise StageError(f"{requirements.name} installs {folder}, which the app does not ship")
+    return found
+
+
+def _staged_line(line: str, projects: tuple[str, ...], source: Path) -> str:
+    folder = local_project(line)
+    if folder is None:
+        return line
+    if folder not in projects:
+        raise StageError(f"{source.name} installs {folder}, which the package does not ship")
+    return f"./{folder}"
+
+
+def _copy_requirements(source: Path, lock: Path, out: Path, projects: tuple[str, ...] = ()) -> None:
+    """Copy a requirements file as requirements.txt, constrained by the lock copied beside it;
+    the repository's own projects are installed from their copy in the package, not editable.
 
     Refuses `-r`/`-c` includes: the files they name would not exist in the package.
     """
@@ -72,6 +116,7 @@ def _copy_requirements(source: Path, lock: Path, out: Path) -> None:
     ]
     if includes:
         raise StageError(f"{source.name} includes other files ({includes}); inline them")
+    lines = [_staged_line(line, projects, source) for line in lines]
     body = "\n".join(lines) + f"\n# pinned versions (make lock)\n-c {LOCK}\n"
     (out / "requirements.txt").write_text(body, encoding="utf-8")
     shutil.copy2(lock, out / LOCK)
@@ -108,7 +153,13 @@ def stage(
         if not (source / "__init__.py").is_file():
             raise StageError(f"{source} is not a Python package")
         shutil.copytree(source, out / package, ignore=IGNORED)
-    _copy_requirements(repo_root / spec.requirements, repo_root / LOCK, out)
+    requirements = repo_root / spec.requirements
+    for project in _projects_installed(requirements, spec.projects):
+        source = repo_root / project
+        if not (source / "pyproject.toml").is_file():
+            raise StageError(f"{source} is not a Python project (no pyproject.toml)")
+        shutil.copytree(source, out / project, ignore=PROJECT_IGNORED)
+    _copy_requirements(requirements, repo_root / LOCK, out, spec.projects)
 
     streamlit_config = repo_root / ".streamlit" / "config.toml"
     if app == "dashboard" and streamlit_config.is_file():

@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from tests.delivery.support import APPS, DEPLOY, HEALTH_PATHS, STARTUP_COMMANDS, run_tool, tool
+from tests.delivery.support import (
+    APPS,
+    DEPLOY,
+    HEALTH_PATHS,
+    STARTUP_COMMANDS,
+    load_stage_module,
+    run_tool,
+    tool,
+)
 
 SECRET_NAMES = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN|DATABASE_URL|REDIS_URL)", re.IGNORECASE)
 
@@ -76,3 +84,13 @@ def test_pip_installs_with_the_lock_copied_beside_the_requirements(app: str) -> 
     copied = " ".join(args for kw, args in steps[:install] if kw == "COPY").split()
     # stage.py writes `-c requirements.lock` into requirements.txt: both must be there.
     assert {"requirements.txt", "requirements.lock"} <= set(copied), copied
+
+
+def test_the_dashboard_image_has_the_shared_client_before_pip_installs_it() -> None:
+    """requirements.txt installs ./clients/python (deploy/stage.py): it must be copied first."""
+    steps = instructions("dashboard")
+    install = next(i for i, (kw, args) in enumerate(steps) if kw == "RUN" and "pip install" in args)
+    copied = [args.split() for kw, args in steps[:install] if kw == "COPY"]
+    assert ["clients", "./clients"] in copied, copied
+    staged = load_stage_module().APPS["dashboard"].projects
+    assert staged == ("clients/python",)

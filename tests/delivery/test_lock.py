@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,32 @@ REQUIREMENT_FILES = sorted(p.name for p in REPO_ROOT.glob("requirements-*.txt"))
 FIX = "run `make lock` (and `make install`) after changing a requirements file"
 
 
+def local_project(line: str) -> str | None:
+    """The folder of a line installing a project of this repository (`-e ./x` or `./x`)."""
+    target = line[3:].strip() if line.startswith("-e ") else line
+    return target if target.startswith(("./", "../")) else None
+
+
+def project_dependencies(folder: Path) -> list[Requirement]:
+    pyproject = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    return [Requirement(line) for line in pyproject["project"].get("dependencies", [])]
+
+
+def local_projects(path: Path) -> list[Path]:
+    """The repository's own projects a file installs (pip resolves them from the root)."""
+    found: list[Path] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if line.startswith("-r "):
+            found += local_projects(path.parent / line[3:].strip())
+        elif (folder := local_project(line)) is not None:
+            found.append(REPO_ROOT / folder)
+    return found
+
+
 def read_requirements(path: Path) -> list[Requirement]:
-    """The requirements of a file, its `-r` includes followed."""
+    """The requirements of a file, its `-r` includes followed; a project of this repository
+    counts as its dependencies (the lock pins those, not the project itself)."""
     found: list[Requirement] = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split(" #", 1)[0].strip()
@@ -26,6 +51,8 @@ def read_requirements(path: Path) -> list[Requirement]:
             continue
         if line.startswith("-r "):
             found += read_requirements(path.parent / line[3:].strip())
+        elif (folder := local_project(line)) is not None:
+            found += project_dependencies(REPO_ROOT / folder)
         else:
             assert not line.startswith("-"), f"{path.name}: unexpected option {line!r}"
             found.append(Requirement(line))
@@ -65,6 +92,23 @@ def test_every_requirement_is_pinned_at_a_version_its_range_admits(name: str) ->
         assert requirement.specifier.contains(pins[key], prereleases=True), (
             f"requirements.lock pins {key}=={pins[key]}, outside {requirement} ({name}): {FIX}"
         )
+
+
+def test_the_repositorys_own_client_is_installed_from_its_folder_and_not_pinned() -> None:
+    """pip refuses a local path as a constraint: the lock leaves the project out (`make lock`
+    passes --no-emit-package) and pins its dependencies."""
+    projects = local_projects(REPO_ROOT / "requirements-dev.txt")
+    assert projects == [REPO_ROOT / "clients" / "python"]
+    assert local_projects(REPO_ROOT / "requirements-demo.txt") == projects  # make demo too
+    pins = read_lock()
+    for folder in projects:
+        name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+        assert canonicalize_name(name["name"]) not in pins
+        assert f"--no-emit-package {name['name']}" in (REPO_ROOT / "Makefile").read_text(
+            encoding="utf-8"
+        )
+        for dependency in project_dependencies(folder):
+            assert dependency.specifier.contains(pins[canonicalize_name(dependency.name)])
 
 
 def test_nothing_the_requirements_pull_in_is_missing_from_the_lock() -> None:

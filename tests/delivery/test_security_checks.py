@@ -12,7 +12,7 @@ from tests.delivery.support import APPS, REPO_ROOT, WORKFLOWS, run_tool, tool
 AUDIT = REPO_ROOT / ".ci" / "audit"
 IGNORES = REPO_ROOT / ".ci" / "pip-audit-ignore"
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
-SCANNED = ("scoring", "api", "dashboard")
+SCANNED = ("scoring", "api", "dashboard", "clients/python/src")
 
 
 def test_bandit_finds_nothing_in_the_code_that_ships() -> None:

@@ -44,9 +44,11 @@ def fake_clients(tmp_path: Path) -> Path:
 
 
 def assert_requirements_pinned_by_the_lock(out: Path, source: str) -> None:
-    """requirements.txt = the app's requirements file, then `-c requirements.lock` (a copy)."""
+    """requirements.txt = the app's requirements file (the repository's own projects installed
+    from their copy, not editable), then `-c requirements.lock` (a copy)."""
     staged = (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
     original = (REPO_ROOT / source).read_text(encoding="utf-8").splitlines()
+    original = [line.removeprefix("-e ") for line in original]
     assert staged[: len(original)] == original
     extra = [line for line in staged[len(original) :] if not line.startswith("#")]
     assert extra == ["-c requirements.lock"]
@@ -56,11 +58,19 @@ def assert_requirements_pinned_by_the_lock(out: Path, source: str) -> None:
 
 
 def test_pip_reads_the_staged_requirements_with_the_lock_beside_them(tmp_path: Path) -> None:
-    """pip resolves `-c requirements.lock` next to requirements.txt, wherever it is installed."""
+    """pip resolves `-c requirements.lock` next to requirements.txt, wherever it is installed.
+
+    Offline (--no-index), so without the client's line: pip builds a local project before it
+    resolves anything, which needs its build backend from an index (the test below installs it).
+    """
     out = stage("dashboard", tmp_path / "out")
+    lines = (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert "./clients/python" in lines  # installed from its copy in the package, not editable
+    named = out / "requirements-named.txt"
+    named.write_text("\n".join(x for x in lines if x != "./clients/python"), encoding="utf-8")
     pip = [sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--no-index"]
     result = subprocess.run(
-        [*pip, "--no-deps", "--ignore-installed", "-r", str(out / "requirements.txt")],
+        [*pip, "--no-deps", "--ignore-installed", "-r", str(named)],
         capture_output=True,
         text=True,
         check=False,
@@ -121,9 +131,10 @@ def test_api_package_installs_what_its_startup_command_runs() -> None:
 def test_dashboard_package_is_the_dashboard_alone(tmp_path: Path) -> None:
     out = stage("dashboard", tmp_path / "out")
     top = {p.name for p in out.iterdir()}
-    assert {"dashboard", "requirements.txt", "requirements.lock", "build-info.json"} <= top
+    assert {"dashboard", "clients", "requirements.txt", "requirements.lock"} <= top
     assert top <= {
         "dashboard",
+        "clients",
         "requirements.txt",
         "requirements.lock",
         "build-info.json",
@@ -134,6 +145,60 @@ def test_dashboard_package_is_the_dashboard_alone(tmp_path: Path) -> None:
         assert files_under(out / ".streamlit") == {"config.toml"}  # never secrets.toml
     assert_requirements_pinned_by_the_lock(out, "requirements-dashboard.txt")
     assert "streamlit" in requirement_names(out / "requirements.txt")
+    # the shared API client, its sources and build files only (no egg-info, no tests)
+    client = REPO_ROOT / "clients" / "python"
+    shipped = files_under(out / "clients" / "python")
+    assert {"pyproject.toml", "README.md", "src/pret_a_depenser_client/py.typed"} <= shipped
+    assert shipped <= {
+        p.relative_to(client).as_posix()
+        for p in client.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
+    }
+    assert all(name.startswith(("src/", "pyproject", "README")) for name in shipped), shipped
+
+
+def test_a_requirement_on_a_folder_the_app_does_not_ship_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "dashboard").mkdir(parents=True)
+    (root / "dashboard" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "requirements.lock").write_text("httpx==0.28.1\n", encoding="utf-8")
+    (root / "requirements-dashboard.txt").write_text("-e ./tools/mine\n", encoding="utf-8")
+    with pytest.raises(StageError, match="installs tools/mine, which the app does not ship"):
+        stage("dashboard", tmp_path / "out", repo_root=root)
+
+
+@pytest.mark.slow
+def test_the_staged_client_installs_and_imports_on_its_own(tmp_path: Path) -> None:
+    """What the deploy's pip does with `./clients/python`, from the package root (as App
+    Service's build and the Dockerfile run it): build it (its backend from the index) and
+    install it."""
+    out = stage("dashboard", tmp_path / "out")
+    target = tmp_path / "site"
+    installed = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--no-deps"),
+            *("--target", str(target), "./clients/python"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=out,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    package = target / "pret_a_depenser_client"
+    assert (package / "py.typed").is_file()
+    code = (
+        f"import sys; sys.path.insert(0, {str(target)!r}); import pret_a_depenser_client as c; "
+        "print(c.__file__); print(c.__version__)"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert imported.returncode == 0, imported.stderr
+    where, version = imported.stdout.split()
+    assert Path(where).is_relative_to(target)  # the installed copy, not the checkout
+    assert version == "1.0.0"
 
 
 def test_the_dashboard_imports_nothing_it_does_not_ship() -> None:

@@ -36,7 +36,7 @@ MINIMUM_MAJORS = {
 GATES = {"api": ["test"], "dashboard": ["test", "e2e"]}
 # Either side of the HTTP contract, and the core, re-run both workflows (issue: a pull request
 # touching only api/ must run the dashboard's tests too).
-SHARED_PATHS = {"api/**", "dashboard/**", "scoring/**", "tests/contract/**"}
+SHARED_PATHS = {"api/**", "dashboard/**", "scoring/**", "tests/contract/**", "clients/python/**"}
 
 Workflow = dict[Any, Any]  # keys are str, except `on` read as True
 
@@ -351,7 +351,13 @@ def test_both_workflows_watch_both_apps_the_core_and_the_contract(app: str) -> N
 
 @pytest.mark.parametrize(
     "changed",
-    ["api/routes/clients.py", "api/schemas.py", "dashboard/api_client.py", "scoring/decision.py"],
+    [
+        "api/routes/clients.py",
+        "api/schemas.py",
+        "dashboard/api_client.py",
+        "clients/python/src/pret_a_depenser_client/models.py",
+        "scoring/decision.py",
+    ],
 )
 def test_a_pull_request_touching_one_app_runs_both_workflows(changed: str) -> None:
     for app in APPS:
@@ -433,3 +439,16 @@ def test_every_pip_install_takes_the_locked_versions(app: str) -> None:
     for command in installs:
         assert "-r requirements-" in command, command
         assert "-c requirements.lock" in command, command
+
+
+def test_dashboard_workflow_tests_lints_and_covers_the_shared_client() -> None:
+    """The dashboard's client is the package in clients/python: its own tests, its types and
+    its coverage gate the dashboard's deploy."""
+    job = load("dashboard")["jobs"]["test"]
+    commands = "\n".join(str(step.get("run", "")) for step in job["steps"])
+    pytest_line = " ".join(commands[commands.index("pytest ") :].split()).split()
+    assert "tests/clients" in pytest_line
+    assert "--cov=pret_a_depenser_client" in pytest_line
+    assert "-p pret_a_depenser_client" in commands  # mypy
+    assert re.search(r"^\s*ruff check .*\bclients\b", commands, re.M)
+    assert (REPO_ROOT / "tests" / "clients" / "__init__.py").is_file()
