@@ -128,7 +128,8 @@ class ApiClient:
         self, *, timeout: float | httpx.Timeout | None = None, retry: RetryPolicy | None = None
     ) -> ApiClient:
         """The same client (same connections) with another timeout or retry policy, e.g.
-        ``client.with_options(timeout=60).predict_batch(records)``."""
+        ``client.with_options(timeout=60).predict_batch(records)``. Closing a view closes the
+        client it came from."""
         view = object.__new__(ApiClient)
         view.__dict__.update(self.__dict__)
         if timeout is not None:
