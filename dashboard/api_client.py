@@ -283,6 +283,35 @@ class ImportanceList(TypedDict):
     items: list[Importance]
 
 
+# --- data drift (GET /v1/model/drift): self-contained, for the client package to take whole ---
+class FeatureDrift(TypedDict):
+    feature: str
+    test: str  # ks, chisquare, z, wasserstein, jensenshannon, not_tested
+    p_value: float | None
+    distance: float | None
+    threshold: float | None
+    drifted: bool
+    score: float  # the value relative to its threshold: above 1 means drifted
+
+
+class DriftWindow(TypedDict):
+    rows: int
+    since: str | None
+    until: str | None
+    min_rows: int
+
+
+class DriftSummary(TypedDict):
+    status: Literal["ok", "insufficient_data", "unavailable"]
+    message: str
+    dataset_drift: bool | None
+    share_drifted: float | None
+    drifted: list[str]
+    tested: int
+    features: list[FeatureDrift]
+    window: DriftWindow
+
+
 class ScoringApi(Protocol):
     """What the pages need from the API; the real client and the tests' fake both provide it."""
 
@@ -317,6 +346,7 @@ class ScoringApi(Protocol):
         self, top: int = 20, lang: Lang = "en", group: bool = False
     ) -> ImportanceList: ...
     def fairness(self, lang: Lang = "en") -> Fairness: ...
+    def drift(self) -> DriftSummary: ...
 
 
 T = TypeVar("T")
@@ -446,6 +476,11 @@ class ApiClient:
     def fairness(self, lang: Lang = "en") -> Fairness:
         body = self._get("/v1/model/fairness", lang=lang)
         return _expect(body, ("attributes", "summary"), Fairness)
+
+    def drift(self) -> DriftSummary:
+        """Data drift of the applications the API scored lately (docs/drift.md)."""
+        body = self._get("/v1/model/drift")
+        return _expect(body, ("status", "drifted", "features", "window"), DriftSummary)
 
 
 def _grouped(params: dict[str, Any], group: bool) -> dict[str, Any]:
