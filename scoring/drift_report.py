@@ -78,13 +78,18 @@ def _hover(f: FeatureDrift) -> str:
 def distribution_chart(name: str, reference: np.ndarray, current: np.ndarray) -> go.Figure:
     """Reference and current values of one feature, as shares (the samples differ in size)."""
     figure = go.Figure()
+    both = np.concatenate([reference, current])
+    edges = np.histogram_bin_edges(both[np.isfinite(both)], bins=30)
+    # the same bins on both sides, else each trace picks its own and the bars do not compare
+    bins = {"start": float(edges[0]), "end": float(edges[-1]), "size": float(edges[1] - edges[0])}
     for values, label, colour in [(reference, "reference", BLUE), (current, "current", ORANGE)]:
         finite = values[np.isfinite(values)]
         figure.add_trace(
             go.Histogram(
-                x=finite, name=label, histnorm="probability", marker_color=colour, opacity=0.6
+                x=finite, name=label, histnorm="probability", marker_color=colour, opacity=0.6,
+                xbins=bins, autobinx=False,
             )
-        )
+        )  # fmt: skip
     figure.update_layout(
         barmode="overlay", title=name, height=300, margin={"l": 40, "r": 20, "t": 50, "b": 40}
     )
