@@ -257,7 +257,9 @@ def neighbors_table(data: Neighbors, lang: Lang) -> pd.DataFrame:
 def drift_line(summary: DriftSummary, lang: Lang) -> str:
     """The verdict in plain words: how many characteristics moved, and what to do about it."""
     window = summary["window"]
-    since = (window["since"] or "")[:10]
+    since = (window["since"] or "")[:10]  # ISO date
+    if lang == "fr" and len(since) == 10:
+        since = f"{since[8:10]}/{since[5:7]}/{since[:4]}"
     values = {
         "rows": num(window["rows"], lang, 0),
         "since": since,

@@ -391,7 +391,7 @@ def test_model_page_warns_when_the_dataset_drifted_in_french(
     at = open_page("model", client_id=None, lang="fr")
     _assert_clean(at)
     line = FR["drift.detected"].format(
-        rows="1\u202f200", since="2026-11-20", drifted=4, tested=6, share="66,7\u00a0%"
+        rows="1\u202f200", since="20/11/2026", drifted=4, tested=6, share="66,7\u00a0%"
     )
     warnings = [w.value for w in at.warning]
     assert warnings, "a dataset drift is a warning"
