@@ -195,6 +195,43 @@ EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
             "100), measured on the same folds."
         ),
     },
+    schemas.DriftSummary: {
+        "status": "ok",
+        "message": "no dataset drift: 1 of 91 features drifted",
+        "model_version": "20260101-abc123",
+        "dataset_drift": False,
+        "share_drifted": 0.011,
+        "drift_share": 0.5,
+        "drifted": ["AMT_INCOME_TOTAL"],
+        "tested": 91,
+        "features": [
+            {
+                "feature": "AMT_INCOME_TOTAL",
+                "kind": "numerical",
+                "test": "wasserstein",
+                "statistic": 0.184,
+                "p_value": None,
+                "distance": 0.184,
+                "threshold": 0.1,
+                "drifted": True,
+                "score": 1.84,
+                "missing_reference": 0.0,
+                "missing_current": 0.0,
+            }
+        ],
+        "reference_rows": 3000,
+        "current_rows": 600,
+        "window": {
+            "rows": 600,
+            "since": "2026-01-05T08:00:00Z",
+            "until": "2026-01-05T17:42:10Z",
+            "max_rows": 5000,
+            "max_age_s": 604800.0,
+            "min_rows": 500,
+        },
+        "computed_at": "2026-01-05T17:42:12Z",
+        "method": "evidently-defaults",
+    },
     schemas.ImportanceList: {
         "items": [
             {"feature": "EXT_SOURCE_2", "label": "External score 2", "importance": 0.31},
@@ -300,5 +337,5 @@ TAGS = [
     {"name": "clients", "description": "The stored new clients: record, score, explanation"},
     {"name": "features", "description": "Model features and their distributions"},
     {"name": "predict", "description": "Score and explain records sent in the body"},
-    {"name": "model", "description": "The model card and global importance"},
+    {"name": "model", "description": "The model card, global importance, fairness and drift"},
 ]

@@ -4,13 +4,15 @@ typed models (api/schemas.py), never a hand-written dict."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from api import schemas
 from api.errors import NotFoundError
 from scoring import counterfactual as cf
+from scoring.drift import DRIFT_SHARE
+from scoring.drift_window import WindowSettings, WindowSummary
 from scoring.model import Explanation, Score, ScoringModel
 from scoring.neighbors import NeighborIndex, Neighbors
 from scoring.plausibility import plausibility
@@ -294,3 +296,46 @@ def distribution(
 def floats(values: np.ndarray) -> list[float | None]:
     """JSON-safe floats: NaN becomes null."""
     return [None if math.isnan(v) else v for v in values.tolist()]
+
+
+def drift(
+    model: ScoringModel, summary: WindowSummary | None, window: WindowSettings, unavailable: str
+) -> schemas.DriftSummary:
+    """The drift summary; `summary` None means the bundle cannot serve drift (`unavailable`)."""
+    rows = summary.rows if summary else 0
+    frame = schemas.DriftWindow(
+        rows=rows,
+        since=summary.since if summary else None,
+        until=summary.until if summary else None,
+        max_rows=window.max_rows,
+        max_age_s=window.max_age_s,
+        min_rows=window.min_rows,
+    )
+    report = summary.report if summary else None
+    if summary is None or report is None:
+        status: Literal["insufficient_data", "unavailable"] = (
+            "unavailable" if summary is None else "insufficient_data"
+        )
+        message = (
+            unavailable
+            if summary is None
+            else f"{rows} applications scored in the window; drift needs {window.min_rows}"
+        )
+        return schemas.DriftSummary(
+            status=status, message=message, model_version=model.version, dataset_drift=None,
+            share_drifted=None, drift_share=DRIFT_SHARE, drifted=[], tested=0, features=[],
+            reference_rows=0, current_rows=rows, window=frame, computed_at=None,
+            method="evidently-defaults",
+        )  # fmt: skip
+    data = report.to_dict()
+    verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
+    return schemas.DriftSummary.model_validate(
+        {
+            **data,
+            "status": "ok",
+            "message": f"{verdict}: {len(report.drifted)} of {report.tested} features drifted",
+            "model_version": model.version,
+            "window": frame,
+            "computed_at": summary.computed_at,
+        }
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, Strict, model_validator
@@ -481,3 +482,49 @@ class Importance(BaseModel):
 
 class ImportanceList(BaseModel):
     items: list[Importance]
+
+
+class FeatureDrift(BaseModel):
+    """One feature's drift test (docs/drift.md): `p_value` for the tests of a reference of at
+    most 1000 values (drifted below 0.05), `distance` above (drifted from 0.1)."""
+
+    feature: str
+    kind: Literal["numerical", "categorical"]
+    test: Literal["ks", "chisquare", "z", "wasserstein", "jensenshannon", "not_tested"]
+    statistic: float | None  # the test's statistic, or the distance; null when not finite
+    p_value: float | None
+    distance: float | None
+    threshold: float | None  # null when not tested
+    drifted: bool
+    score: float  # value relative to its threshold: above 1 means drifted (at most 10)
+    missing_reference: float  # share of missing values
+    missing_current: float
+
+
+class DriftWindow(BaseModel):
+    rows: int  # applications in the window now
+    since: datetime | None  # when the oldest of them was scored
+    until: datetime | None  # when the newest was
+    max_rows: int
+    max_age_s: float
+    min_rows: int  # fewer rows: status insufficient_data
+
+
+class DriftSummary(BaseModel):
+    """Drift of the applications this worker scored lately against the training reference:
+    the shape of `python -m scoring drift`'s drift.json, with the window."""
+
+    status: Literal["ok", "insufficient_data", "unavailable"]
+    message: str
+    model_version: str
+    dataset_drift: bool | None  # null unless status is ok
+    share_drifted: float | None
+    drift_share: float  # dataset drift from this share of drifted features
+    drifted: list[str]  # strongest first
+    tested: int
+    features: list[FeatureDrift]  # drifted first, strongest first; empty unless status is ok
+    reference_rows: int
+    current_rows: int
+    window: DriftWindow
+    computed_at: datetime | None
+    method: str

@@ -27,6 +27,9 @@ from api.settings import Settings
 from api.store import ClientStore
 from scoring.batch import score_clients
 from scoring.clients import ClientBase
+from scoring.drift import REFERENCE_ROWS, reference_features
+from scoring.drift_window import ServedWindow, WindowSettings
+from scoring.errors import BundleError
 from scoring.model import ScoringModel
 from scoring.neighbors import NeighborIndex
 from scoring.schema import ID
@@ -49,6 +52,8 @@ class Services:
     audit: AuditLog
     limiter: RateLimiter
     metrics: Metrics
+    drift: ServedWindow | None = None  # None: the bundle's reference cannot serve drift
+    drift_unavailable: str = ""  # why drift is None
     probe: Probe = field(init=False)
     gates: dict[CostClass, Gate] = field(init=False)
     warmer: threading.Thread | None = field(default=None)
@@ -60,6 +65,11 @@ class Services:
             timeout_s=self.settings.ready_probe_timeout_s,
             cache_s=self.settings.ready_cache_s,
         )
+
+    def served(self, rows: np.ndarray) -> None:
+        """Model-ready rows of applications just scored: into the drift window (values only)."""
+        if self.drift is not None:
+            self.drift.add(rows)
 
     def model_answers(self) -> bool:
         """The loaded model still scores (a row of unknowns) to a probability."""
@@ -129,6 +139,11 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         on_change=lambda state: metrics.ratelimit_degraded.set(state == "open"),
     )
     services = Services(settings, keys, model, store, neighbors, audit, limiter, metrics)
+    try:
+        services.drift = served_window(model, settings)
+    except BundleError as exc:  # an older bundle still serves scores; drift says why not
+        services.drift_unavailable = str(exc)
+        log.warning("drift monitoring off: %s", exc)
     log.info(
         "loaded model %s and %d clients in %.1f s",
         model.version,
@@ -141,6 +156,23 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         )
         services.warmer.start()
     return services
+
+
+def served_window(model: ScoringModel, settings: Settings) -> ServedWindow:
+    """The rolling sample of served applications, compared with the bundle's reference."""
+    reference = reference_features(model.reference, model.feature_names, REFERENCE_ROWS)
+    categorical = {f.name for f in model.metadata.features if f.dtype == "category"}
+    return ServedWindow(reference, categorical, window_settings(settings))
+
+
+def window_settings(settings: Settings) -> WindowSettings:
+    return WindowSettings(
+        max_rows=settings.api_drift_window_rows,
+        max_age_s=settings.api_drift_window_s,
+        min_rows=settings.api_drift_min_rows,
+        refresh_s=settings.api_drift_refresh_s,
+        refresh_rows=settings.api_drift_refresh_rows,
+    )
 
 
 def database_timeouts(settings: Settings) -> DatabaseTimeouts:

@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     # Fill the batch cache (scores + SHAP of every stored client) in a background thread.
     api_warm_cache: bool = True
     api_log_requests: bool = True
+    # GET /v1/model/drift (docs/drift.md): the feature values (never ids) of the last
+    # API_DRIFT_WINDOW_ROWS applications scored, at most API_DRIFT_WINDOW_S old, kept in memory
+    # per worker; no verdict under API_DRIFT_MIN_ROWS rows; the summary is recomputed at most
+    # every API_DRIFT_REFRESH_S seconds unless API_DRIFT_REFRESH_ROWS rows arrived.
+    api_drift_window_rows: int = Field(default=5000, ge=10, le=100_000)
+    api_drift_window_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    api_drift_min_rows: int = Field(default=500, ge=1)
+    api_drift_refresh_s: float = Field(default=60.0, ge=0)
+    api_drift_refresh_rows: int = Field(default=500, ge=1)
     # Application Insights (api/telemetry.py): requests, dependencies and exceptions are exported
     # only when this is set; App Service gets it from deploy/azure/main.bicep.
     applicationinsights_connection_string: str = ""

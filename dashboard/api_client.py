@@ -26,6 +26,7 @@ from pret_a_depenser_client import (
     Counterfactual,
     Decision,
     Distribution,
+    DriftSummary,
     Explanation,
     Fairness,
     FeatureInfo,
@@ -54,6 +55,7 @@ __all__ = [
     "Counterfactual",
     "Decision",
     "Distribution",
+    "DriftSummary",
     "Explanation",
     "Fairness",
     "FeatureInfo",
@@ -104,3 +106,4 @@ class ScoringApi(Protocol):
         self, top: int = 20, lang: Lang = "en", group: bool = False
     ) -> ImportanceList: ...
     def fairness(self, lang: Lang = "en") -> Fairness: ...
+    def drift(self) -> DriftSummary: ...

@@ -24,6 +24,7 @@ from dashboard.settings import load_settings
 
 CLIENT_TTL_S = 300
 MODEL_TTL_S = 3600
+DRIFT_TTL_S = 60  # the API recomputes drift at most every minute by default
 
 
 RETRY = RetryPolicy(max_attempts=3, backoff_s=0.25, backoff_max_s=2.0, retry_after_max_s=5.0)
@@ -127,3 +128,8 @@ def importance(lang: Lang, top: int = 20) -> api_client.ImportanceList:
 @st.cache_data(ttl=MODEL_TTL_S, show_spinner=False)
 def fairness(lang: Lang) -> api_client.Fairness:
     return _api().fairness(lang=lang)
+
+
+@st.cache_data(ttl=DRIFT_TTL_S, show_spinner=False)
+def drift() -> api_client.DriftSummary:
+    return _api().drift()

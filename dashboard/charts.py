@@ -13,7 +13,14 @@ from itertools import pairwise
 import plotly.graph_objects as go
 
 from dashboard import theme
-from dashboard.api_client import Decision, Distribution, Explanation, Neighbors, Scatter
+from dashboard.api_client import (
+    Decision,
+    Distribution,
+    DriftSummary,
+    Explanation,
+    Neighbors,
+    Scatter,
+)
 from dashboard.i18n import NBSP, Lang, num, pct, tr
 from dashboard.probability_steps import average_probability, steps
 
@@ -174,6 +181,30 @@ def bars(
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(title=axis)
     return _layout(fig, title, 140 + 30 * len(values), lang)
+
+
+def drift(summary: DriftSummary, labels: dict[str, str], lang: Lang, top: int = 15) -> go.Figure:
+    """The strongest drifts on one scale (each test's value relative to its threshold), the
+    threshold marked: vermilion and hatched past it, blue under it."""
+    tested = [f for f in summary["features"] if f["test"] != "not_tested"][:top]
+    fig = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=[labels.get(f["feature"], f["feature"]) for f in tested],
+            x=[f["score"] for f in tested],
+            marker=_marker([f["drifted"] for f in tested]),
+            hovertemplate="%{y}: %{x:.2f}<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=1.0,
+        line={"color": theme.INK, "dash": "dash"},
+        annotation_text=tr(lang, "drift.threshold"),
+        annotation_position="top",
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(title=tr(lang, "drift.axis"), rangemode="tozero")
+    return _layout(fig, tr(lang, "drift.chart"), 160 + 30 * len(tested), lang)
 
 
 def distribution(dist: Distribution, label: str, lang: Lang) -> go.Figure:

@@ -7,6 +7,7 @@ import pandas as pd
 from dashboard.api_client import (
     Decision,
     Distribution,
+    DriftSummary,
     Explanation,
     Importance,
     Neighbors,
@@ -250,3 +251,46 @@ def neighbors_table(data: Neighbors, lang: Lang) -> pd.DataFrame:
         tr(lang, k) for k in ("col.client", "col.distance", "col.outcome", "col.probability")
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+# --- data drift --------------------------------------------------------------------------------
+def drift_line(summary: DriftSummary, lang: Lang) -> str:
+    """The verdict in plain words: how many characteristics moved, and what to do about it."""
+    window = summary["window"]
+    since = (window["since"] or "")[:10]  # ISO date
+    if lang == "fr" and len(since) == 10:
+        since = f"{since[8:10]}/{since[5:7]}/{since[:4]}"
+    values = {
+        "rows": num(window["rows"], lang, 0),
+        "since": since,
+        "drifted": len(summary["drifted"]),
+        "tested": summary["tested"],
+        "share": pct(summary["share_drifted"] or 0.0, lang),
+    }
+    return tr(lang, "drift.detected" if summary["dataset_drift"] else "drift.none", **values)
+
+
+def drift_alt(summary: DriftSummary, labels: dict[str, str], lang: Lang, top: int = 5) -> str:
+    moved = [labels.get(name, name) for name in summary["drifted"][:top]]
+    line = drift_line(summary, lang)
+    return f"{line} {tr(lang, 'drift.moved', features=', '.join(moved))}" if moved else line
+
+
+def drift_table(summary: DriftSummary, labels: dict[str, str], lang: Lang) -> pd.DataFrame:
+    """Every tested characteristic: its test, value, threshold and whether it moved."""
+    rows = []
+    for f in summary["features"]:
+        if f["test"] == "not_tested":
+            continue
+        value = f["p_value"] if f["p_value"] is not None else f["distance"]
+        rows.append(
+            (
+                labels.get(f["feature"], f["feature"]),
+                f["test"],
+                num(value, lang, 4),
+                num(f["threshold"], lang, 2),
+                tr(lang, "value.yes" if f["drifted"] else "value.no"),
+            )
+        )
+    columns = ["col.feature", "col.test", "col.drift_value", "col.drift_threshold", "col.drifted"]
+    return pd.DataFrame(rows, columns=[tr(lang, c) for c in columns])

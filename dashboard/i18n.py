@@ -218,6 +218,24 @@ EN: Final[dict[str, str]] = {
     "col.fpr": "Good clients refused",
     "col.library": "Library",
     "col.version": "Version",
+    "drift.title": "Data drift: recent applications against the training data",
+    "drift.insufficient": "Too few applications scored lately to judge drift: {rows} of the "
+    "{min_rows} needed.",
+    "drift.unavailable": "Drift monitoring is not available: {message}",
+    "drift.error": "The drift summary could not be loaded; the rest of the page is up to date.",
+    "drift.none": "The {rows} applications scored since {since} look like the training data: "
+    "{drifted} of {tested} characteristics moved ({share}), below the alert level of half.",
+    "drift.detected": "The {rows} applications scored since {since} differ from the training "
+    "data: {drifted} of {tested} characteristics moved ({share}). Decisions may be less "
+    "reliable: tell the data science team.",
+    "drift.moved": "Characteristics that moved: {features}.",
+    "drift.chart": "Strongest changes against the training data",
+    "drift.axis": "Change relative to the alert threshold (above 1: moved)",
+    "drift.threshold": "alert threshold",
+    "col.test": "Test",
+    "col.drift_value": "p-value or distance",
+    "col.drift_threshold": "Threshold",
+    "col.drifted": "Moved",
     "currency": "€",
 }
 
@@ -423,6 +441,25 @@ FR: Final[dict[str, str]] = {
     "col.fpr": "Bons clients refusés",
     "col.library": "Bibliothèque",
     "col.version": "Version",
+    "drift.title": "Dérive des données : demandes récentes face aux données d'entraînement",
+    "drift.insufficient": "Trop peu de demandes évaluées récemment pour juger une dérive : {rows} "
+    "sur les {min_rows} nécessaires.",
+    "drift.unavailable": "Le suivi de dérive n'est pas disponible : {message}",
+    "drift.error": "Le résumé de dérive n'a pas pu être chargé ; le reste de la page est à jour.",
+    "drift.none": "Les {rows} demandes évaluées depuis le {since} ressemblent aux données "
+    "d'entraînement : {drifted} caractéristiques sur {tested} ont bougé ({share}), sous le "
+    "seuil d'alerte de la moitié.",
+    "drift.detected": "Les {rows} demandes évaluées depuis le {since} diffèrent des données "
+    "d'entraînement : {drifted} caractéristiques sur {tested} ont bougé ({share}). Les "
+    "décisions peuvent être moins fiables : prévenez l'équipe data science.",
+    "drift.moved": "Caractéristiques qui ont bougé : {features}.",
+    "drift.chart": "Plus forts écarts face aux données d'entraînement",
+    "drift.axis": "Écart rapporté au seuil d'alerte (au-delà de 1 : a bougé)",
+    "drift.threshold": "seuil d'alerte",
+    "col.test": "Test",
+    "col.drift_value": "p-valeur ou distance",
+    "col.drift_threshold": "Seuil",
+    "col.drifted": "A bougé",
     "currency": "€",
 }
 

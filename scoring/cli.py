@@ -1,5 +1,5 @@
 """Command line: python -m scoring {demo-data, validate, train, compare, promote, model-card,
-score, batch, info, profile}.
+score, batch, drift, info, profile}.
 
 Installed by `make install` / `make demo` as the `scoring` command too (pyproject.toml).
 
@@ -334,6 +334,40 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from scoring.bundle import load_bundle
+    from scoring.clients import ClientBase
+    from scoring.drift import compare, reference_features
+    from scoring.drift_report import write_drift
+    from scoring.errors import DataValidationError
+
+    if args.out.exists() and not args.out.is_dir():
+        raise DataValidationError(str(args.out), None, "--out must be a folder")
+    bundle = load_bundle(args.bundle)
+    names = bundle.builder.feature_names
+    reference = reference_features(bundle.reference, names, args.reference_rows)
+    # the model's own feature path: the applications become exactly what the model would see
+    current = ClientBase.load(args.current, bundle.builder).features().reset_index(drop=True)
+    categorical = {f.name for f in bundle.metadata.features if f.dtype == "category"}
+    report = compare(reference, current, categorical)
+    context = {
+        "model_version": bundle.metadata.version,
+        "current": str(args.current),
+        "computed_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+    }
+    for path in write_drift(report, reference, current, args.out, context):
+        print(path)
+    verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
+    print(
+        f"{verdict}: {len(report.drifted)} of {report.tested} features drifted "
+        f"({100 * report.share_drifted:.1f} %)"
+        + (f": {', '.join(report.drifted[:10])}" if report.drifted else "")
+    )
+    return 0
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -491,6 +525,23 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
     batch.add_argument("--threads", type=_positive_int, default=1, help="LightGBM threads (pandas)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.set_defaults(func=cmd_batch)
+
+    drift = commands.add_parser(
+        "drift", help="compare applications with the bundle's training reference (data drift)"
+    )
+    drift.add_argument("--bundle", type=Path, required=True)
+    drift.add_argument(
+        "--current", type=Path, required=True,
+        help="applications file (CSV/Parquet) or a folder with them and their auxiliary tables",
+    )  # fmt: skip
+    drift.add_argument("--out", type=Path, required=True, help="folder: drift.json, drift.html")
+    drift.add_argument(
+        "--reference-rows",
+        type=_positive_int,
+        default=5000,
+        help="reference rows compared with (a fixed sample of the bundle's reference)",
+    )
+    drift.set_defaults(func=cmd_drift)
 
     info = commands.add_parser("info", help="check a bundle and print its summary")
     info.add_argument("--bundle", type=Path, required=True)

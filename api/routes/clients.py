@@ -78,6 +78,7 @@ async def client_score(client_id: int, ctx: Ctx) -> ClientScore:
     else:
         score = model.score(store.feature_row(client_id))
     await audit.decision(score, client_id=client_id)
+    ctx.services.served(store.feature_row(client_id))
     return responses.client_score(score, client_id)
 
 
@@ -99,6 +100,7 @@ async def client_explanation(
         with ctx.services.gates["explain"].slot():
             expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
         await audit.decision(expl, client_id=client_id)
+        ctx.services.served(store.feature_row(client_id))
         return responses.explanation(expl, model, client_id, top, lang, group)
     cached = expl
     body = store.cached_body(
@@ -106,6 +108,7 @@ async def client_explanation(
         lambda: responses.explanation(cached, model, client_id, top, lang, group),
     )
     await audit.decision(expl, client_id=client_id)
+    ctx.services.served(store.feature_row(client_id))
     return body
 
 

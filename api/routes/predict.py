@@ -45,6 +45,7 @@ async def predict(body: PredictRequest, ctx: Ctx) -> Prediction:
     x, missing = model.vector(body.features)
     score = model.score(x)
     await audit.decision(score, input_hash=input_hash(body.features))
+    ctx.services.served(x)
     return responses.prediction(score, missing)
 
 
@@ -77,6 +78,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
             for score, fingerprint in zip(scores, input_hashes(features), strict=True)
         ]
     )
+    services.served(matrix)
     return BatchPrediction(
         model_version=model.version,
         items=[

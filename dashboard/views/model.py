@@ -1,11 +1,13 @@
-"""Model: the model card, threshold and business cost, metrics, global importance."""
+"""Model: the model card, threshold and business cost, metrics, fairness, data drift, global
+importance."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import cached_api, describe, ui
+from dashboard import cached_api, charts, describe, ui
+from dashboard.api_client import ApiError
 from dashboard.i18n import current_lang, num, pct, t
 
 st.title(t("model.title"))
@@ -126,6 +128,41 @@ if fairness:
         st.table(pd.DataFrame(rows).set_index(t("col.group")))
         st.info(attribute["reading"], icon=":material/balance:")
     st.write(fairness["summary"])
+
+st.subheader(t("drift.title"))
+try:
+    drift = cached_api.drift()
+except ApiError:  # an optional section: the rest of the page stands without it
+    st.caption(t("drift.error"))
+else:
+    if drift["status"] == "unavailable":
+        st.caption(t("drift.unavailable", message=drift["message"]))
+    elif drift["status"] == "insufficient_data":
+        st.info(
+            t(
+                "drift.insufficient",
+                rows=drift["window"]["rows"],
+                min_rows=drift["window"]["min_rows"],
+            ),
+            icon=":material/hourglass_empty:",
+        )
+    else:
+        names = [f["feature"] for f in drift["features"]]
+        labels = dict(zip(names, ui.feature_labels(names, lang), strict=True))
+        line = describe.drift_line(drift, lang)
+        if drift["dataset_drift"]:
+            st.warning(line, icon=":material/warning:")
+        else:
+            st.success(line, icon=":material/check_circle:")
+        if drift["drifted"]:
+            moved = ", ".join(labels.get(name, name) for name in drift["drifted"])
+            st.write(t("drift.moved", features=moved))
+        ui.chart(
+            charts.drift(drift, labels, lang),
+            describe.drift_alt(drift, labels, lang),
+            describe.drift_table(drift, labels, lang),
+            key="model_drift",
+        )
 
 ui.importance_chart(
     describe.relative(overall), t("model.importance"), t("importance.axis"), key="model_importance"

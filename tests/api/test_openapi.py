@@ -47,6 +47,7 @@ CONTRACT = {
     ("get", "/v1/model"),
     ("get", "/v1/model/importance"),
     ("get", "/v1/model/fairness"),
+    ("get", "/v1/model/drift"),
     ("post", "/v1/predict"),
     ("post", "/v1/predict/batch"),
     ("post", "/v1/explain"),

@@ -65,6 +65,7 @@ CALLS: dict[str, tuple[Callable[[ApiClient], Any], type]] = {
     "model": (lambda c: c.model(), api_client.ModelCard),
     "importance": (lambda c: c.importance(top=5, lang="fr"), api_client.ImportanceList),
     "fairness": (lambda c: c.fairness(lang="fr"), api_client.Fairness),
+    "drift": (lambda c: c.drift(), api_client.DriftSummary),
 }
 
 

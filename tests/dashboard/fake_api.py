@@ -16,6 +16,7 @@ from dashboard.api_client import (
     ClientRecord,
     Counterfactual,
     Distribution,
+    DriftSummary,
     Explanation,
     Fairness,
     FeatureInfo,
@@ -231,6 +232,8 @@ class FakeApi:
         # with another rule (or another threshold) would answer: the dashboard must show it.
         self.decisions: dict[int, str] = {}
         self.extra_changes: list[Change] = []  # more counterfactual changes (e.g. a yes/no item)
+        self.drift_status = "ok"  # or insufficient_data, unavailable
+        self.drifted = ["EXT_SOURCE_2", "CREDIT_TERM"]  # the features GET /v1/model/drift names
 
     def _call(self, name: str, client_id: int | None = None) -> None:
         self.calls[name] += 1
@@ -503,6 +506,51 @@ class FakeApi:
                 }
                 for f in FEATURES
             ][:top]
+        }
+
+    def drift(self) -> DriftSummary:
+        self._call("drift")
+        window = {"rows": 0, "since": None, "until": None, "min_rows": 500}
+        if self.drift_status != "ok":
+            message = "drift needs a newer bundle" if self.drift_status == "unavailable" else ""
+            return {
+                "status": self.drift_status,  # type: ignore[typeddict-item]
+                "message": message,
+                "dataset_drift": None,
+                "share_drifted": None,
+                "drifted": [],
+                "tested": 0,
+                "features": [],
+                "window": {**window, "rows": 120},  # type: ignore[typeddict-item]
+            }
+        names = [f["name"] for f in FEATURES]
+        features = [
+            {
+                "feature": name,
+                "test": "wasserstein",
+                "p_value": None,
+                "distance": 0.25 if name in self.drifted else 0.04,
+                "threshold": 0.1,
+                "drifted": name in self.drifted,
+                "score": 2.5 if name in self.drifted else 0.4,
+            }
+            for name in sorted(names, key=lambda n: n not in self.drifted)
+        ]
+        share = len(self.drifted) / len(names)
+        return {
+            "status": "ok",
+            "message": "",
+            "dataset_drift": share >= 0.5,
+            "share_drifted": share,
+            "drifted": list(self.drifted),
+            "tested": len(names),
+            "features": features,  # type: ignore[typeddict-item]
+            "window": {
+                "rows": 1200,
+                "since": "2026-11-20T08:00:00Z",
+                "until": "2026-11-27T17:00:00Z",
+                "min_rows": 500,
+            },
         }
 
 

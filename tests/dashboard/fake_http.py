@@ -100,6 +100,7 @@ ROUTES: list[tuple[str, str, Route]] = [
         ),
     ),
     ("GET", r"/v1/model/fairness", lambda api, m, q, b: api.fairness(lang=q.get("lang", "en"))),
+    ("GET", r"/v1/model/drift", lambda api, m, q, b: api.drift()),
 ]
 
 

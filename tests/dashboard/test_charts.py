@@ -208,3 +208,19 @@ def test_gauge_zooms_in_steps_of_ten_points(
     fig = charts.gauge(probability, threshold, "refuse", "fr")
     assert fig.data[0].gauge.axis.range[1] == pytest.approx(top * 100)
     assert fig.layout.separators == ", "
+
+
+def test_drift_chart_marks_moved_features_and_the_threshold() -> None:
+    summary = FakeApi().drift()
+    labels = {"EXT_SOURCE_2": "External score 2"}
+    fig = charts.drift(summary, labels, "en")
+    bars = fig.data[0]
+    assert list(bars.y[:3]) == ["External score 2", "CREDIT_TERM", "DAYS_BIRTH"]
+    assert list(bars.x[:3]) == [2.5, 2.5, 0.4]
+    assert list(bars.marker.color[:3]) == [theme.VERMILION, theme.VERMILION, theme.BLUE]
+    assert fig.layout.shapes[0].x0 == 1.0  # the alert threshold
+    table = describe.drift_table(summary, labels, "fr")
+    assert table.iloc[0].tolist() == ["External score 2", "wasserstein", "0,2500", "0,10", "oui"]
+    assert table.iloc[2, 4] == "non"
+    alt = describe.drift_alt(summary, labels, "en")
+    assert alt.endswith("Characteristics that moved: External score 2, CREDIT_TERM.")

@@ -360,11 +360,65 @@ def test_model_page_shows_comparison_registry_and_fairness(
 def test_model_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:
     at = open_page("model", client_id=None, lang="fr")
     _assert_clean(at)
-    (bars,) = _charts(at)
+    bars = _charts(at)[-1]  # the importance chart closes the page (after drift's)
     assert list(bars["data"][0]["y"]) == list(FRENCH_LABELS.values())  # type: ignore[index]
     assert fake_api.langs["importance"] == ["fr"]
     english = open_page("model", client_id=None)
-    assert "External credit score 2" in _charts(english)[0]["data"][0]["y"]  # type: ignore[index]
+    assert "External credit score 2" in _charts(english)[-1]["data"][0]["y"]  # type: ignore[index]
+
+
+def test_model_page_shows_drift_in_words_and_a_chart(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    at = open_page("model", client_id=None)
+    _assert_clean(at)
+    assert EN["drift.title"] in [h.value for h in at.subheader]
+    line = EN["drift.none"].format(
+        rows="1,200", since="2026-11-20", drifted=2, tested=6, share="33.3%"
+    )
+    assert line in [s.value for s in at.success]
+    moved = EN["drift.moved"].format(features="External credit score 2, Annuity to credit ratio")
+    assert moved in _texts(at)
+    drift = _charts(at)[0]
+    bars = drift["data"][0]  # type: ignore[index]
+    assert list(bars["y"][:2]) == ["External credit score 2", "Annuity to credit ratio"]
+    assert list(bars["x"][:2]) == [2.5, 2.5]
+    assert fake_api.calls["drift"] == 1
+
+
+def test_model_page_warns_when_the_dataset_drifted_in_french(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    fake_api.drifted = ["EXT_SOURCE_2", "CREDIT_TERM", "DAYS_BIRTH", "AMT_GOODS_PRICE"]
+    at = open_page("model", client_id=None, lang="fr")
+    _assert_clean(at)
+    line = FR["drift.detected"].format(
+        rows="1\u202f200", since="20/11/2026", drifted=4, tested=6, share="66,7\u00a0%"
+    )
+    warnings = [w.value for w in at.warning]
+    assert warnings, "a dataset drift is a warning"
+    assert warnings[0].startswith(line.split(" : ")[0])
+    assert "4 caractéristiques sur 6" in warnings[0]
+    assert FRENCH_LABELS["EXT_SOURCE_2"] in _texts(at)
+
+
+def test_model_page_says_when_drift_has_too_few_applications(
+    open_page: AppFactory, fake_api: FakeApi
+) -> None:
+    fake_api.drift_status = "insufficient_data"
+    at = open_page("model", client_id=None)
+    _assert_clean(at)
+    assert EN["drift.insufficient"].format(rows=120, min_rows=500) in [i.value for i in at.info]
+    assert len(_charts(at)) == 1  # the importance chart only
+
+
+def test_model_page_stands_when_drift_fails(open_page: AppFactory, fake_api: FakeApi) -> None:
+    fake_api.errors["drift"] = ApiNotFound("HTTP 404: Not Found", 404)  # an older API
+    at = open_page("model", client_id=None)
+    _assert_clean(at)
+    assert EN["drift.error"] in _texts(at)
+    assert not at.error  # the rest of the page is shown, with no error banner
+    assert EN["model.importance"] in json.dumps(_charts(at)[-1])
 
 
 def test_explanation_global_importance_in_french(open_page: AppFactory, fake_api: FakeApi) -> None:

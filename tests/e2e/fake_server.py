@@ -118,6 +118,18 @@ def importance(top: int = 20, x_api_key: str | None = Header(None)) -> Any:
     return api.importance(top)
 
 
+@app.get("/v1/model/fairness")
+def fairness(lang: str = "en", x_api_key: str | None = Header(None)) -> Any:
+    _auth(x_api_key)
+    return api.fairness(lang)
+
+
+@app.get("/v1/model/drift")
+def drift(x_api_key: str | None = Header(None)) -> Any:
+    _auth(x_api_key)
+    return api.drift()
+
+
 if __name__ == "__main__":
     import uvicorn
 

@@ -22,8 +22,8 @@ from tests.scoring.conftest import write_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = [
-    "demo-data", "validate", "train", "compare", "promote", "model-card", "score", "batch", "info",
-    "profile",
+    "demo-data", "validate", "train", "compare", "promote", "model-card", "score", "batch", "drift",
+    "info", "profile",
 ]  # fmt: skip
 FAST_TRAIN = ["--folds", "3", "--n-estimators", "80", "--no-mlflow", "--quiet"]
 

@@ -32,6 +32,7 @@ from pret_a_depenser_client.models import (
     ClientScore,
     Counterfactual,
     Distribution,
+    DriftSummary,
     Explanation,
     Fairness,
     FeatureInfo,
@@ -321,6 +322,12 @@ class ApiClient:
         """``GET /v1/model/fairness``: group fairness of the decisions, out of fold."""
         body = self._get("/v1/model/fairness", lang=lang)
         return _expect(body, ("attributes", "summary"), Fairness)
+
+    def drift(self) -> DriftSummary:
+        """``GET /v1/model/drift``: data drift of the applications the API scored lately
+        (docs/drift.md)."""
+        body = self._get("/v1/model/drift")
+        return _expect(body, ("status", "drifted", "features", "window"), DriftSummary)
 
 
 def _json(response: httpx.Response, attempts: int) -> Any:

@@ -285,6 +285,41 @@ class Fairness(TypedDict):
     summary: str
 
 
+class FeatureDrift(TypedDict):
+    """One feature's drift test (``GET /v1/model/drift``)."""
+
+    feature: str
+    test: str  # ks, chisquare, z, wasserstein, jensenshannon, not_tested
+    p_value: float | None
+    distance: float | None
+    threshold: float | None
+    drifted: bool
+    score: float  # the value relative to its threshold: above 1 means drifted
+
+
+class DriftWindow(TypedDict):
+    """The applications the drift summary was computed on."""
+
+    rows: int
+    since: str | None
+    until: str | None
+    min_rows: int
+
+
+class DriftSummary(TypedDict):
+    """``GET /v1/model/drift``: drift of the applications scored lately against the training
+    reference."""
+
+    status: Literal["ok", "insufficient_data", "unavailable"]
+    message: str
+    dataset_drift: bool | None
+    share_drifted: float | None
+    drifted: list[str]
+    tested: int
+    features: list[FeatureDrift]
+    window: DriftWindow
+
+
 class Importance(TypedDict):
     feature: str
     label: str
