@@ -8,6 +8,7 @@ import ctypes.util
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Services:
         self.costly = CostlyPool(
             self.settings.api_costly_concurrency, self.settings.api_costly_nice
         )
+        sys.setswitchinterval(self.settings.api_gil_switch_ms / 1000)
         self.probe = Probe(
             {"database": self.audit.ping, "model": self.model_answers},
             timeout_s=self.settings.ready_probe_timeout_s,

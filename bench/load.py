@@ -38,12 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 KEY = "bench-load-key"
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-# (label, API_COSTLY_CONCURRENCY, API_COSTLY_NICE)
-VARIANTS: list[tuple[str, int, int]] = [
-    ("no cap (64), same priority", 64, 0),
-    ("cap 2, same priority", 2, 0),
-    ("cap 1, same priority", 1, 0),
-    ("cap 1, nice 10", 1, 10),
+# (label, API_COSTLY_CONCURRENCY, API_COSTLY_NICE, API_GIL_SWITCH_MS)
+VARIANTS: list[tuple[str, int, int, float]] = [
+    ("no cap (64), same priority", 64, 0, 5.0),
+    ("cap 2, same priority", 2, 0, 5.0),
+    ("cap 1, same priority", 1, 0, 5.0),
+    ("cap 1, nice 10", 1, 10, 5.0),
+    ("cap 1, nice 10, GIL switch 1 ms (the defaults)", 1, 10, 1.0),
 ]
 
 
@@ -141,14 +142,24 @@ def wait_ready(port: int, timeout: float) -> None:
 
 
 def serve(
-    bundle: Path, clients: Path, work: Path, database: str, table: str, cap: int, nice: int = 10
+    bundle: Path,
+    clients: Path,
+    work: Path,
+    database: str,
+    table: str,
+    cap: int,
+    nice: int = 10,
+    switch_ms: float = 5.0,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "SCORING_BUNDLE": str(bundle), "SCORING_CLIENTS": str(clients),
            "SCORING_CACHE": str(work / "cache"), "API_KEYS": f"bench:{KEY}",
            "DATABASE_URL": database, "AUDIT_TABLE": table, "API_RATE_LIMIT": "0",
-           "API_LOG_REQUESTS": "0", "API_COSTLY_CONCURRENCY": str(cap),
-           "API_COSTLY_NICE": str(nice)}  # fmt: skip
+           "API_LOG_REQUESTS": "0"}  # fmt: skip
+    for name, value in (("API_COSTLY_CONCURRENCY", cap), ("API_COSTLY_NICE", nice),
+                        ("API_GIL_SWITCH_MS", switch_ms)):  # fmt: skip
+        if value is not None:
+            env[name] = str(value)
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:api.server", "-w", "2",
             "--bind", f"127.0.0.1:{port}", "api.main:app"]  # fmt: skip
     log = (work / f"gunicorn-{table}.log").open("wb")
@@ -206,7 +217,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "rows": args.rows, "workers": 2,
                               "c32_seconds": args.c32_seconds or args.seconds}  # fmt: skip
     table = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    process, port = serve(bundle, clients, work, args.database, table, 1)
+    process, port = serve(bundle, clients, work, args.database, table)  # the defaults
     try:
         seconds = args.c32_seconds or args.seconds
         result = asyncio.run(drive(port, {"score": (score, 32)}, seconds))["score"]
@@ -216,10 +227,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["one_row_per_decision"] = result["audit_rows"] == result["statuses"].get("200", 0)
     report["score_c32"] = result
     print("score c=32:", result, flush=True)
-    report["variants"] = [label for label, _, _ in VARIANTS]
-    for label, cap, nice in VARIANTS if not args.c32_only else []:
+    report["variants"] = [label for label, *_ in VARIANTS]
+    for label, cap, nice, switch_ms in VARIANTS if not args.c32_only else []:
         table = f"bench_audit_{uuid.uuid4().hex[:8]}"
-        process, port = serve(bundle, clients, work, args.database, table, cap, nice)
+        process, port = serve(bundle, clients, work, args.database, table, cap, nice, switch_ms)
         try:
             alone = asyncio.run(drive(port, {"score": (score, 4)}, args.seconds))
             both: Groups = {"score": (score, 4), "counterfactual": (flood, 32)}
