@@ -147,10 +147,11 @@ def serve(
     work: Path,
     database: str,
     table: str,
-    cap: int,
-    nice: int = 10,
-    switch_ms: float = 5.0,
+    cap: int | None = None,
+    nice: int | None = None,
+    switch_ms: float | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn on a free port; the settings left None keep the API's defaults."""
     port = free_port()
     env = {**os.environ, "SCORING_BUNDLE": str(bundle), "SCORING_CLIENTS": str(clients),
            "SCORING_CACHE": str(work / "cache"), "API_KEYS": f"bench:{KEY}",
