@@ -47,7 +47,15 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
@@ -69,6 +77,18 @@ DATABASE_DOWN = (
     TimeoutError,
     ConnectionError,
 )
+# What says this row cannot be written: refused by the database (a constraint, a trigger, a
+# value out of the column's range) or by the driver before it was sent (a value it cannot
+# convert).
+ROW_REFUSED = (DataError, IntegrityError, ValueError, TypeError, OverflowError)
+
+
+def refused_row(exc: BaseException) -> bool:
+    if isinstance(exc, ROW_REFUSED):
+        return True
+    # SQLAlchemy wraps a conversion error of the driver, before any round trip, in a
+    # StatementError that is not a DBAPIError
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 class AuditUnavailableError(RuntimeError):
@@ -411,7 +431,7 @@ class AuditLog:
             return
         except Exception as exc:
             if len(live) == 1:
-                self._fail(live, exc, row=True)
+                self._fail(live, exc, row=refused_row(exc))
                 return
             # a row the database (or the driver: a value out of range) refuses must not fail
             # the other requests of the commit: each is tried alone
@@ -419,7 +439,7 @@ class AuditLog:
                 try:
                     self._insert([item])
                 except Exception as single:
-                    self._fail([item], single, row=not isinstance(single, DATABASE_DOWN))
+                    self._fail([item], single, row=refused_row(single))
                 else:
                     item.done(None)
             return

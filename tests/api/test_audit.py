@@ -297,3 +297,26 @@ def test_a_row_that_would_not_fit_is_refused_by_name_before_queueing(
     with pytest.raises(AuditRowError, match=field):
         check_entry(replace(entry(1), **change), sqlite_log.limits)
     assert check_entry(entry(1), sqlite_log.limits) is None
+
+
+def test_a_row_the_driver_refuses_fails_alone_in_its_group_commit(sqlite_log: AuditLog) -> None:
+    """A value the driver cannot send (an integer beyond SQLite's 64 bits: OverflowError, not a
+    database error) that got past the checks fails its request only, as a refused row."""
+    results: dict[str, BaseException | None] = {}
+    finished = threading.Event()
+
+    def done_for(name: str) -> Callable[[BaseException | None], None]:
+        def done(exc: BaseException | None) -> None:
+            results[name] = exc
+            if len(results) == 3:
+                finished.set()
+
+        return done
+
+    rows = [entry(1), replace(entry(3), request_id="huge", client_id=2**70), entry(5)]
+    sqlite_log._write([_Pending([row], done_for(row.request_id)) for row in rows])
+    assert finished.wait(5)
+    assert results["req-1"] is None
+    assert results["req-5"] is None
+    assert isinstance(results["huge"], AuditRowError)
+    assert {r["request_id"] for r in sqlite_log.rows()} == {"req-1", "req-5"}
