@@ -47,15 +47,48 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger("api.audit")
 
 DECISIONS = frozenset({"grant", "refuse", "refer"})
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1  # the client_id column
 # The SQLite WAL is checkpointed when the writer is idle and this many commits or seconds passed.
 CHECKPOINT_COMMITS = 500
 CHECKPOINT_S = 5.0
+
+
+# What says the database itself is failing (down, stalled, out of connections), not one row.
+DATABASE_DOWN = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    TimeoutError,
+    ConnectionError,
+)
+# What says this row cannot be written: refused by the database (a constraint, a trigger, a
+# value out of the column's range) or by the driver before it was sent (a value it cannot
+# convert).
+ROW_REFUSED = (DataError, IntegrityError, ValueError, TypeError, OverflowError)
+
+
+def refused_row(exc: BaseException) -> bool:
+    if isinstance(exc, ROW_REFUSED):
+        return True
+    # SQLAlchemy wraps a conversion error of the driver, before any round trip, in a
+    # StatementError that is not a DBAPIError
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 class AuditUnavailableError(RuntimeError):
@@ -134,8 +167,21 @@ def check_entry(entry: AuditEntry, limits: dict[str, int]) -> None:
             raise AuditRowError(f"audit row refused: {name} longer than {limit} characters")
     if entry.decision not in DECISIONS:
         raise AuditRowError("audit row refused: decision is not grant, refuse or refer")
-    if not math.isfinite(entry.probability):
-        raise AuditRowError("audit row refused: probability is not a finite number")
+    for name in ("probability", "threshold"):
+        number = values[name]
+        if number is None and name == "threshold":
+            continue
+        if not _is_number(number) or not 0.0 <= number <= 1.0:
+            raise AuditRowError(f"audit row refused: {name} is not a number from 0 to 1")
+    client_id = entry.client_id
+    if client_id is not None and not (
+        isinstance(client_id, int) and BIGINT_MIN <= client_id <= BIGINT_MAX
+    ):
+        raise AuditRowError("audit row refused: client_id is not a 64-bit integer")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -380,21 +426,22 @@ class AuditLog:
             return
         try:
             self._insert(live)
-        except (DataError, IntegrityError) as exc:
+        except DATABASE_DOWN as exc:  # the database, not a row: every request fails fast
+            self._fail(live, exc)
+            return
+        except Exception as exc:
             if len(live) == 1:
-                self._fail(live, exc)
+                self._fail(live, exc, row=refused_row(exc))
                 return
-            # a row the database refuses must not fail the other requests of the commit
+            # a row the database (or the driver: a value out of range) refuses must not fail
+            # the other requests of the commit: each is tried alone
             for item in live:
                 try:
                     self._insert([item])
                 except Exception as single:
-                    self._fail([item], single)
+                    self._fail([item], single, row=refused_row(single))
                 else:
                     item.done(None)
-            return
-        except Exception as exc:
-            self._fail(live, exc)
             return
         for item in live:
             item.done(None)
@@ -411,9 +458,13 @@ class AuditLog:
             otel_context.detach(token)
         self._commits_since_checkpoint += 1
 
-    def _fail(self, items: list[_Pending], exc: BaseException) -> None:
+    def _fail(self, items: list[_Pending], exc: BaseException, row: bool = False) -> None:
         log.error("audit write failed: %s", type(exc).__name__)
-        error = AuditUnavailableError("decision audit log unavailable")
+        error = (
+            AuditRowError("decision audit log refused this decision's row")
+            if row
+            else AuditUnavailableError("decision audit log unavailable")
+        )
         for item in items:
             item.done(error)
 

@@ -1,20 +1,34 @@
 """Concurrency caps of the expensive routes, per worker and per route class (counterfactual
 search, on-the-fly SHAP explanation, batch scoring): a class that is full answers 503 with
 Retry-After at once instead of queueing, so its CPU-bound work cannot starve the cheap routes
-(/score, /predict) sharing the worker. The rate limit counts requests; this bounds cost."""
+(/score, /predict) sharing the worker. The rate limit counts requests; this bounds cost.
+
+The admitted work runs in a thread pool of its own whose threads the kernel schedules at a lower
+priority (nice +API_COSTLY_NICE): when a search and the event loop both want a core, the loop
+(cheap routes, the audit writer) goes first, instead of waiting behind two CPU-bound searches.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import functools
+import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Literal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal, TypeVar
 
 from fastapi import HTTPException, Request
 
 CostClass = Literal["counterfactual", "explain", "batch"]
 CLASSES: tuple[CostClass, ...] = ("counterfactual", "explain", "batch")
 RETRY_AFTER_S = 1
+MAX_NICE = 19
+T = TypeVar("T")
+log = logging.getLogger("api.costly")
 
 
 class Gate:
@@ -59,3 +73,37 @@ def costly(name: CostClass) -> Callable[[Request], AsyncIterator[None]]:
             yield
 
     return hold
+
+
+def _lower_priority(nice: int) -> None:
+    """Thread initializer: this thread (Linux: a thread id is a PRIO_PROCESS target) runs
+    `nice` steps below the process. Elsewhere, or when refused, it runs at the same priority."""
+    if nice <= 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, tid, min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        )
+    except (AttributeError, OSError) as exc:
+        log.warning("costly threads keep the normal priority: %s", type(exc).__name__)
+
+
+class CostlyPool:
+    """The threads that run admitted expensive work, at a lower CPU priority (`nice`)."""
+
+    def __init__(self, limit: int, nice: int) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=limit * len(CLASSES),  # every gate full at once never queues
+            thread_name_prefix="costly",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        )
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in a costly thread, with the caller's context (trace, request id)."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -8,6 +8,7 @@ import ctypes.util
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pandas as pd
 
 from api.audit import AuditLog, DatabaseTimeouts
 from api.auth import KeySource, load_keys
-from api.costly import CostClass, Gate, gates
+from api.costly import CostClass, CostlyPool, Gate, gates
 from api.observability import Metrics
 from api.ratelimit import RateLimiter, make_limiter
 from api.readiness import Probe
@@ -56,10 +57,15 @@ class Services:
     drift_unavailable: str = ""  # why drift is None
     probe: Probe = field(init=False)
     gates: dict[CostClass, Gate] = field(init=False)
+    costly: CostlyPool = field(init=False)
     warmer: threading.Thread | None = field(default=None)
 
     def __post_init__(self) -> None:
         self.gates = gates(self.settings.api_costly_concurrency)
+        self.costly = CostlyPool(
+            self.settings.api_costly_concurrency, self.settings.api_costly_nice
+        )
+        sys.setswitchinterval(self.settings.api_gil_switch_ms / 1000)
         self.probe = Probe(
             {"database": self.audit.ping, "model": self.model_answers},
             timeout_s=self.settings.ready_probe_timeout_s,
@@ -83,6 +89,7 @@ class Services:
 
     async def close(self) -> None:
         self.probe.close()
+        self.costly.close()
         self.audit.stop()
         await self.limiter.close()
 

@@ -66,8 +66,16 @@ class Settings(BaseSettings):
     # Requests per minute and key; 0 disables limiting.
     api_rate_limit: int = Field(default=6000, ge=0)
     # Expensive requests (counterfactual, on-the-fly explanation, batch) running at once per
-    # worker and per class; one more answers 503 with Retry-After (api/costly.py).
-    api_costly_concurrency: int = Field(default=2, ge=1, le=64)
+    # worker and per class; one more answers 503 with Retry-After (api/costly.py). They run
+    # API_COSTLY_NICE steps below the worker's CPU priority, so cheap routes go first. 1 per
+    # worker: with 2 workers on 2 cores, two searches already fill the machine
+    # (bench/results/load.md).
+    api_costly_concurrency: int = Field(default=1, ge=1, le=64)
+    api_costly_nice: int = Field(default=10, ge=0, le=19)
+    # How long a thread holding the GIL (a counterfactual search is Python-heavy) keeps it
+    # before the event loop may take it back (sys.setswitchinterval; Python's default is 5 ms,
+    # which a cheap request pays at each of its waits for the GIL while a search runs).
+    api_gil_switch_ms: float = Field(default=1.0, gt=0, le=100)
     api_batch_max: int = Field(default=1000, ge=1)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # POST /v1/predict/batch only: API_BATCH_MAX full records (a record of ~800 features is

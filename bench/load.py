@@ -3,11 +3,13 @@ workers) with the PostgreSQL audit log.
 
     python bench/load.py                       # builds a small demo bundle, PostgreSQL of the
     python bench/load.py --seconds 10 --rows 3000 --database postgresql+psycopg://...
+    python bench/load.py --c32-seconds 60 --name load-60s   # the 60 s figure at c=32
 
 1. `/score` at concurrency 32: req/s, errors, and audit rows == 200 answers (one row each);
 2. `/score` p99 at concurrency 4 alone, then under a flood of 32 parallel `/counterfactual`
-   callers, with API_COSTLY_CONCURRENCY=64 (effectively no cap: before) and the default 2
-   (after), each on a fresh server and audit table.
+   callers, for each variant of the cap (API_COSTLY_CONCURRENCY: 64 is effectively no cap) and
+   of the costly threads' priority (API_COSTLY_NICE: 0 is the worker's own), each on a fresh
+   server and audit table, in one run so that they share the machine's load.
 
 A small asyncio HTTP/1.1 keep-alive generator (locust is not in the lock). Prints a table and
 writes bench/results/load.json and load.md, with the load average of the machine.
@@ -36,14 +38,34 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 KEY = "bench-load-key"
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# (label, API_COSTLY_CONCURRENCY, API_COSTLY_NICE, API_GIL_SWITCH_MS)
+VARIANTS: list[tuple[str, int, int, float]] = [
+    ("no cap (64), same priority", 64, 0, 5.0),
+    ("cap 2, same priority", 2, 0, 5.0),
+    ("cap 1, same priority", 1, 0, 5.0),
+    ("cap 1, nice 10", 1, 10, 5.0),
+    ("cap 1, nice 10, GIL switch 1 ms (the defaults)", 1, 10, 1.0),
+]
 
 
 def request(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n\r\n".encode()
 
 
+def retry_after(head: bytes) -> float:
+    for line in head.split(b"\r\n"):
+        if line[:12].lower() == b"retry-after:":
+            return float(line[12:])
+    return 0.0
+
+
 async def caller(
-    port: int, paths: list[str], start: int, deadline: float, out: list[tuple[float, int]]
+    port: int,
+    paths: list[str],
+    start: int,
+    deadline: float,
+    out: list[tuple[float, int]],
+    polite: bool = False,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = start
@@ -58,7 +80,12 @@ async def caller(
                  if line[:15].lower() == b"content-length:"), 0,
             )  # fmt: skip
             await reader.readexactly(length)
-            out.append((time.perf_counter() - began, int(head[9:12])))
+            status = int(head[9:12])
+            out.append((time.perf_counter() - began, status))
+            if polite and status in (429, 503):  # as the Python client does: wait Retry-After
+                await asyncio.sleep(
+                    min(retry_after(head), max(0.0, deadline - time.perf_counter()))
+                )
     except (ConnectionError, asyncio.IncompleteReadError):
         out.append((time.perf_counter() - began, 0))
     finally:
@@ -79,11 +106,16 @@ def summary(samples: list[tuple[float, int]], seconds: float) -> dict[str, Any]:
     }
 
 
-async def drive(port: int, groups: dict[str, tuple[list[str], int]], seconds: float) -> dict:
+Groups = dict[str, tuple[list[str], int]]
+
+
+async def drive(port: int, groups: Groups, seconds: float, polite: bool = False) -> dict:
+    """Each group's callers in parallel for `seconds`; `polite` callers of the expensive routes
+    wait Retry-After after a 503 (the /score callers never need to)."""
     deadline = time.perf_counter() + seconds
     out: dict[str, list[tuple[float, int]]] = {name: [] for name in groups}
     await asyncio.gather(
-        *(caller(port, paths, i * 7, deadline, out[name])
+        *(caller(port, paths, i * 7, deadline, out[name], polite and name != "score")
           for name, (paths, n) in groups.items() for i in range(n))
     )  # fmt: skip
     return {name: summary(samples, seconds) for name, samples in out.items()}
@@ -110,13 +142,25 @@ def wait_ready(port: int, timeout: float) -> None:
 
 
 def serve(
-    bundle: Path, clients: Path, work: Path, database: str, table: str, cap: int
+    bundle: Path,
+    clients: Path,
+    work: Path,
+    database: str,
+    table: str,
+    cap: int | None = None,
+    nice: int | None = None,
+    switch_ms: float | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn on a free port; the settings left None keep the API's defaults."""
     port = free_port()
     env = {**os.environ, "SCORING_BUNDLE": str(bundle), "SCORING_CLIENTS": str(clients),
            "SCORING_CACHE": str(work / "cache"), "API_KEYS": f"bench:{KEY}",
            "DATABASE_URL": database, "AUDIT_TABLE": table, "API_RATE_LIMIT": "0",
-           "API_LOG_REQUESTS": "0", "API_COSTLY_CONCURRENCY": str(cap)}  # fmt: skip
+           "API_LOG_REQUESTS": "0"}  # fmt: skip
+    for name, value in (("API_COSTLY_CONCURRENCY", cap), ("API_COSTLY_NICE", nice),
+                        ("API_GIL_SWITCH_MS", switch_ms)):  # fmt: skip
+        if value is not None:
+            env[name] = str(value)
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:api.server", "-w", "2",
             "--bind", f"127.0.0.1:{port}", "api.main:app"]  # fmt: skip
     log = (work / f"gunicorn-{table}.log").open("wb")
@@ -171,32 +215,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     flood = [f"/v1/clients/{i}/counterfactual" for i in ids]
     report: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                               "loadavg_before": os.getloadavg(), "seconds": args.seconds,
-                              "rows": args.rows, "workers": 2}  # fmt: skip
+                              "rows": args.rows, "workers": 2,
+                              "c32_seconds": args.c32_seconds or args.seconds}  # fmt: skip
     table = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    process, port = serve(bundle, clients, work, args.database, table, 2)
+    process, port = serve(bundle, clients, work, args.database, table)  # the defaults
     try:
-        result = asyncio.run(drive(port, {"score": (score, 32)}, args.seconds))["score"]
+        seconds = args.c32_seconds or args.seconds
+        result = asyncio.run(drive(port, {"score": (score, 32)}, seconds))["score"]
     finally:
         stop(process)
     result["audit_rows"] = audit_rows(args.database, table)
     result["one_row_per_decision"] = result["audit_rows"] == result["statuses"].get("200", 0)
     report["score_c32"] = result
     print("score c=32:", result, flush=True)
-    for label, cap in (("before (cap 64)", 64), ("after (cap 2)", 2)):
+    report["variants"] = [label for label, *_ in VARIANTS]
+    for label, cap, nice, switch_ms in VARIANTS if not args.c32_only else []:
         table = f"bench_audit_{uuid.uuid4().hex[:8]}"
-        process, port = serve(bundle, clients, work, args.database, table, cap)
+        process, port = serve(bundle, clients, work, args.database, table, cap, nice, switch_ms)
         try:
             alone = asyncio.run(drive(port, {"score": (score, 4)}, args.seconds))
-            flooded = asyncio.run(
-                drive(port, {"score": (score, 4), "counterfactual": (flood, 32)}, args.seconds)
-            )
+            both: Groups = {"score": (score, 4), "counterfactual": (flood, 32)}
+            flooded = asyncio.run(drive(port, both, args.seconds))
+            polite = asyncio.run(drive(port, both, args.seconds, polite=True))
         finally:
             stop(process)
-        audit_rows(args.database, table)
-        report[label] = {"alone": alone, "flood": flooded, "loadavg": os.getloadavg()}
+        rows = audit_rows(args.database, table)
+        report[label] = {"alone": alone, "flood": flooded, "polite": polite,
+                         "loadavg": os.getloadavg(),
+                         "audit_rows": rows, "decisions": sum(
+                             group["statuses"].get("200", 0)
+                             for group in (alone["score"], flooded["score"],
+                                           flooded["counterfactual"], polite["score"],
+                                           polite["counterfactual"]))}  # fmt: skip
         print(label, report[label], flush=True)
     report["loadavg_after"] = os.getloadavg()
     return report
+
+
+def label_in(r: dict[str, Any]) -> bool:
+    return all(label in r for label in r["variants"])
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -206,18 +263,23 @@ def markdown(r: dict[str, Any]) -> str:
         f" {r['seconds']} s per point; load average {r['loadavg_before'][0]:.2f} before, "
         f"{r['loadavg_after'][0]:.2f} after, on a shared 2-core machine)",
         "",
-        f"`/score` c=32: {s['rps']} req/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, statuses "
+        f"`/score` c=32 for {r['c32_seconds']} s: {s['rps']} req/s, p50 {s['p50_ms']} ms, "
+        f"p99 {s['p99_ms']} ms, statuses "
         f"{s['statuses']}, audit rows {s['audit_rows']} (one per 200: {s['one_row_per_decision']})",
         "",
-        "| cap | /score p99 alone (c=4) | /score p99 under 32 counterfactual callers | "
-        "/score req/s alone / flooded | counterfactual statuses |",
-        "|---|---|---|---|---|",
+        "| costly routes | /score p99 alone (c=4) | /score p99 under 32 counterfactual callers "
+        "retrying at once / waiting Retry-After | /score req/s alone / flooded / polite flood | "
+        "counterfactual statuses (at once; polite) | audit rows / decisions | load average |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for label in ("before (cap 64)", "after (cap 2)"):
-        a, f = r[label]["alone"]["score"], r[label]["flood"]
+    for label in r["variants"] if label_in(r) else []:
+        a, f, p = r[label]["alone"]["score"], r[label]["flood"], r[label].get("polite")
+        p = p or {"score": {"p99_ms": "-", "rps": "-"}, "counterfactual": {"statuses": "-"}}
         lines.append(
-            f"| {label} | {a['p99_ms']} ms | {f['score']['p99_ms']} ms | {a['rps']} / "
-            f"{f['score']['rps']} | {f['counterfactual']['statuses']} |"
+            f"| {label} | {a['p99_ms']} ms | {f['score']['p99_ms']} / {p['score']['p99_ms']} ms | "
+            f"{a['rps']} / {f['score']['rps']} / {p['score']['rps']} | "
+            f"{f['counterfactual']['statuses']}; {p['counterfactual']['statuses']} | "
+            f"{r[label]['audit_rows']} / {r[label]['decisions']} | {r[label]['loadavg'][0]:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -228,6 +290,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--database", default=DEFAULT_DB)
     parser.add_argument("--name", default="load")
+    parser.add_argument("--c32-seconds", type=float, default=0, help="default: --seconds")
+    parser.add_argument("--c32-only", action="store_true", help="only the c=32 figure")
     args = parser.parse_args()
     report = run(args)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -164,6 +164,116 @@ def throwaway_postgres(install: bool) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+class PostgresServer:
+    """A PostgreSQL server of one's own (initdb into a temporary folder, trust auth, database
+    `postgres`) on a free port, that a fault test may crash (SIGKILL of the postmaster and its
+    backends), start again on the same data folder (crash recovery), or stall (SIGSTOP of all
+    of them: connections are accepted and never answered) and resume. The postmaster is a child
+    of the test run (no pg_ctl, no waiting on a daemon); its backends each call setsid(), so a
+    signal goes to the postmaster first (it forks no more), then to each of its children.
+    Never the machine's shared server."""
+
+    def __init__(self, binary: str, root: Path, owner: Owner) -> None:
+        self.binary = binary
+        self.root = root
+        self.owner = owner
+        self.data = root / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        command = [self.binary, "-D", str(self.data), "-p", str(self.port), "-k", str(self.root),
+                   "-c", "listen_addresses=127.0.0.1", "-F"]  # fmt: skip
+        with (self.root / "server.log").open("ab") as sink:
+            self.process = subprocess.Popen(
+                command, cwd=self.root, stdout=sink, stderr=subprocess.STDOUT,
+                user=self.owner.uid, group=self.owner.gid,
+            )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.accepts_queries():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "server.log").read_text(errors="replace")[-1500:]
+                raise ServiceUnavailableError(f"postgres did not start on {self.port}: {log}")
+            time.sleep(0.1)
+
+    def accepts_queries(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                connect_timeout=2,
+            ) as conn:  # fmt: skip
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def _signal(self, signum: int) -> None:
+        import psutil
+
+        assert self.process is not None
+        with contextlib.suppress(psutil.NoSuchProcess):
+            postmaster = psutil.Process(self.process.pid)
+            postmaster.send_signal(signal.SIGSTOP)  # it forks no more while we go round
+            for child in postmaster.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.send_signal(signum)
+            postmaster.send_signal(signum)
+
+    def kill(self) -> None:
+        """A crash: the postmaster and its backends die at once, nothing is flushed."""
+        if self.process is None:
+            return
+        self._signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while answers(self.port):  # backends of the old server may take a moment to go
+            if time.monotonic() > deadline:
+                raise ServiceUnavailableError(f"port {self.port} still answers after the kill")
+            time.sleep(0.05)
+
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def own_postgres(install: bool = False) -> Iterator[PostgresServer]:
+    """A started PostgresServer, killed and removed afterwards (even when the test fails)."""
+    if postgres_bin("initdb") is None and install:
+        apt_install(POSTGRES.debian_package)
+    initdb, binary = postgres_bin("initdb"), postgres_bin("postgres")
+    if initdb is None or binary is None:
+        raise ServiceUnavailableError(POSTGRES.how_to_get())
+    owner = _postgres_owner()
+    root = Path(tempfile.mkdtemp(prefix="test-postgres-"))
+    server = PostgresServer(binary, root, owner)
+    try:
+        if owner.uid is not None and owner.gid is not None:
+            os.chown(root, owner.uid, owner.gid)
+        result = subprocess.run(
+            [initdb, "-D", str(server.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+             "--locale=C", "--no-sync"],
+            cwd=root, capture_output=True, text=True, check=False, timeout=START_TIMEOUT_S,
+            user=owner.uid, group=owner.gid,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ServiceUnavailableError(f"initdb failed: {result.stderr.strip()[-1500:]}")
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _redis_ping(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1.0) as sock:
         sock.sendall(b"PING\r\n")

@@ -98,7 +98,7 @@ async def client_explanation(
     expl = store.cached_explanation(model, client_id)
     if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop, capped
         with ctx.services.gates["explain"].slot():
-            expl = await run_in_threadpool(model.explain, store.feature_row(client_id))
+            expl = await ctx.services.costly.run(model.explain, store.feature_row(client_id))
         await audit.decision(expl, client_id=client_id)
         ctx.services.served(store.feature_row(client_id))
         return responses.explanation(expl, model, client_id, top, lang, group)
@@ -136,7 +136,9 @@ async def client_neighbors(
 async def client_counterfactual(client_id: int, ctx: Ctx, lang: Lang = "en") -> Counterfactual:
     store, model, audit = ctx.store, ctx.model, ctx.auditor
     raw = store.raw_frame(client_id)
-    result = await run_in_threadpool(cf.find, model, store.features_of, raw, ACTIONABLE_COLUMNS)
+    result = await ctx.services.costly.run(
+        cf.find, model, store.features_of, raw, ACTIONABLE_COLUMNS
+    )
     await audit.decision(
         model.score_of(result.probability_before, store.feature_row(client_id)),
         client_id=client_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from fastapi import Depends
-from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash, input_hashes
@@ -70,7 +69,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
         return BatchPrediction(model_version=model.version, items=[])
     features = [record.features for record in body.records]
     matrix, missing = model.matrix(features)
-    probabilities = await run_in_threadpool(model.predict_proba, matrix)
+    probabilities = await services.costly.run(model.predict_proba, matrix)
     scores = [model.score_of(p, x) for p, x in zip(probabilities.tolist(), matrix, strict=True)]
     await audit.decisions(
         [
@@ -112,6 +111,6 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Explanation:
             return model.explain(x)
 
         fingerprint = input_hash(body.features)
-    expl = await run_in_threadpool(compute)
+    expl = await ctx.services.costly.run(compute)
     await audit.decision(expl, client_id=client_id, input_hash=fingerprint)
     return responses.explanation(expl, model, client_id, body.top, body.lang, body.group)

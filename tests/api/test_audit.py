@@ -23,6 +23,7 @@ from api.audit import (
     AuditRowError,
     AuditUnavailableError,
     _Pending,
+    check_entry,
     input_hash,
 )
 from tests.services import postgres_url
@@ -34,7 +35,7 @@ def entry(i: int) -> AuditEntry:
         key_name="alice",
         route="/v1/predict",
         model_version="v1",
-        probability=i / 1000,
+        probability=(i % 1000) / 1000,  # a probability: from 0 to 1
         decision="grant",
         client_id=i if i % 2 else None,
         input_hash=None if i % 2 else input_hash({"i": i}),
@@ -275,3 +276,47 @@ def test_postgres_refusing_one_row_of_a_group_fails_it_alone(pg_log: AuditLog) -
     assert results[2] is None
     assert isinstance(results[1], AuditUnavailableError)
     assert {r["request_id"] for r in pg_log.rows()} == {"req-0", "req-2"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"probability": float("nan")}, "probability"),
+        ({"probability": 1.5}, "probability"),
+        ({"probability": None}, "probability"),
+        ({"threshold": float("inf")}, "threshold"),
+        ({"client_id": 2**70}, "client_id"),  # beyond BIGINT: the driver would raise
+        ({"client_id": "100001"}, "client_id"),
+        ({"decision": "maybe"}, "decision"),
+        ({"request_id": 7}, "request_id"),
+    ],
+)
+def test_a_row_that_would_not_fit_is_refused_by_name_before_queueing(
+    sqlite_log: AuditLog, change: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(AuditRowError, match=field):
+        check_entry(replace(entry(1), **change), sqlite_log.limits)
+    assert check_entry(entry(1), sqlite_log.limits) is None
+
+
+def test_a_row_the_driver_refuses_fails_alone_in_its_group_commit(sqlite_log: AuditLog) -> None:
+    """A value the driver cannot send (an integer beyond SQLite's 64 bits: OverflowError, not a
+    database error) that got past the checks fails its request only, as a refused row."""
+    results: dict[str, BaseException | None] = {}
+    finished = threading.Event()
+
+    def done_for(name: str) -> Callable[[BaseException | None], None]:
+        def done(exc: BaseException | None) -> None:
+            results[name] = exc
+            if len(results) == 3:
+                finished.set()
+
+        return done
+
+    rows = [entry(1), replace(entry(3), request_id="huge", client_id=2**70), entry(5)]
+    sqlite_log._write([_Pending([row], done_for(row.request_id)) for row in rows])
+    assert finished.wait(5)
+    assert results["req-1"] is None
+    assert results["req-5"] is None
+    assert isinstance(results["huge"], AuditRowError)
+    assert {r["request_id"] for r in sqlite_log.rows()} == {"req-1", "req-5"}

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy import text
+
 from api.audit import AuditLog
 from tests.api.conftest import HEADERS, OTHER_KEY, services_of
 
@@ -100,3 +102,46 @@ def test_a_row_that_cannot_be_written_fails_its_request_alone(
         assert good == [200] * 150
         assert bad == [503] * 50
         assert services.audit.count() == before + 150
+
+
+def test_a_row_the_database_refuses_gets_503_alone_never_500(
+    make_client: Callable[..., Any],
+) -> None:
+    """Rows that pass the checks but that the database refuses (a trigger here; a constraint or
+    a value out of the driver's range alike) go through the writer's group commit with the
+    others: the refused request gets the contract's 503 with Retry-After, the requests
+    committed with it get 200 and their rows."""
+    with make_client() as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        log: AuditLog = services.audit
+        with log.engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER refuse_poison BEFORE INSERT ON {log.table.name} WHEN "
+                    "NEW.request_id LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        cid = int(services.store.ids[0])
+        before = log.count()
+
+        def hit(i: int) -> tuple[bool, Any]:
+            poison = i % 4 == 0
+            rid = f"poison-{i}" if poison else f"good-{i}"
+            response = client.get(
+                f"/v1/clients/{cid}/score", headers={**HEADERS, "X-Request-ID": rid}
+            )
+            return poison, response
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(hit, range(120)))
+        refused = [r for poison, r in results if poison]
+        served = [r for poison, r in results if not poison]
+        assert [r.status_code for r in served] == [200] * 90
+        assert [r.status_code for r in refused] == [503] * 30
+        assert all(r.headers["retry-after"] == "1" for r in refused)
+        assert {r.json()["detail"] for r in refused} == {
+            "decision audit log refused this decision's row"
+        }
+        rows = log.rows()[before:]
+        assert len(rows) == 90
+        assert all(row["request_id"].startswith("good-") for row in rows)

@@ -3,6 +3,11 @@ cheap routes and the other classes keep serving, and the slot is free again afte
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import os
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -46,3 +51,26 @@ def test_a_full_class_answers_503_while_cheap_routes_serve(
             assert explain.status_code == 200, explain.text
         assert client.get(counterfactual, headers=HEADERS).status_code == 200
         assert all(gate.held == 0 for gate in services.gates.values())
+
+
+def test_costly_work_runs_below_the_workers_priority(make_client: Callable[..., Any]) -> None:
+    """Admitted expensive work runs in threads the kernel schedules API_COSTLY_NICE steps lower
+    (cheap routes on the event loop go first), with the request's context; the event loop's
+    thread keeps the worker's priority, and the GIL switch interval is the configured one."""
+    with make_client(api_costly_nice=7, api_gil_switch_ms=2.0, api_warm_cache=False) as client:
+        services = services_of(client.app)
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker")
+        marker.set("request")
+
+        def inside() -> tuple[int, str]:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), marker.get()
+
+        priority, seen = asyncio.run(services.costly.run(inside))
+        assert priority == min(19, own + 7)
+        assert seen == "request"
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+        cid = int(services.store.ids[0])
+        assert client.get(f"/v1/clients/{cid}/counterfactual", headers=HEADERS).status_code == 200
+    sys.setswitchinterval(0.005)  # Python's default, for the tests that follow

@@ -25,7 +25,7 @@ from api.observability import JsonFormatter
 from api.settings import Settings
 from scoring.errors import BundleError
 from tests.api.conftest import HEADERS, METRICS_HEADERS, OTHER_KEY, services_of
-from tests.services import own_redis, postgres_url, redis_url
+from tests.services import RedisServer, own_redis, postgres_url, redis_url
 
 
 def audited_calls(client: TestClient, cid: int) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -180,13 +180,24 @@ def degraded(client: TestClient) -> str:
     return line.split()[-1]
 
 
+REDIS_FAULTS: dict[str, tuple[Callable[[RedisServer], None], Callable[[RedisServer], None]]] = {
+    # killed: nothing listens on its port until it is started again (a crash and a restart)
+    "down": (RedisServer.stop, RedisServer.start),
+    # frozen with SIGSTOP: it accepts connections and never answers
+    "stalled": (RedisServer.pause, RedisServer.resume),
+}
+
+
 @pytest.mark.redis
-def test_a_stalled_redis_neither_fails_nor_floods_the_log_and_heals(
-    make_client: Callable[..., Any], api_records: list[logging.LogRecord]
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", sorted(REDIS_FAULTS))
+def test_a_failing_redis_neither_fails_nor_floods_the_log_and_heals(
+    make_client: Callable[..., Any], api_records: list[logging.LogRecord], fault: str
 ) -> None:
-    """A throwaway redis-server frozen with SIGSTOP (it accepts connections, never answers):
-    every call still answers, /metrics says the limiter is degraded, one log line; unfrozen,
-    the API goes back to Redis by itself."""
+    """A throwaway redis-server under a running app is killed (then started again on its port)
+    or frozen (then resumed): every call still answers, /metrics says the limiter is degraded,
+    one log line; once Redis answers again the API goes back to it by itself, one more line."""
+    break_it, mend_it = REDIS_FAULTS[fault]
     settings = {
         "api_rate_limit": 10_000,
         "redis_timeout_s": 0.1,
@@ -200,11 +211,11 @@ def test_a_stalled_redis_neither_fails_nor_floods_the_log_and_heals(
     ):
         assert client.get("/v1/model", headers=HEADERS).status_code == 200
         assert degraded(client) == "0.0"
-        server.pause()
+        break_it(server)
         statuses = [client.get("/v1/model", headers=HEADERS).status_code for _ in range(30)]
         assert statuses == [200] * 30
         assert degraded(client) == "1.0"
-        server.resume()
+        mend_it(server)
         deadline = time.monotonic() + 30
         while degraded(client) != "0.0":
             assert time.monotonic() < deadline, "the limiter never went back to Redis"
