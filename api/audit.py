@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,11 +123,19 @@ def string_limits(table: Table) -> dict[str, int]:
     }
 
 
+# dataclasses.asdict deep-copies field by field: a third of a cached explanation's audit cost
+ENTRY_FIELDS = tuple(f.name for f in fields(AuditEntry))
+
+
+def entry_row(entry: AuditEntry) -> dict[str, Any]:
+    """The table row of ``entry`` (without its time)."""
+    return {name: getattr(entry, name) for name in ENTRY_FIELDS}
+
+
 def check_entry(entry: AuditEntry, limits: dict[str, int]) -> None:
     """Raise AuditRowError naming the field when ``entry`` would not fit the table."""
-    values = asdict(entry)
     for name, limit in limits.items():
-        value = values.get(name)
+        value = getattr(entry, name, None)
         if value is None:
             continue
         if not isinstance(value, str) or len(value) > limit:
@@ -401,7 +409,7 @@ class AuditLog:
 
     def _insert(self, items: list[_Pending]) -> None:
         now = datetime.now(UTC)
-        rows = [dict(asdict(entry), at=now) for item in items for entry in item.entries]
+        rows = [dict(entry_row(entry), at=now) for item in items for entry in item.entries]
         token = otel_context.attach(items[0].trace)
         try:
             self._ensure_schema()

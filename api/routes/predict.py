@@ -70,7 +70,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
     features = [record.features for record in body.records]
     matrix, missing = model.matrix(features)
     probabilities = await run_in_threadpool(model.predict_proba, matrix)
-    scores = [model.score_of(p, x) for p, x in zip(probabilities.tolist(), matrix, strict=True)]
+    scores = model.scores_of(probabilities.tolist(), missing)
     await audit.decisions(
         [
             audit.entry(score, input_hash=fingerprint)
