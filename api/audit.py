@@ -24,7 +24,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -315,13 +315,20 @@ class AuditLog:
     async def record(self, *entries: AuditEntry) -> None:
         """Await the commit of ``entries`` (at most ``wait_s``); raises AuditUnavailableError
         when it fails or does not come in time."""
+        await self.begin(*entries)
+
+    def begin(self, *entries: AuditEntry) -> Coroutine[Any, Any, None]:
+        """Queue ``entries`` now and return what awaits their commit (as ``record``): a route
+        builds its response while the writer commits, and awaits the commit before answering."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
         def done(exc: BaseException | None) -> None:
             loop.call_soon_threadsafe(_settle, future, exc)
 
-        pending = self.submit(entries, done)
+        return self._committed(future, self.submit(entries, done))
+
+    async def _committed(self, future: asyncio.Future[None], pending: _Pending | None) -> None:
         try:
             await asyncio.wait_for(future, self.wait_s)
         except TimeoutError:

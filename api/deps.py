@@ -3,7 +3,7 @@ decision auditor), resolved once per request."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
@@ -72,6 +72,13 @@ class Auditor:
     ) -> None:
         """Log one decision served; returns once it is committed (else AuditUnavailableError)."""
         await self.log.record(self.entry(score, client_id, input_hash))
+
+    def begin_decision(
+        self, score: Scored, client_id: int | None = None, input_hash: str | None = None
+    ) -> Coroutine[Any, Any, None]:
+        """Queue the row of one decision now; awaiting the result waits for its commit (the
+        response is built meanwhile, and sent only once the row is committed)."""
+        return self.log.begin(self.entry(score, client_id, input_hash))
 
     async def decisions(self, entries: Sequence[AuditEntry]) -> None:
         """Log the decisions of a batch, committed together."""

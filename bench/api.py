@@ -615,10 +615,16 @@ def _line(r: RouteResult) -> str:
     )
 
 
+def cpu_us_per_request(point: dict[str, Any]) -> int:
+    """CPU microseconds the server spent per answered request in this point's round."""
+    return round(point.get("server_cpu_s", 0.0) / max(point["requests"], 1) * 1e6)
+
+
 def _rows(points: list[dict[str, Any]], prefix: str = "") -> list[str]:
     return [
         f"| {prefix}{r['route']} | {r['concurrency']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} "
-        f"| {r['errors']} | {r.get('server_cores', '')} | {r.get('generator_cores', '')} "
+        f"| {r['errors']} | {cpu_us_per_request(r)} | {r.get('server_cores', '')} "
+        f"| {r.get('generator_cores', '')} "
         f"| {r.get('others_cores', '')} | {', '.join(str(x) for x in r.get('rounds_rps', []))} |"
         for r in points
     ]
@@ -630,10 +636,10 @@ def markdown(report: dict[str, Any]) -> str:
     floor = report["in_process"]
     batch = floor.get("predict_batch", {})
     header = (
-        "| route | c | p50 ms | p99 ms | req/s | errors | server cores | generator cores "
-        "| other jobs' cores | rounds req/s |"
+        "| route | c | p50 ms | p99 ms | req/s | errors | server CPU us/req | server cores "
+        "| generator cores | other jobs' cores | rounds req/s |"
     )
-    rule = "|---|---|---|---|---|---|---|---|---|---|"
+    rule = "|---|---|---|---|---|---|---|---|---|---|---|"
     lines = [
         "# API benchmark",
         "",
@@ -662,7 +668,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['duration_s_per_point']} s, interleaved; the round with the best throughput is "
         "shown (all rounds' req/s in the last column): the machine is shared with other jobs. "
         "Cores: CPU seconds per second of the measured round, for the server's processes, the "
-        "load generator, and the rest of the machine (`/proc/stat` minus both).",
+        "load generator, and the rest of the machine (`/proc/stat` minus both); server CPU per "
+        "request is less sensitive to other jobs than req/s (not immune: shared caches).",
         "",
         "## One uvicorn worker",
         "",

@@ -111,5 +111,11 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Explanation:
 
         fingerprint = input_hash(body.features)
     expl = await run_in_threadpool(compute)
-    await audit.decision(expl, client_id=client_id, input_hash=fingerprint)
-    return responses.explanation(expl, model, client_id, body.top, body.lang, body.group)
+    committed = audit.begin_decision(expl, client_id=client_id, input_hash=fingerprint)
+    try:  # the body is built while the audit writer commits the row
+        answer = responses.explanation(expl, model, client_id, body.top, body.lang, body.group)
+    except BaseException:
+        committed.close()
+        raise
+    await committed
+    return answer
