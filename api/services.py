@@ -161,7 +161,7 @@ def share_tables(
     except (OSError, ValueError) as exc:  # NotShareableError is a ValueError
         log.warning("tables kept in this worker's memory: %s", exc)
         return NeighborIndex.build(model.reference, features)
-    model.reference = tables.reference
+    model.reference = model.bundle.reference = tables.reference  # drops the in-memory copy
     return tables.neighbors
 
 
