@@ -31,6 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
+ROW_GROUP = 50_000  # rows per Parquet row group of the generated input
 
 
 def applications(rows: int, folder: Path) -> Path:
@@ -38,7 +39,9 @@ def applications(rows: int, folder: Path) -> Path:
 
     _, test = generate_demo(10, rows, seed=7)
     path = folder / f"applications-{rows}.parquet"
-    test.to_parquet(path, index=False)
+    # row groups of 50k rows, as a large extract has: Spark splits a big file by them (a single
+    # row group is one partition, which the engine must first spread over the cores)
+    test.to_parquet(path, index=False, row_group_size=ROW_GROUP)
     return path
 
 
