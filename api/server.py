@@ -9,15 +9,26 @@
   so that one scrape of /metrics, whichever worker answers, counts the requests of all of them.
   A worker that exits is marked dead (its gauges drop out; its counts stay in the sums).
 
-This module is read by the gunicorn master: it imports nothing of the app, and prometheus_client
-only after the variable is set (the library picks its mode when it is first imported).
+- The libraries (pandas, numpy, pyarrow, LightGBM, FastAPI, the core) are imported by the master
+  before it forks, and frozen out of the garbage collector's reach (``gc.freeze``): the workers
+  share those pages copy-on-write instead of importing ~140 MiB of modules each. The app itself,
+  its settings and its data are still loaded by each worker (the data from shared memory maps,
+  scoring/shared.py and scoring/batch.py).
+
+This module is read by the gunicorn master: it imports nothing of the app at load time, and
+prometheus_client only after the variable is set (the library picks its mode when it is first
+imported).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import importlib
 import os
 import shutil
 import tempfile
+from ctypes.util import find_library
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +61,55 @@ def on_starting(server: Any) -> None:
         folder = Path(tempfile.mkdtemp(prefix="api-metrics-"))
         _created.append(folder)
         os.environ[MULTIPROC_ENV] = str(folder)
+    bound_allocators()
+    preload()
+
+
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # mallopt parameters (glibc's malloc.h)
+MMAP_THRESHOLD = 1 << 20  # blocks of 1 MiB and more get pages of their own, unmapped when freed
+ARENA_MAX = 2
+
+
+def bound_allocators() -> None:
+    """Make memory freed after loading go back to the system, in the master and so in every
+    worker it forks (measured at 300k + 50k clients: a worker kept ~190 MiB of freed buffers).
+
+    - Arrow allocates from the system allocator instead of its mimalloc pool, which kept freed
+      segments resident; ARROW_DEFAULT_MEMORY_POOL is read when pyarrow is first imported, which
+      is below, in ``preload``.
+    - glibc: a fixed mmap threshold (a fixed value also stops glibc raising it after each large
+      free, which put table-sized buffers on the heap, where they fragment) and at most two
+      arenas (each thread that loads tables otherwise gets one, trimmed badly)."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    name = find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "mallopt"):  # glibc only
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(M_ARENA_MAX, ARENA_MAX)
+
+
+# The app's modules and, through them, its libraries; then what a worker imports lazily while it
+# starts (reading Parquet, the audit table's migrations), listed from sys.modules after a start.
+PRELOADED = (
+    "api.app",
+    "api.services",
+    "api.migrate",
+    "alembic.command",
+    "alembic.runtime.migration",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
+    "pyarrow.pandas_compat",
+    "scoring.resources",
+)
+
+
+def preload() -> None:
+    """Import the app's libraries once, in the master, so that forked workers share them; what
+    they import is frozen so that collections in the workers leave those pages shared."""
+    for module in PRELOADED:
+        importlib.import_module(module)
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server: Any, worker: Any) -> None:

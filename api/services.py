@@ -34,6 +34,7 @@ from scoring.errors import BundleError
 from scoring.model import ScoringModel
 from scoring.neighbors import NeighborIndex
 from scoring.schema import ID
+from scoring.shared import share
 
 log = logging.getLogger("api.services")
 NEIGHBOR_FEATURES = 30  # similarity on the most important features only
@@ -126,9 +127,9 @@ def build(settings: Settings, metrics: Metrics) -> Services:
             ", ".join(absent),
         )
     store = ClientStore(base)
-    release_heap()  # loading the tables left ~2 GiB of freed buffers held by the allocators
     ranked = [name for name in model.importance if name in model.reference.columns]
-    neighbors = NeighborIndex.build(model.reference, ranked[:NEIGHBOR_FEATURES] or None)
+    neighbors = share_tables(settings, model, store, ranked[:NEIGHBOR_FEATURES] or None)
+    release_heap()  # loading the tables left ~2 GiB of freed buffers held by the allocators
     audit = AuditLog(
         settings.database_url,
         settings.audit_table,
@@ -180,6 +181,27 @@ def window_settings(settings: Settings) -> WindowSettings:
         refresh_s=settings.api_drift_refresh_s,
         refresh_rows=settings.api_drift_refresh_rows,
     )
+
+
+def share_tables(
+    settings: Settings, model: ScoringModel, store: ClientStore, features: list[str] | None
+) -> NeighborIndex:
+    """Swap this worker's copies of the raw rows, the aggregates and the reference sample (and
+    the neighbour index on it) for memory maps every worker shares (scoring.shared); the tables
+    stay in memory, with a warning, where the cache folder cannot hold them."""
+    frames = {
+        "applications": store.raw,
+        "aggregates": store.base.aggregates,
+        "reference": model.reference,
+    }
+    try:
+        tables = share(settings.scoring_cache, model.version, frames, features)
+        store.share(tables)
+    except (OSError, ValueError) as exc:  # NotShareableError is a ValueError
+        log.warning("tables kept in this worker's memory: %s", exc)
+        return NeighborIndex.build(model.reference, features)
+    model.reference = model.bundle.reference = tables.reference  # drops the in-memory copy
+    return tables.neighbors
 
 
 def database_timeouts(settings: Settings) -> DatabaseTimeouts:

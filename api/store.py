@@ -4,12 +4,14 @@ background fill is done, their scores and SHAP values.
 
 Once the batch cache is attached, the feature matrix, the scores and the SHAP values are the
 cache's read-only memory maps (``scoring.batch``): every API worker on the machine reads the
-same pages, and the worker's own copy of the features is dropped."""
+same pages, and the worker's own copy of the features is dropped. Likewise, once shared
+(``scoring.shared``), the raw rows and the auxiliary aggregates are read from shared maps."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,6 +24,7 @@ from scoring.errors import InvalidFeatureValueError, UnknownColumnError
 from scoring.model import Explanation, ScoringModel
 from scoring.plausibility import plausibility
 from scoring.schema import ID, RAW_COLUMNS
+from scoring.shared import SharedTables
 from scoring.wording import LANGS, Lang, column_description, column_label
 
 T = TypeVar("T")
@@ -120,6 +123,19 @@ class ClientStore:
             row = {str(k): v for k, v in frame.iloc[0].items()}
             plausibility().check_columns(row, only=list(changes))
         return frame
+
+    # -- shared tables ---------------------------------------------------------------------
+    def share(self, tables: SharedTables) -> None:
+        """Read raw rows and the clients' history from the shared maps (the same values, in the
+        same order: ``tables`` were written from this store); this store's copies are dropped."""
+        if len(tables.applications) != len(self.raw) or not np.array_equal(
+            tables.applications[ID].to_numpy(dtype=np.int64), self.ids
+        ):
+            raise ValueError("the shared tables hold other clients")
+        self.raw = tables.applications
+        self.base = replace(
+            self.base, applications=tables.applications, aggregates=tables.aggregates
+        )
 
     # -- batch cache -----------------------------------------------------------------------
     def attach(self, batch: BatchScores) -> None:

@@ -14,13 +14,11 @@ once and a crash never leaves a torn one (a folder that does not check out is re
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import pandas as pd
 
 from scoring.data import fingerprint
 from scoring.model import ScoringModel
+from scoring.shared import locked
 
 CHUNK_ROWS = 2048
 FORMAT = 2
@@ -167,18 +166,6 @@ def load(path: Path) -> BatchScores | None:
         return None
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside ``path``: concurrent workers build the cache once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def score_clients(
     model: ScoringModel,
     features: pd.DataFrame,
@@ -192,7 +179,7 @@ def score_clients(
     cached = load(path)
     if cached is not None and len(cached.ids) == len(features):
         return cached
-    with _locked(path):
+    with locked(path):
         cached = load(path)  # another process may have built it while we waited
         if cached is not None and len(cached.ids) == len(features):
             return cached

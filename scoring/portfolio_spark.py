@@ -10,9 +10,12 @@ Synapse or HDInsight (docs/batch.md):
   bureau; each table is grouped into hash buckets of clients (a bucket holds every row of its
   clients) and aggregated there by the core's own aggregators (scoring/aggregates.py), and the
   per-client aggregates are joined to the applications in Spark, never in the driver;
-- repeated SK_ID_CURR are found with a window (the first row in input order is scored);
-- applications are scored by ``mapInPandas`` in Arrow batches; the result is written as Parquet
-  part files, rejects apart, with no collect to the driver.
+- repeated SK_ID_CURR are found by a window over two narrow columns (id, input position): only
+  the positions of the repeats (rejects, usually none) reach the driver, and they are broadcast
+  back, so the wide application rows are never sorted nor shuffled by id;
+- applications are scored by ``mapInPandas`` in Arrow batches, straight from the file scan
+  (spread over the cores first when the file has fewer parts than there are cores); the result
+  is written as Parquet part files, rejects apart, with no collect of results to the driver.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from scoring.aggregates import AGGREGATORS
@@ -46,12 +50,12 @@ from scoring.schema import ID
 
 if TYPE_CHECKING:
     from pyspark.broadcast import Broadcast
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 KEY = "_key"  # the client id as a long, the join key of the aggregates
 ROW = "_row"  # input order, to keep the first of repeated ids
-DUPLICATE = "_dup"
+_ID = "_id"  # the client id as a number, in the search for repeats
 BUCKET = "_bucket"
 _REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
 LOCAL_SHUFFLE_PARTITIONS = 8
@@ -201,11 +205,17 @@ def _result_schema(explain_top: int) -> StructType:
 
 
 def _scorer(
-    payload: Broadcast[bytes], key: str, app_columns: list[str], file: str, explain_top: int
+    payload: Broadcast[bytes],
+    key: str,
+    app_columns: list[str],
+    file: str,
+    explain_top: int,
+    repeats: Broadcast[np.ndarray],
 ) -> Any:
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = model_of(payload, key)
         columns = output_columns(explain_top)
+        repeated = repeats.value
         for batch in batches:
             history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
             aggregates = None
@@ -220,7 +230,7 @@ def _scorer(
                 file,
                 explain_top,
                 threads=1,
-                duplicated=batch[DUPLICATE].fillna(False).to_numpy(dtype=bool),
+                duplicated=np.isin(batch[ROW].to_numpy(dtype=np.int64), repeated),
             )
             rejected = pd.DataFrame(
                 {
@@ -238,6 +248,24 @@ def _scorer(
     return score
 
 
+def repeated_rows(apps: DataFrame, key: Column) -> np.ndarray:
+    """Input positions (``ROW``) of the rows whose id was given earlier in the file: only these
+    narrow columns are shuffled, and only the repeats' positions are collected (they are
+    rejects, so bounded by what the rejects file reports)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as sf
+
+    first = Window.partitionBy(_ID).orderBy(ROW)
+    later = (
+        apps.select(key.alias(_ID), ROW)
+        .where(sf.col(_ID).isNotNull())
+        .withColumn("_n", sf.row_number().over(first))
+        .where(sf.col("_n") > 1)
+        .select(ROW)
+    )
+    return np.sort(np.array([int(r[ROW]) for r in later.collect()], dtype=np.int64))
+
+
 def run_spark(
     bundle: Path,
     input_path: Path,
@@ -247,7 +275,6 @@ def run_spark(
 ) -> BatchSummary:
     """Score a portfolio with Spark into ``out/scores`` and ``out/rejects`` (Parquet datasets)."""
     from pyspark import StorageLevel
-    from pyspark.sql import Window
     from pyspark.sql import functions as sf
 
     options = options or BatchOptions()
@@ -266,17 +293,18 @@ def run_spark(
     app_columns = list(apps.columns)
     check_columns(app_columns, file)
     key = sf.col(ID).try_cast("double")
-    first = Window.partitionBy(key).orderBy(ROW)
-    apps = (
-        apps.withColumn(ROW, sf.monotonically_increasing_id())
-        .withColumn(DUPLICATE, key.isNotNull() & (sf.row_number().over(first) > 1))
-        .withColumn(KEY, key.try_cast("long"))
-    )
+    # the position in the input: the same for a scan of the same file (same splits)
+    apps = apps.withColumn(ROW, sf.monotonically_increasing_id())
+    repeats = spark.sparkContext.broadcast(repeated_rows(apps, key))
+    cores = spark.sparkContext.defaultParallelism
+    if apps.rdd.getNumPartitions() < cores:
+        apps = apps.repartition(cores)  # a one-part file would be scored on one core
+    apps = apps.withColumn(KEY, key.try_cast("long"))
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
     for history in aggregates(spark, model, source, buckets):
         apps = apps.join(history, KEY, "left")
     result = apps.mapInPandas(
-        _scorer(payload, digest, app_columns, file, options.explain_top),
+        _scorer(payload, digest, app_columns, file, options.explain_top, repeats),
         _result_schema(options.explain_top),
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -298,6 +326,7 @@ def run_spark(
     finally:
         result.unpersist()
         payload.unpersist()
+        repeats.unpersist()
     assert counts is not None  # an aggregate always has one row  # nosec B101
     return BatchSummary(
         int(counts["scored"] or 0),
