@@ -16,11 +16,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0002"
+HEAD = "0003"
 
 
 def upgrade(engine: Engine, table: str) -> None:
-    """Bring `table` (and its version table `<table>_version`) to the latest revision."""
+    """Bring `table` (and its version table `<table>_version`, its drift window `<table>_drift`)
+    to the latest revision."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
