@@ -59,7 +59,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
-from api.drift_store import DriftStore
+from api.drift_store import DriftStore, drift_table_name
 
 log = logging.getLogger("api.audit")
 
@@ -529,6 +529,14 @@ class AuditLog:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
+
+    def drop(self) -> None:
+        """Drop the audit table, its drift window and its version table (tests)."""
+        name = self.table.name
+        names = (name, drift_table_name(name), f"{name}_version"[:63])
+        metadata = MetaData()
+        for one in names:
+            Table(one, metadata).drop(self.engine, checkfirst=True)
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

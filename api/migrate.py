@@ -19,15 +19,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0003"
 
 
-def upgrade(engine: Engine, table: str) -> None:
+def upgrade(engine: Engine, table: str, target: str = "head") -> None:
     """Bring `table` (and its version table `<table>_version`, its drift window `<table>_drift`)
-    to the latest revision."""
+    to the latest revision (or to `target`)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         config.attributes["table"] = table
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
 
 
 def revision(engine: Engine, table: str) -> str | None:
