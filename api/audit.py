@@ -404,12 +404,12 @@ class AuditLog:
         while True:
             try:
                 item = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                self._write_drift()
+            except queue.Empty:  # idle: the drift rows at once
+                self._write_drift(force=True)
                 self._checkpoint(force=False)
                 continue
             if item is _STOP:
-                self._write_drift()
+                self._write_drift(force=True)
                 self._checkpoint(force=True)
                 return
             batch = [item]
@@ -425,8 +425,9 @@ class AuditLog:
                 batch.append(more)
             flushes = [one for one in batch if isinstance(one, threading.Event)]
             self._write([one for one in batch if isinstance(one, _Pending)])
-            # the audit rows are committed and their requests told: now the drift rows
-            self._write_drift()
+            # the audit rows are committed and their requests told: now the drift rows, at
+            # most once a second under load (each is a commit the next group waits for)
+            self._write_drift(force=bool(flushes) or stop)
             for flushed in flushes:
                 flushed.set()
             if stop:
@@ -435,7 +436,7 @@ class AuditLog:
             if self._queue.empty():
                 self._checkpoint(force=False)
 
-    def _write_drift(self) -> None:
+    def _write_drift(self, force: bool) -> None:
         """The queued drift rows, in a transaction of their own: their failure (logged, the
         rows dropped) never reaches a request."""
         if self.drift is None:
@@ -445,7 +446,7 @@ class AuditLog:
         except Exception as exc:
             log.warning("drift rows wait: audit schema not ready (%s)", type(exc).__name__)
             return
-        if self.drift.write():
+        if self.drift.write(force):
             self._commits_since_checkpoint += 1
 
     def flush_drift(self, timeout_s: float = 5.0) -> bool:

@@ -8,10 +8,11 @@ epoch: what aging rows out needs, no finer), which feature list the vector follo
 float32). No id of any kind: no client id, request id, key name or row number; the rows of
 one write are shuffled, so the order they were stored in does not follow the requests.
 
-Rows are queued by the request handlers after the decision's audit row is committed (a bounded
-queue: when it is full the rows are dropped, never the request) and written by the audit
-writer thread in their own transaction after the audit rows' group commit, so a drift row never
-delays, nor fails, a decision. The writer prunes the table: rows older than ``max_age_s`` and
+Rows are queued by the request handlers after the decision's audit row is committed (bounded:
+beyond `QUEUE_ROWS` waiting rows are dropped, never the request) and written by the audit
+writer thread in their own transaction after the audit rows' group commit, at most once a
+second under load, so a drift row never fails a decision and costs the audit log's commits
+little. The writer prunes the table: rows older than ``max_age_s`` and
 beyond the newest ``max_rows``.
 """
 
@@ -46,7 +47,11 @@ log = logging.getLogger("api.drift")
 
 GRAIN_S = 60  # a row's time: the minute it was served
 PRUNE_S = 1.0  # the writer prunes at most this often
-QUEUE_MAX = 1000  # writes (a decision or a batch each) waiting for the writer
+# Under load the writer writes drift rows at most this often (or once this many are waiting),
+# so their commits cost the audit log's group commits little; when idle, at once.
+WRITE_S = 1.0
+WRITE_ROWS = 2000
+QUEUE_ROWS = 20_000  # rows waiting for the writer (9 MB at 116 features); beyond: dropped
 
 
 class DriftUnavailableError(RuntimeError):
@@ -84,8 +89,9 @@ class DriftStore:
         max_rows: int,
         max_age_s: float,
         *,
-        queue_max: int = QUEUE_MAX,
+        queue_rows: int = QUEUE_ROWS,
         prune_s: float = PRUNE_S,
+        write_s: float = WRITE_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -95,19 +101,27 @@ class DriftStore:
         self.max_rows = max_rows
         self.max_age_s = max_age_s
         self.prune_s = prune_s
+        self.write_s = write_s
+        self._last_write = -math.inf  # time.monotonic() of the last write
+        self._waiting = 0  # rows queued, not yet taken by the writer
         self._clock = clock
-        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=queue_max)
+        self.queue_rows = queue_rows
+        self._queue: queue.Queue[np.ndarray] = queue.Queue()  # bounded by queue_rows
         self._rng = np.random.default_rng()
         self._last_prune = -math.inf
         self._lock = threading.Lock()  # one write or prune at a time (the writer; tests)
+        self._count = threading.Lock()  # guards _waiting
         self.written = 0  # rows written by this worker
         self.dropped = 0  # rows lost: queue full or write failed
 
     # -- request side: never raises, never waits -------------------------------------------
     def add(self, matrix: np.ndarray) -> None:
-        try:
-            self._queue.put_nowait(matrix)
-        except queue.Full:
+        with self._count:
+            room = self._waiting + len(matrix) <= self.queue_rows
+            if room:
+                self._waiting += len(matrix)
+                self._queue.put_nowait(matrix)
+        if not room:
             self.dropped += len(matrix)
             if self.dropped == len(matrix) or self.dropped % 10_000 < len(matrix):
                 log.warning("drift queue full: %d rows dropped so far", self.dropped)
@@ -117,15 +131,22 @@ class DriftStore:
         return self._queue.qsize()
 
     # -- writer side: never raises ---------------------------------------------------------
-    def write(self) -> bool:
+    def write(self, force: bool = True) -> bool:
         """Write what is queued (one transaction), then prune when due; True when rows were
-        written."""
+        written. Not forced: only once `write_s` passed since the last write or `WRITE_ROWS`
+        rows are waiting (the audit writer under load)."""
+        due = time.monotonic() - self._last_write >= self.write_s or self._waiting >= WRITE_ROWS
+        if not (force or due):
+            return False
+        self._last_write = time.monotonic()
         matrices: list[np.ndarray] = []
-        while True:
-            try:
-                matrices.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        with self._count:
+            while True:
+                try:
+                    matrices.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._waiting -= sum(len(matrix) for matrix in matrices)
         wrote = False
         with self._lock:
             if matrices:
