@@ -158,3 +158,64 @@ def test_a_drift_row_that_fails_never_fails_the_decision(
         services.drift.rows.add = broken  # type: ignore[method-assign]
         _score(client, records)
         assert audit.count() == before + 6
+
+
+@pytest.mark.slow
+def test_the_production_command_with_two_workers_answers_one_window(
+    tmp_path: Path, demo_bundle: Path, demo_clients_folder: Path
+) -> None:
+    """gunicorn, 2 uvicorn workers, one SQLite file: every answer counts every application,
+    whichever worker scored it and whichever answers (each counted about half before)."""
+    import httpx
+    import pandas as pd
+    import psutil
+
+    from tests.api.test_worker_faults import ready, wait_for
+    from tests.delivery.support import (
+        REPO_ROOT,
+        STARTUP_COMMANDS,
+        base_env,
+        free_port,
+        serve,
+        with_port,
+    )
+
+    ids = pd.read_parquet(demo_clients_folder / "application_test.parquet", columns=["SK_ID_CURR"])
+    client_ids = [int(i) for i in ids["SK_ID_CURR"][:40]]
+    env = base_env(tmp_path)
+    env.update(
+        {
+            "SCORING_BUNDLE": str(demo_bundle),
+            "SCORING_CLIENTS": str(demo_clients_folder),
+            "SCORING_CACHE": str(tmp_path / "cache"),
+            "API_KEYS": "drift:drift-key",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
+            "API_RATE_LIMIT": "0",
+            "API_WARM_CACHE": "false",
+            "API_DRIFT_MIN_ROWS": "20",
+            "API_DRIFT_REFRESH_S": "0",
+        }
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    headers = {"X-API-Key": "drift-key"}
+    argv = with_port(STARTUP_COMMANDS["api"], port)
+    with serve(argv, REPO_ROOT, env, tmp_path / "api.log") as master:
+        wait_for(lambda: ready(base) or master.poll() is not None, "the API never ready")
+        assert master.poll() is None
+        assert len(psutil.Process(master.pid).children()) == 2
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            for client_id in client_ids:  # new connections: both workers score some
+                assert httpx.get(f"{base}/v1/clients/{client_id}/score", headers=headers,
+                                 timeout=30).status_code == 200  # fmt: skip
+
+            def rows() -> int:
+                return int(httpx.get(f"{base}/v1/model/drift", headers=headers,
+                                     timeout=30).json()["window"]["rows"])  # fmt: skip
+
+            wait_for(lambda: rows() == 40, "the window never counted every application")
+            answers = [httpx.get(f"{base}/v1/model/drift", headers=headers, timeout=30).json()
+                       for _ in range(12)]  # fmt: skip
+            assert {a["window"]["rows"] for a in answers} == {40}
+            assert len({(a["share_drifted"], tuple(a["drifted"])) for a in answers}) == 1
+            assert http.get("/ready").status_code == 200
