@@ -54,6 +54,10 @@ class Explanation(Score):
     values: np.ndarray  # the feature values explained, in feature order
 
 
+# value types a batch can hand to numpy as they are (bool is refused: it is not one of them)
+_PLAIN_NUMBERS = frozenset({float, int, type(None)})
+
+
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -139,48 +143,56 @@ class ScoringModel:
 
         Same rules as ``vector`` (unknown names, non-finite numbers and implausible values are
         errors naming the feature); types and finiteness are checked on the whole matrix at
-        once instead of value by value."""
+        once instead of value by value. Records sharing the order of their names (a batch
+        usually does) share one column index, and their values go to numpy in one call."""
         position = self._position
-        rows: list[int] = []
-        cols: list[int] = []
+        columns_of: dict[tuple[str, ...], np.ndarray] = {}
+        parts: list[np.ndarray] = []
         values: list[Any] = []
-        unknown: list[str] = []
-        for n, features in enumerate(records):
-            for name, value in features.items():
-                col = position.get(name)
-                if col is None:
-                    unknown.append(name)
-                elif value is not None:
-                    rows.append(n)
-                    cols.append(col)
-                    values.append(value)
+        unknown: set[str] = set()
+        for features in records:
+            names = tuple(features)
+            cols = columns_of.get(names)
+            if cols is None:
+                unknown.update(name for name in names if name not in position)
+                cols = np.fromiter((position.get(n, -1) for n in names), np.intp, len(names))
+                columns_of[names] = cols
+            parts.append(cols)
+            values.extend(features.values())
         if unknown:
-            raise UnknownFeatureError(sorted(set(unknown)))
+            raise UnknownFeatureError(sorted(unknown))
         matrix = np.full((len(records), len(self.feature_names)), np.nan, dtype="float64")
         if values:
-            bad_type = [
-                i
-                for i, v in enumerate(values)
-                if isinstance(v, bool) or not isinstance(v, int | float | np.number)
-            ]
-            if bad_type:
-                name = self.feature_names[cols[bad_type[0]]]
-                got = type(values[bad_type[0]]).__name__
-                raise InvalidFeatureValueError(name, f"expected a number or null, got {got}")
-            flat = np.asarray(values, dtype="float64")
-            finite = np.isfinite(flat)
-            if not finite.all():
-                name = self.feature_names[cols[int(np.argmin(finite))]]
+            # bool is an int and numpy takes text for numbers: both are refused, by type
+            if not set(map(type, values)) <= _PLAIN_NUMBERS:
+                self._refuse_types(values, np.concatenate(parts))
+            flat = np.array(values, dtype="float64")  # None -> NaN: missing
+            nan = np.flatnonzero(~np.isfinite(flat))
+            bad = [int(i) for i in nan if values[i] is not None]
+            if bad:
+                name = self.feature_names[int(np.concatenate(parts)[bad[0]])]
                 raise InvalidFeatureValueError(
                     name, "must be a finite number (NaN and infinity are not)"
                 )
-            matrix[np.asarray(rows), np.asarray(cols)] = flat
+            rows = np.repeat(np.arange(len(records)), [len(c) for c in parts])
+            matrix[rows, np.concatenate(parts)] = flat
         check = plausibility()
         for row in check.implausible_rows(matrix, self.feature_names):
             check.check_features(records[int(row)])  # raises, naming the field
-        names = np.asarray(self.feature_names, dtype=object)
-        missing = [names[mask].tolist() for mask in np.isnan(matrix)]
+        names_array = np.asarray(self.feature_names, dtype=object)
+        missing = [names_array[mask].tolist() for mask in np.isnan(matrix)]
         return matrix, missing
+
+    def _refuse_types(self, values: Sequence[Any], cols: np.ndarray) -> None:
+        """Raise for the first value that is neither a number nor null (numpy numbers pass)."""
+        for value, col in zip(values, cols.tolist(), strict=True):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                got = type(value).__name__
+                raise InvalidFeatureValueError(
+                    self.feature_names[col], f"expected a number or null, got {got}"
+                )
 
     def predict_proba(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Probabilities of default for a 2-D array of model-ready rows."""
@@ -197,6 +209,17 @@ class ScoringModel:
         batch cache): the row says which features are missing, for the refer policy."""
         verdict = self.decide(probability, self.missing_in(x))
         return Score(probability, verdict, self.threshold, self.version)
+
+    def scores_of(
+        self, probabilities: Sequence[float], missing: Sequence[Collection[str]]
+    ) -> list[Score]:
+        """The scores of a batch, from its probabilities and each row's missing names (as
+        ``matrix`` returns them): no second look at the rows."""
+        decide_, threshold, version = self.decide, self.threshold, self.version
+        return [
+            Score(p, decide_(p, names), threshold, version)
+            for p, names in zip(probabilities, missing, strict=True)
+        ]
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Exact SHAP (n, features + 1) in log-odds: the last column is the base value.

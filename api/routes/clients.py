@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from api import responses
 from api.audit import input_hash
 from api.costly import costly
 from api.deps import Ctx, protected_router
+from api.errors import NotReadyError
 from api.schemas import (
     GROUP_HELP,
     ClientFeatures,
@@ -26,9 +28,11 @@ from api.schemas import (
     RawField,
 )
 from scoring import counterfactual as cf
+from scoring.model import Explanation as CoreExplanation
 from scoring.schema import ACTIONABLE_COLUMNS
 
 router = protected_router("/v1/clients", "clients")
+EXPLANATION_JSON = TypeAdapter(Explanation)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "unknown client"}
 }
@@ -84,6 +88,7 @@ async def client_score(client_id: int, ctx: Ctx) -> ClientScore:
 
 @router.get(
     "/{client_id}/explanation",
+    response_model=Explanation,
     responses=AUDITED,
     summary="Local SHAP explanation of a client's score",
 )
@@ -93,23 +98,28 @@ async def client_explanation(
     top: Annotated[int, Query(ge=1, le=50)] = 10,
     lang: Lang = "en",
     group: Annotated[bool, Query(description=GROUP_HELP)] = False,
-) -> Explanation:
+) -> Explanation | Response:
     store, model, audit = ctx.store, ctx.model, ctx.auditor
-    expl = store.cached_explanation(model, client_id)
-    if expl is None:  # cache still warming: TreeSHAP on the fly, off the event loop, capped
+    if store.cached_row(client_id) is None:
+        # cache still warming: TreeSHAP on the fly, off the event loop, capped
         with ctx.services.gates["explain"].slot():
             expl = await ctx.services.costly.run(model.explain, store.feature_row(client_id))
         await audit.decision(expl, client_id=client_id)
         ctx.services.served(store.feature_row(client_id))
         return responses.explanation(expl, model, client_id, top, lang, group)
-    cached = expl
-    body = store.cached_body(
-        (model.version, client_id, top, lang, group),
-        lambda: responses.explanation(cached, model, client_id, top, lang, group),
-    )
+
+    def build() -> tuple[CoreExplanation, bytes]:
+        cached = store.cached_explanation(model, client_id)
+        if cached is None:  # the batch cache was replaced in between
+            raise NotReadyError("the batch cache is being replaced")
+        body = responses.explanation(cached, model, client_id, top, lang, group)
+        return cached, EXPLANATION_JSON.dump_json(body, by_alias=True)
+
+    # the decision and the response's JSON, built once per (model, client, top, lang, group)
+    expl, content = store.cached_body((model.version, client_id, top, lang, group), build)
     await audit.decision(expl, client_id=client_id)
     ctx.services.served(store.feature_row(client_id))
-    return body
+    return Response(content, media_type="application/json")
 
 
 @router.get(

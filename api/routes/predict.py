@@ -70,7 +70,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
     features = [record.features for record in body.records]
     matrix, missing = model.matrix(features)
     probabilities = await services.costly.run(model.predict_proba, matrix)
-    scores = [model.score_of(p, x) for p, x in zip(probabilities.tolist(), matrix, strict=True)]
+    scores = model.scores_of(probabilities.tolist(), missing)
     await audit.decisions(
         [
             audit.entry(score, input_hash=fingerprint)
@@ -112,5 +112,11 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Explanation:
 
         fingerprint = input_hash(body.features)
     expl = await ctx.services.costly.run(compute)
-    await audit.decision(expl, client_id=client_id, input_hash=fingerprint)
-    return responses.explanation(expl, model, client_id, body.top, body.lang, body.group)
+    committed = audit.begin_decision(expl, client_id=client_id, input_hash=fingerprint)
+    try:  # the body is built while the audit writer commits the row
+        answer = responses.explanation(expl, model, client_id, body.top, body.lang, body.group)
+    except BaseException:
+        committed.close()
+        raise
+    await committed
+    return answer
