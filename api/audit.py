@@ -59,6 +59,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
+from api.drift_store import DriftStore, drift_table_name
+
 log = logging.getLogger("api.audit")
 
 DECISIONS = frozenset({"grant", "refuse", "refer"})
@@ -291,6 +293,12 @@ class AuditLog:
         self._running = False
         self._commits_since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
+        # the shared drift window (api/drift_store.py): written by this writer thread, after
+        # and apart from the audit rows' commits
+        self.drift: DriftStore | None = None
+
+    def attach_drift(self, store: DriftStore) -> None:
+        self.drift = store
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -411,10 +419,12 @@ class AuditLog:
         while True:
             try:
                 item = self._queue.get(timeout=1.0)
-            except queue.Empty:
+            except queue.Empty:  # idle: the drift rows at once
+                self._write_drift(force=True)
                 self._checkpoint(force=False)
                 continue
             if item is _STOP:
+                self._write_drift(force=True)
                 self._checkpoint(force=True)
                 return
             batch = [item]
@@ -428,12 +438,42 @@ class AuditLog:
                     stop = True
                     break
                 batch.append(more)
-            self._write(batch)
+            flushes = [one for one in batch if isinstance(one, threading.Event)]
+            self._write([one for one in batch if isinstance(one, _Pending)])
+            # the audit rows are committed and their requests told: now the drift rows, at
+            # most once a second under load (each is a commit the next group waits for)
+            self._write_drift(force=bool(flushes) or stop)
+            for flushed in flushes:
+                flushed.set()
             if stop:
                 self._checkpoint(force=True)
                 return
             if self._queue.empty():
                 self._checkpoint(force=False)
+
+    def _write_drift(self, force: bool) -> None:
+        """The queued drift rows, in a transaction of their own: their failure (logged, the
+        rows dropped) never reaches a request."""
+        if self.drift is None:
+            return
+        try:
+            self._ensure_schema()
+        except Exception as exc:
+            log.warning("drift rows wait: audit schema not ready (%s)", type(exc).__name__)
+            return
+        if self.drift.write(force):
+            self._commits_since_checkpoint += 1
+
+    def flush_drift(self, timeout_s: float = 5.0) -> bool:
+        """Wait until the drift rows queued so far are written (tests, shutdown)."""
+        if not self._running:
+            return False
+        flushed = threading.Event()
+        try:
+            self._queue.put(flushed, timeout=timeout_s)
+        except queue.Full:
+            return False
+        return flushed.wait(timeout_s)
 
     def _write(self, batch: list[_Pending]) -> None:
         live = [item for item in batch if not item.abandoned]
@@ -505,6 +545,14 @@ class AuditLog:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar_one())
+
+    def drop(self) -> None:
+        """Drop the audit table, its drift window and its version table (tests)."""
+        name = self.table.name
+        names = (name, drift_table_name(name), f"{name}_version"[:63])
+        metadata = MetaData()
+        for one in names:
+            Table(one, metadata).drop(self.engine, checkfirst=True)
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

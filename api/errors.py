@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.audit import AuditUnavailableError
+from api.drift_store import DriftUnavailableError
 from scoring.errors import (
     BundleError,
     DataValidationError,
@@ -65,7 +66,7 @@ def status_of(exc: Exception) -> int:
         | DataValidationError,
     ):
         return 422
-    if isinstance(exc, AuditUnavailableError | NotReadyError | BundleError):
+    if isinstance(exc, AuditUnavailableError | DriftUnavailableError | NotReadyError | BundleError):
         return 503
     return 500
 
@@ -110,7 +111,14 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    for exc_type in (NotFoundError, PayloadTooLargeError, NotReadyError, AuditUnavailableError):
+    known = (
+        NotFoundError,
+        PayloadTooLargeError,
+        NotReadyError,
+        AuditUnavailableError,
+        DriftUnavailableError,
+    )
+    for exc_type in known:
         app.add_exception_handler(exc_type, handle_known)
     app.add_exception_handler(ScoringError, handle_known)
     app.add_exception_handler(RequestValidationError, handle_validation)  # type: ignore[arg-type]

@@ -16,17 +16,18 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0002"
+HEAD = "0003"
 
 
-def upgrade(engine: Engine, table: str) -> None:
-    """Bring `table` (and its version table `<table>_version`) to the latest revision."""
+def upgrade(engine: Engine, table: str, target: str = "head") -> None:
+    """Bring `table` (and its version table `<table>_version`, its drift window `<table>_drift`)
+    to the latest revision (or to `target`)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         config.attributes["table"] = table
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
 
 
 def revision(engine: Engine, table: str) -> str | None:

@@ -21,6 +21,7 @@ import pandas as pd
 from api.audit import AuditLog, DatabaseTimeouts
 from api.auth import KeySource, load_keys
 from api.costly import CostClass, CostlyPool, Gate, gates
+from api.drift_store import DriftStore
 from api.observability import Metrics
 from api.ratelimit import RateLimiter, make_limiter
 from api.readiness import Probe
@@ -74,9 +75,14 @@ class Services:
         )
 
     def served(self, rows: np.ndarray) -> None:
-        """Model-ready rows of applications just scored: into the drift window (values only)."""
-        if self.drift is not None:
+        """Model-ready rows of applications just scored (their decisions already audited): into
+        the drift window (values only). Queued for the audit writer; never fails the request."""
+        if self.drift is None:
+            return
+        try:
             self.drift.add(rows)
+        except Exception as exc:
+            log.warning("drift rows not kept: %s", type(exc).__name__)
 
     def model_answers(self) -> bool:
         """The loaded model still scores (a row of unknowns) to a probability."""
@@ -148,7 +154,7 @@ def build(settings: Settings, metrics: Metrics) -> Services:
     )
     services = Services(settings, keys, model, store, neighbors, audit, limiter, metrics)
     try:
-        services.drift = served_window(model, settings)
+        services.drift = served_window(model, settings, audit)
     except BundleError as exc:  # an older bundle still serves scores; drift says why not
         services.drift_unavailable = str(exc)
         log.warning("drift monitoring off: %s", exc)
@@ -166,11 +172,20 @@ def build(settings: Settings, metrics: Metrics) -> Services:
     return services
 
 
-def served_window(model: ScoringModel, settings: Settings) -> ServedWindow:
-    """The rolling sample of served applications, compared with the bundle's reference."""
+def served_window(model: ScoringModel, settings: Settings, audit: AuditLog) -> ServedWindow:
+    """The rolling sample of served applications, compared with the bundle's reference: its
+    rows in the audit database, shared by every worker (api/drift_store.py)."""
     reference = reference_features(model.reference, model.feature_names, REFERENCE_ROWS)
     categorical = {f.name for f in model.metadata.features if f.dtype == "category"}
-    return ServedWindow(reference, categorical, window_settings(settings))
+    store = DriftStore(
+        audit.engine,
+        audit.table.name,
+        list(reference.columns),
+        settings.api_drift_window_rows,
+        settings.api_drift_window_s,
+    )
+    audit.attach_drift(store)
+    return ServedWindow(reference, categorical, window_settings(settings), rows=store)
 
 
 def window_settings(settings: Settings) -> WindowSettings:

@@ -3,18 +3,20 @@ the training reference (scoring.drift), recomputed at most every `refresh_s` sec
 `refresh_rows` new rows.
 
 Only feature values are kept: no client id, no request id, no time per client beyond the
-arrival time used to age rows out. The sample lives in memory (one per API worker), is never
-written anywhere, and forgets everything older than `max_age_s` or beyond `max_rows`.
+arrival time used to age rows out, and nothing older than `max_age_s` or beyond `max_rows`.
+Where the rows live is a `Rows`: in memory here (`MemoryRows`), in the audit database for the
+API, shared by its workers and kept across restarts (api/drift_store.py, docs/drift.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -46,8 +48,51 @@ class WindowSummary:
     report: DriftReport | None  # None while there are fewer than min_rows rows
 
 
+class Rows(Protocol):
+    """Where a window's rows live: in memory (`MemoryRows`, one per process) or shared by every
+    API worker in the audit database (api/drift_store.py)."""
+
+    def add(self, matrix: np.ndarray) -> None:
+        """Keep float32 rows in the reference's feature order (at most max_rows)."""
+
+    def snapshot(self, oldest: float) -> tuple[np.ndarray, np.ndarray]:
+        """The newest rows (at most max_rows) that arrived since `oldest`, and their times."""
+        ...
+
+
+class MemoryRows:
+    """A ring of the latest `max_rows` rows, in this process only."""
+
+    def __init__(self, features: int, max_rows: int, clock: Callable[[], float]) -> None:
+        self._values = np.full((max_rows, features), np.nan, "float32")
+        self._times = np.full(max_rows, -np.inf)
+        self._next = 0  # where the next row goes
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def add(self, matrix: np.ndarray) -> None:
+        size = len(self._times)
+        now = self._clock()
+        with self._lock:
+            positions = (self._next + np.arange(len(matrix))) % size
+            self._values[positions] = matrix
+            self._times[positions] = now
+            self._next = int((self._next + len(matrix)) % size)
+
+    def snapshot(self, oldest: float) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            keep = self._times >= oldest
+            return self._values[keep].copy(), self._times[keep].copy()
+
+
 class ServedWindow:
-    """Thread-safe: `add` is called by the request handlers, `summary` from a worker thread."""
+    """Thread-safe: `add` is called by the request handlers, `summary` from a worker thread.
+
+    The summary is cached: while it is younger than `refresh_s` and fewer than `refresh_rows`
+    rows were added here, it is answered without reading the rows; after that the rows are
+    read, and the report is recomputed only if they changed. With shared rows (every worker
+    writes to them), each worker's cache follows the same policy, so every worker answers
+    the same summary once it has refreshed."""
 
     def __init__(
         self,
@@ -55,20 +100,18 @@ class ServedWindow:
         categorical: set[str],
         settings: WindowSettings | None = None,
         clock: Callable[[], float] = time.time,
+        rows: Rows | None = None,
     ) -> None:
         self.reference = reference
         self.categorical = categorical
         self.settings = settings or WindowSettings()
         self._clock = clock
-        self._values = np.full((self.settings.max_rows, reference.shape[1]), np.nan, "float32")
-        self._times = np.full(self.settings.max_rows, -np.inf)
-        self._next = 0  # where the next row goes (a ring)
-        self._added = 0  # rows ever added: what "new rows since" counts
-        self._lock = threading.Lock()
+        self.rows = rows or MemoryRows(reference.shape[1], self.settings.max_rows, clock)
+        self._added = 0  # rows added here: what "new rows since" counts
         self._computing = threading.Lock()
         self._cached: WindowSummary | None = None
+        self._cached_token = b""
         self._cached_added = -1
-        self._cached_rows = -1
         self._cached_at = -np.inf
 
     @property
@@ -81,47 +124,44 @@ class ServedWindow:
         size = self.settings.max_rows
         if len(matrix) > size:
             matrix = matrix[-size:]
-        now = self._clock()
-        with self._lock:
-            positions = (self._next + np.arange(len(matrix))) % size
-            self._values[positions] = matrix
-            self._times[positions] = now
-            self._next = int((self._next + len(matrix)) % size)
-            self._added += len(matrix)
+        self.rows.add(matrix)
+        self._added += len(matrix)
 
-    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """The rows still in the window (young enough), their arrival times, rows ever added."""
-        oldest = self._clock() - self.settings.max_age_s
-        with self._lock:
-            keep = self._times >= oldest
-            return self._values[keep].copy(), self._times[keep].copy(), self._added
-
-    def _fresh(self, rows: int, added: int) -> bool:
-        if self._cached is None:
-            return False
-        if rows == self._cached_rows and added == self._cached_added:
-            return True  # nothing changed
+    def _recent(self, added: int) -> bool:
         new = added - self._cached_added
-        recent = self._clock() - self._cached_at < self.settings.refresh_s
-        return recent and new < self.settings.refresh_rows
+        fresh = self._clock() - self._cached_at < self.settings.refresh_s
+        return fresh and new < self.settings.refresh_rows
 
     def summary(self) -> WindowSummary:
         """The drift of the window's rows: the cached one while it is fresh enough."""
         with self._computing:  # one computation at a time; the others get its result
-            values, times, added = self._snapshot()
+            added = self._added
+            if self._cached is not None and self._recent(added):
+                return self._cached
+            values, times = self.rows.snapshot(self._clock() - self.settings.max_age_s)
             rows = len(values)
             since = _when(times.min()) if rows else None
             until = _when(times.max()) if rows else None
             if rows < self.settings.min_rows:
+                self._cached = None
                 return WindowSummary("insufficient_data", rows, since, until, None, None)
-            if self._fresh(rows, added) and self._cached is not None:
-                return self._cached
-            current = pd.DataFrame(values, columns=self.reference.columns)
-            report = compare(self.reference, current, self.categorical)
-            summary = WindowSummary("ok", rows, since, until, _when(self._clock()), report)
-            self._cached, self._cached_rows, self._cached_added = summary, rows, added
-            self._cached_at = self._clock()
-            return summary
+            token = _token(values, times)
+            if self._cached is None or token != self._cached_token:
+                current = pd.DataFrame(values, columns=self.reference.columns)
+                report = compare(self.reference, current, self.categorical)
+                self._cached = WindowSummary("ok", rows, since, until, _when(self._clock()), report)
+                self._cached_token = token
+            self._cached_added, self._cached_at = added, self._clock()
+            return self._cached
+
+
+def _token(values: np.ndarray, times: np.ndarray) -> bytes:
+    """What the rows are, order aside (shared rows may come back in another order)."""
+    digest = hashlib.blake2b(digest_size=16)
+    order = np.lexsort(values.T[::-1]) if values.size else np.arange(len(values))
+    digest.update(np.ascontiguousarray(values[order]).tobytes())
+    digest.update(np.ascontiguousarray(np.sort(times)).tobytes())
+    return digest.digest()
 
 
 def _when(timestamp: float) -> datetime:

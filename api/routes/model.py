@@ -51,13 +51,24 @@ async def fairness(ctx: Ctx, lang: Lang = "en") -> Fairness:
     return responses.fairness(ctx.model, lang)
 
 
-@router.get("/drift", summary="Data drift of the applications scored lately against training")
+@router.get(
+    "/drift",
+    summary="Data drift of the applications scored lately against training",
+    responses={
+        503: {
+            "model": Message,
+            "description": "the summary is due for a refresh and the audit database, which "
+            "holds the window, does not answer",
+        }
+    },
+)
 async def drift(ctx: Ctx) -> DriftSummary:
-    """The applications this worker scored (`/v1/predict`, `/v1/predict/batch`, a stored
-    client's score or explanation; not what-if simulations), their feature values only, in a
-    rolling window, against the bundle's training reference with Evidently's default tests
-    (docs/drift.md). `insufficient_data` below the window's `min_rows`; recomputed at most every
-    API_DRIFT_REFRESH_S seconds unless API_DRIFT_REFRESH_ROWS applications arrived."""
+    """The applications the API scored (`/v1/predict`, `/v1/predict/batch`, a stored client's
+    score or explanation; not what-if simulations), their feature values only, in a rolling
+    window kept in the audit database and shared by every worker, against the bundle's training
+    reference with Evidently's default tests (docs/drift.md). `insufficient_data` below the
+    window's `min_rows`; recomputed at most every API_DRIFT_REFRESH_S seconds unless
+    API_DRIFT_REFRESH_ROWS applications arrived at this worker."""
     services = ctx.services
     window = services.drift
     summary = await run_in_threadpool(window.summary) if window is not None else None

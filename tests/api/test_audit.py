@@ -55,7 +55,7 @@ def pg_log() -> Iterator[AuditLog]:
     log = AuditLog(postgres_url(), table=f"audit_test_{uuid.uuid4().hex[:12]}")
     log.start()
     yield log
-    log.table.drop(log.engine, checkfirst=True)
+    log.drop()
     log.stop()
 
 

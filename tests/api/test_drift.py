@@ -15,6 +15,13 @@ SHIFTED = {"AMT_INCOME_TOTAL": 1.6, "EXT_SOURCE_2": 0.6}
 WINDOW = {"api_drift_refresh_s": 0.0, "api_batch_max": 600}  # min_rows: the default, 500
 
 
+def drift(client: Any) -> Any:
+    """GET /v1/model/drift once the drift rows queued so far are written (the audit writer
+    writes them within a second, after the decisions' audit rows)."""
+    assert services_of(client.app).audit.flush_drift()
+    return client.get("/v1/model/drift", headers=HEADERS)
+
+
 def _shifted(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for record in records:
@@ -30,7 +37,7 @@ def test_insufficient_data_then_a_summary_of_the_clients_scored(
     make_client: Callable[..., Any],
 ) -> None:
     with make_client(**WINDOW) as client:
-        empty = client.get("/v1/model/drift", headers=HEADERS)
+        empty = drift(client)
         assert empty.status_code == 200
         body = empty.json()
         assert body["status"] == "insufficient_data"
@@ -48,7 +55,7 @@ def test_insufficient_data_then_a_summary_of_the_clients_scored(
         batch = client.post("/v1/predict/batch", json={"records": records}, headers=HEADERS)
         assert batch.status_code == 200
 
-        summary = client.get("/v1/model/drift", headers=HEADERS).json()
+        summary = drift(client).json()
         assert summary["status"] == "ok"
         assert summary["window"]["rows"] == 500
         assert summary["window"]["since"] <= summary["window"]["until"]
@@ -61,7 +68,8 @@ def test_insufficient_data_then_a_summary_of_the_clients_scored(
         assert income["drifted"] is False
         # what the window holds: feature values in the model's order, nothing else
         assert services.drift is not None
-        assert services.drift._values.shape[1] == len(services.model.feature_names)
+        values, _ = services.drift.rows.snapshot(0.0)
+        assert values.shape == (500, len(services.model.feature_names))
 
 
 def test_a_shifted_batch_drives_drift(make_client: Callable[..., Any]) -> None:
@@ -69,13 +77,13 @@ def test_a_shifted_batch_drives_drift(make_client: Callable[..., Any]) -> None:
         services = services_of(client.app)  # type: ignore[arg-type]
         records = full_records(services, len(services.store))
         client.post("/v1/predict/batch", json={"records": records[:500]}, headers=HEADERS)
-        before = client.get("/v1/model/drift", headers=HEADERS).json()
+        before = drift(client).json()
         assert before["dataset_drift"] is False
         assert not set(SHIFTED) & set(before["drifted"])
         shifted = _shifted(records[-500:])  # fills the 500-row window
         answer = client.post("/v1/predict/batch", json={"records": shifted}, headers=HEADERS)
         assert answer.status_code == 200
-        after = client.get("/v1/model/drift", headers=HEADERS).json()
+        after = drift(client).json()
         assert after["status"] == "ok"
         assert set(SHIFTED) <= set(after["drifted"])
         income = next(f for f in after["features"] if f["feature"] == "AMT_INCOME_TOTAL")
@@ -92,10 +100,10 @@ def test_what_if_simulations_are_not_counted(make_client: Callable[..., Any]) ->
         client_id = int(services.store.ids[0])
         body = {"client_id": client_id, "changes": {"AMT_CREDIT": 250000.0}}
         assert client.post("/v1/explain", json=body, headers=HEADERS).status_code == 200
-        assert client.get("/v1/model/drift", headers=HEADERS).json()["window"]["rows"] == 0
+        assert drift(client).json()["window"]["rows"] == 0
         explained = client.get(f"/v1/clients/{client_id}/explanation", headers=HEADERS)
         assert explained.status_code == 200
-        assert client.get("/v1/model/drift", headers=HEADERS).json()["window"]["rows"] == 1
+        assert drift(client).json()["window"]["rows"] == 1
 
 
 def test_drift_needs_a_key(client: Any) -> None:
@@ -113,7 +121,7 @@ def test_a_bundle_whose_reference_cannot_serve_drift_says_so(
 
     monkeypatch.setattr(services_module, "served_window", older)
     with make_client() as client:
-        body = client.get("/v1/model/drift", headers=HEADERS).json()
+        body = drift(client).json()
         assert body["status"] == "unavailable"
         assert "drift needs a bundle written by this version" in body["message"]
         # scoring still works, and feeds nothing

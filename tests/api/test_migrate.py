@@ -1,5 +1,6 @@
 """Versioned audit schema: an audit table created before migrations (with rows) is upgraded in
-place, no row lost, and new rows carry the threshold and the decision reason."""
+place, no row lost, and new rows carry the threshold and the decision reason; one at revision
+0002 gains the drift window's table (0003), no row lost."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, DateTime, Engine, Float, Integer, MetaData, String, Table, inspect
 
-from api.audit import AuditEntry, AuditLog, make_engine
-from api.migrate import HEAD, revision
+from api.audit import AuditEntry, AuditLog, audit_table, make_engine
+from api.drift_store import drift_table_name
+from api.migrate import HEAD, revision, upgrade
 from tests.services import postgres_url
 
 
@@ -73,7 +75,7 @@ def upgrade_keeps_rows(url: str, table: str) -> None:
         again.stop()
     finally:
         with engine.begin() as conn:
-            for name in (table, f"{table}_version"):
+            for name in (table, f"{table}_version", drift_table_name(table)):
                 if inspect(conn).has_table(name):
                     conn.exec_driver_sql(f'DROP TABLE "{name}"')
         engine.dispose()
@@ -97,3 +99,49 @@ def test_a_fresh_database_starts_at_the_latest_revision(tmp_path: Path) -> None:
         assert {"threshold", "decision_reason"} <= columns
     finally:
         log.stop()
+
+
+def from_revision_2_keeps_rows(url: str, table: str) -> None:
+    """A database at revision 0002 with audit rows gains the drift window (0003), rows kept."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine, table, "0002")
+        assert revision(engine, table) == "0002"
+        assert not inspect(engine).has_table(drift_table_name(table))
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                audit_table(table, MetaData()).insert(),
+                [
+                    {"at": now, "request_id": f"r2-{i}", "key_name": "k", "route": "/v1/predict",
+                     "model_version": "m1", "probability": 0.5, "decision": "refer",
+                     "threshold": 0.4, "decision_reason": "at_or_above_threshold"}
+                    for i in range(120)
+                ],
+            )  # fmt: skip
+        log = AuditLog(url, table)
+        log.start()
+        try:
+            assert revision(log.engine, table) == HEAD == "0003"
+            rows = log.rows()
+            columns = {c["name"] for c in inspect(log.engine).get_columns(drift_table_name(table))}
+        finally:
+            log.stop()
+        assert [row["request_id"] for row in rows] == [f"r2-{i}" for i in range(120)]
+        assert all(row["threshold"] == pytest.approx(0.4) for row in rows)
+        assert columns == {"minute", "features", "vector"}
+    finally:
+        with engine.begin() as conn:
+            for name in (table, f"{table}_version", drift_table_name(table)):
+                if inspect(conn).has_table(name):
+                    conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        engine.dispose()
+
+
+def test_sqlite_at_revision_2_is_upgraded_without_loss(tmp_path: Path) -> None:
+    from_revision_2_keeps_rows(f"sqlite:///{tmp_path / 'audit.db'}", "decision_audit")
+
+
+@pytest.mark.postgres
+def test_postgres_at_revision_2_is_upgraded_without_loss() -> None:
+    from_revision_2_keeps_rows(postgres_url(), f"audit_r2_{uuid.uuid4().hex[:10]}")

@@ -112,7 +112,7 @@ def test_audit_rows_on_postgresql(make_client: Callable[..., Any]) -> None:
         try:
             check_audit(client)
         finally:
-            log.table.drop(log.engine, checkfirst=True)
+            log.drop()
 
 
 def test_database_down_gives_503_on_audited_routes(make_client: Callable[..., Any]) -> None:

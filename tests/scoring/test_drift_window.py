@@ -91,5 +91,5 @@ def test_only_feature_values_are_kept(reference: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="reshape"):
         window.add(np.zeros((3, 3)))  # not the reference's features
     window.add(_rows(2))
-    assert window._values.shape == (400, 2)
-    assert window._values.dtype == np.float32
+    assert window.rows._values.shape == (400, 2)
+    assert window.rows._values.dtype == np.float32
