@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -61,6 +62,8 @@ class Services:
     gates: dict[CostClass, Gate] = field(init=False)
     costly: CostlyPool = field(init=False)
     warmer: threading.Thread | None = field(default=None)
+    # stored clients already in this worker's drift window (ids in memory only, never stored)
+    counted: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.gates = gates(self.settings.api_costly_concurrency)
@@ -83,6 +86,17 @@ class Services:
             self.drift.add(rows)
         except Exception as exc:
             log.warning("drift rows not kept: %s", type(exc).__name__)
+
+    def served_client(self, client_id: int) -> None:
+        """A stored client just scored or explained: into the drift window once per worker, so
+        an advisor reopening a file (score, explanation, another language) does not weigh that
+        application again. The ids stay in this worker's memory, bounded by the window's size."""
+        if self.drift is None or client_id in self.counted:
+            return
+        self.counted[client_id] = None
+        if len(self.counted) > self.settings.api_drift_window_rows:
+            self.counted.popitem(last=False)
+        self.served(self.store.feature_row(client_id))
 
     def model_answers(self) -> bool:
         """The loaded model still scores (a row of unknowns) to a probability."""

@@ -82,7 +82,7 @@ async def client_score(client_id: int, ctx: Ctx) -> ClientScore:
     else:
         score = model.score(store.feature_row(client_id))
     await audit.decision(score, client_id=client_id)
-    ctx.services.served(store.feature_row(client_id))
+    ctx.services.served_client(client_id)
     return responses.client_score(score, client_id)
 
 
@@ -105,7 +105,7 @@ async def client_explanation(
         with ctx.services.gates["explain"].slot():
             expl = await ctx.services.costly.run(model.explain, store.feature_row(client_id))
         await audit.decision(expl, client_id=client_id)
-        ctx.services.served(store.feature_row(client_id))
+        ctx.services.served_client(client_id)
         return responses.explanation(expl, model, client_id, top, lang, group)
 
     def build() -> tuple[CoreExplanation, bytes]:
@@ -118,7 +118,7 @@ async def client_explanation(
     # the decision and the response's JSON, built once per (model, client, top, lang, group)
     expl, content = store.cached_body((model.version, client_id, top, lang, group), build)
     await audit.decision(expl, client_id=client_id)
-    ctx.services.served(store.feature_row(client_id))
+    ctx.services.served_client(client_id)
     return Response(content, media_type="application/json")
 
 

@@ -106,6 +106,21 @@ def test_what_if_simulations_are_not_counted(make_client: Callable[..., Any]) ->
         assert drift(client).json()["window"]["rows"] == 1
 
 
+def test_a_stored_client_reopened_counts_once(make_client: Callable[..., Any]) -> None:
+    with make_client(**WINDOW) as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        first, second = (int(i) for i in services.store.ids[:2])
+        for path in ("score", "explanation", "explanation?lang=fr&top=5", "score"):
+            assert client.get(f"/v1/clients/{first}/{path}", headers=HEADERS).status_code == 200
+        assert drift(client).json()["window"]["rows"] == 1
+        assert client.get(f"/v1/clients/{second}/score", headers=HEADERS).status_code == 200
+        assert drift(client).json()["window"]["rows"] == 2
+        posted = {"features": services.store.feature_dict(first)}
+        for _ in range(2):  # a posted application is a new one each time
+            assert client.post("/v1/predict", json=posted, headers=HEADERS).status_code == 200
+        assert drift(client).json()["window"]["rows"] == 4
+
+
 def test_drift_needs_a_key(client: Any) -> None:
     assert client.get("/v1/model/drift").status_code == 401
 
