@@ -10,7 +10,7 @@ baselines only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from scoring.ensemble import Ensemble, single, trimmed
+from scoring.fitcache import FitCache, rows_digest
 from scoring.scorecard import Scorecard
 from scoring.train import TrainConfig, fit_early_stopped, fold_indices
 
@@ -45,6 +46,8 @@ class FitContext:
     config: TrainConfig  # LightGBM settings, seed, early stopping, threads
     trials: int = 10  # Optuna trials of the tuned LightGBM
     inner_folds: int = 3  # folds inside the training rows, for tuning, stacking and C
+    # Fits shared by the recipes of one run (scoring/fitcache.py): one per context.
+    cache: FitCache = field(default_factory=FitCache, compare=False, repr=False)
 
 
 Recipe = Callable[[pd.DataFrame, np.ndarray, list[str], FitContext], Predictor]
@@ -98,21 +101,38 @@ def fit_scorecard(
 ) -> Ensemble:
     """The WoE scorecard, its L2 strength chosen by inner CV on these rows only."""
     c = choose_scorecard_c(X, y, categorical, context)
-    card = Scorecard.fit(X, y, categorical, c=c, seed=context.config.seed)
+    card = scorecard_with(X, y, categorical, c, context)
     return Ensemble(list(X.columns), scorecard=card, scorecard_weight=1.0)
+
+
+def scorecard_with(
+    X: pd.DataFrame, y: np.ndarray, categorical: list[str], c: float, context: FitContext
+) -> Scorecard:
+    """`Scorecard.fit` at strength `c`, computed once per run for the same rows."""
+    key = ("scorecard", c, context.config.seed, rows_digest(X, y, categorical))
+    return context.cache.get(
+        key, lambda: Scorecard.fit(X, y, categorical, c=c, seed=context.config.seed)
+    )
 
 
 def choose_scorecard_c(
     X: pd.DataFrame, y: np.ndarray, categorical: list[str], context: FitContext
 ) -> float:
-    scores = []
-    splits = fold_indices(y, context.inner_folds, context.config.seed)
-    for c in SCORECARD_C_GRID:
-        oof = np.zeros(len(y))
-        for train_idx, valid_idx in splits:
-            card = Scorecard.fit(X.iloc[train_idx], y[train_idx], categorical, c=c)
-            oof[valid_idx] = card.predict_raw(X.iloc[valid_idx].to_numpy(dtype="float64"))
-        scores.append(float(roc_auc_score(y, oof)))
+    """The strength of SCORECARD_C_GRID with the best inner out-of-fold AUC on these rows."""
+    key = ("scorecard_c", context.inner_folds, context.config.seed, rows_digest(X, y, categorical))
+    return context.cache.get(key, lambda: _scorecard_c(X, y, categorical, context))
+
+
+def _scorecard_c(
+    X: pd.DataFrame, y: np.ndarray, categorical: list[str], context: FitContext
+) -> float:
+    oof = np.zeros((len(SCORECARD_C_GRID), len(y)))
+    for train_idx, valid_idx in fold_indices(y, context.inner_folds, context.config.seed):
+        valid = X.iloc[valid_idx].to_numpy(dtype="float64")
+        cards = Scorecard.fit_grid(X.iloc[train_idx], y[train_idx], categorical, SCORECARD_C_GRID)
+        for k, card in enumerate(cards):  # the bins of a fold are shared by every strength
+            oof[k, valid_idx] = card.predict_raw(valid)
+    scores = [float(roc_auc_score(y, row)) for row in oof]
     return SCORECARD_C_GRID[int(np.argmax(scores))]
 
 
@@ -179,7 +199,8 @@ def _forest(X: pd.DataFrame, y: np.ndarray, categorical: list[str], ctx: FitCont
 
 
 def _lightgbm(X: pd.DataFrame, y: np.ndarray, categorical: list[str], ctx: FitContext) -> Ensemble:
-    return fit_lightgbm(X, y, categorical, ctx.config)
+    key = ("lightgbm", repr(ctx.config), rows_digest(X, y, categorical))
+    return ctx.cache.get(key, lambda: fit_lightgbm(X, y, categorical, ctx.config))
 
 
 def _tuned(X: pd.DataFrame, y: np.ndarray, categorical: list[str], ctx: FitContext) -> Ensemble:
@@ -192,7 +213,8 @@ def _tuned(X: pd.DataFrame, y: np.ndarray, categorical: list[str], ctx: FitConte
 
 def _monotone(X: pd.DataFrame, y: np.ndarray, categorical: list[str], ctx: FitContext) -> Ensemble:
     extra = {"monotone_constraints": monotone_constraints(list(X.columns))}
-    return fit_lightgbm(X, y, categorical, ctx.config, extra)
+    key = ("lightgbm_monotone", repr(ctx.config), rows_digest(X, y, categorical))
+    return ctx.cache.get(key, lambda: fit_lightgbm(X, y, categorical, ctx.config, extra))
 
 
 def _bagged(X: pd.DataFrame, y: np.ndarray, categorical: list[str], ctx: FitContext) -> Ensemble:
@@ -211,7 +233,7 @@ def _blend_with(gbm: Recipe) -> Recipe:
             return fitted
 
         def card(rows: pd.DataFrame, target: np.ndarray) -> Ensemble:
-            scorecard = Scorecard.fit(rows, target, categorical, c=c, seed=ctx.config.seed)
+            scorecard = scorecard_with(rows, target, categorical, c, ctx)
             return Ensemble(list(rows.columns), scorecard=scorecard, scorecard_weight=1.0)
 
         return stack([boosted, card], X, y, ctx)

@@ -56,7 +56,7 @@ class CandidateResult:
     precision: float
     refusal_rate: float
     brier: float
-    fit_seconds: float  # mean per fold
+    fit_seconds: float  # mean per fold; a fit shared with an earlier candidate costs it ~0 here
     predict_ms: float  # one row, median
     explain_ms: float | None  # one row's exact SHAP, median; None when not servable
     folds_sha256: str

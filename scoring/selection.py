@@ -2,11 +2,12 @@
 
 `python -m scoring train` runs the servable candidates on the training folds (`compare`, same
 split as the CV), applies the winner rule (scoring/compare.py), then fits the chosen recipe on
-every row. Today's LightGBM keeps its own training path (`train_model`: CV, then the median
-optimum rounds on all rows) so a LightGBM default is exactly what it was; any other default
-serves the candidate's `Ensemble`, whose out-of-fold probabilities (from the comparison) give
-the threshold and metrics. The card records the comparison, the choice and the fairness of the
-served model at the bundle's threshold.
+every row. Today's LightGBM keeps its own training path (`train_model`'s CV, then the median
+optimum rounds on all rows) so a LightGBM default is exactly what it was; its CV folds are the
+comparison's own fold fits, reused from the run's fit cache (scoring/fitcache.py), not refit.
+Any other default serves the candidate's `Ensemble`, whose out-of-fold probabilities (from the
+comparison) give the threshold and metrics. The card records the comparison, the choice and
+the fairness of the served model at the bundle's threshold.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from scoring.candidates import CANDIDATES, FitContext
 from scoring.compare import INCUMBENT, CompareOptions, Comparison, compare, selected
@@ -24,7 +26,7 @@ from scoring.errors import NotServableError
 from scoring.fairness import fairness_report, sensitive_groups
 from scoring.features import FeatureBuilder
 from scoring.schema import TARGET
-from scoring.train import CVResult, TrainConfig, TrainResult, evaluate, train_model
+from scoring.train import CVResult, TrainConfig, TrainResult, evaluate, fit_final, fold_indices
 
 DEFAULT_CANDIDATES = ("lightgbm", "scorecard", "blend")
 BASELINE = "scorecard"  # the classic credit model the default is measured against
@@ -89,12 +91,13 @@ def train_default(
     X = builder.transform(train, aux)
     y = train[TARGET].to_numpy(dtype="int64")
     sensitive = sensitive_groups(train)
+    context = FitContext(config)  # its cache is shared by the comparison and the final fit
     options = CompareOptions(
         folds=config.folds,
         seed=config.seed,
         models=tuple(names),
         weights=config.weights,
-        context=FitContext(config),
+        context=context,
     )
     comparison = compare(
         X, y, builder.categorical_features, builder.sources(), sensitive, options,
@@ -102,13 +105,38 @@ def train_default(
     )  # fmt: skip
     default = comparison.choice.default
     if default == INCUMBENT:
-        result = train_model(train, aux, config, progress)
+        cv = incumbent_cv(X, y, builder.categorical_features, context)
+        result = fit_final(builder, X, y, cv, config, progress)
     else:
-        result = _fit_candidate(default, comparison, builder, X, y, config)
+        result = _fit_candidate(default, comparison, builder, X, y, context)
         if progress:
             progress(1)
     result.card = model_card(comparison, result, sensitive)
     return result, comparison
+
+
+def incumbent_cv(
+    X: pd.DataFrame, y: np.ndarray, categorical: list[str], context: FitContext
+) -> CVResult:
+    """`train_model`'s cross-validation of LightGBM, from the comparison's fold fits.
+
+    The incumbent candidate is `train`'s per-fold model (the same early-stopped fit on the same
+    folds), trimmed at its best iteration, so the comparison already fitted every fold: they
+    come from the context's cache and only the predictions are made here.
+    """
+    config = context.config
+    oof = np.zeros(len(y), dtype="float64")
+    aucs: list[float] = []
+    iterations: list[int] = []
+    for train_idx, valid_idx in fold_indices(y, config.folds, config.seed):
+        fitted = CANDIDATES[INCUMBENT].fit(X.iloc[train_idx], y[train_idx], categorical, context)
+        if not isinstance(fitted, Ensemble) or len(fitted.boosters) != 1:
+            raise TypeError(f"{INCUMBENT} did not return one booster")
+        booster = fitted.boosters[0]
+        oof[valid_idx] = booster.predict(X.iloc[valid_idx])
+        aucs.append(float(roc_auc_score(y[valid_idx], oof[valid_idx])))
+        iterations.append(booster.num_trees())
+    return CVResult(oof=oof, fold_auc=aucs, best_iterations=iterations)
 
 
 def _fit_candidate(
@@ -117,11 +145,12 @@ def _fit_candidate(
     builder: FeatureBuilder,
     X: pd.DataFrame,
     y: np.ndarray,
-    config: TrainConfig,
+    context: FitContext,
 ) -> TrainResult:
     """The candidate's recipe on every row; its comparison out-of-fold figures as the CV."""
+    config = context.config
     chosen = comparison.result(name)
-    fitted = CANDIDATES[name].fit(X, y, builder.categorical_features, FitContext(config))
+    fitted = CANDIDATES[name].fit(X, y, builder.categorical_features, context)
     if not isinstance(fitted, Ensemble):  # servable recipes return one
         raise TypeError(f"{name} did not return a servable Ensemble")
     threshold, metrics = evaluate(y, chosen.oof, config.weights)

@@ -34,6 +34,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "cat_smooth": 50.0,
     "min_data_per_group": 50,
     "max_cat_threshold": 16,
+    # Column-wise histograms, chosen once instead of LightGBM timing both layouts on every
+    # Dataset (measured: a quarter of a demo fold fit's CPU; the same trees).
+    "force_col_wise": True,
     "verbose": -1,
 }
 
@@ -189,6 +192,18 @@ def train_model(
     X = builder.transform(train, aux)
     y = train[TARGET].to_numpy(dtype="int64")
     cv = cross_validate(X, y, builder.categorical_features, config, progress)
+    return fit_final(builder, X, y, cv, config, progress)
+
+
+def fit_final(
+    builder: FeatureBuilder,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    cv: CVResult,
+    config: TrainConfig,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Threshold and metrics of the CV's out-of-fold probabilities, then the model on all rows."""
     threshold, metrics = evaluate(y, cv.oof, config.weights)
     metrics["auc_std"] = float(np.std(cv.fold_auc))
     params = config.lgb_params(y)

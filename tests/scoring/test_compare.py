@@ -20,6 +20,7 @@ from scoring.compare import (
     Comparison,
     choose,
     compare,
+    evaluate_candidate,
     folds_digest,
     protected_features,
     selected,
@@ -42,6 +43,7 @@ from scoring.errors import UnknownCandidateError
 from scoring.fairness import sensitive_groups
 from scoring.features import FeatureBuilder
 from scoring.schema import TARGET
+from scoring.selection import incumbent_cv
 from scoring.train import TrainConfig, cross_validate, fold_indices
 
 FOLDS = 3
@@ -109,6 +111,34 @@ def test_lightgbm_candidate_is_exactly_what_train_does(run: dict[str, Any]) -> N
     result = run["comparison"].result(INCUMBENT)
     np.testing.assert_allclose(result.oof, cv.oof, rtol=0, atol=1e-12)
     assert result.fold_auc == pytest.approx(cv.fold_auc)
+
+
+@pytest.mark.slow
+def test_train_reuses_the_comparisons_lightgbm_folds_exactly(run: dict[str, Any]) -> None:
+    """`train` with a LightGBM default takes its CV from the comparison's cached fold fits:
+    the same out-of-fold probabilities, fold AUCs and best iterations as its own CV."""
+    X, y, builder = run["X"], run["y"], run["builder"]
+    cv = cross_validate(X, y, builder.categorical_features, CONFIG)
+    hits = CONTEXT.cache.hits
+    reused = incumbent_cv(X, y, builder.categorical_features, CONTEXT)
+    assert CONTEXT.cache.hits - hits == FOLDS  # no fold was refit
+    np.testing.assert_array_equal(reused.oof, cv.oof)
+    assert reused.fold_auc == cv.fold_auc
+    assert reused.best_iterations == cv.best_iterations
+
+
+@pytest.mark.slow
+def test_shared_fits_leave_every_result_unchanged(run: dict[str, Any]) -> None:
+    """The blend on a fresh context (nothing cached) predicts exactly what it predicted when
+    its LightGBM, scorecard and L2 strength came from the other candidates' fits."""
+    X, y, builder = run["X"], run["y"], run["builder"]
+    splits = fold_indices(y, FOLDS, 0)
+    fresh = FitContext(CONFIG, trials=2, inner_folds=2)
+    alone, _ = evaluate_candidate(
+        registry.CANDIDATES["blend"], X, y, builder.categorical_features, splits, fresh,
+        CostWeights(),
+    )  # fmt: skip
+    np.testing.assert_array_equal(alone.oof, run["comparison"].result("blend").oof)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from scoring.scorecard import SMOOTHING, Scorecard
+from scoring.scorecard import BROADCAST_ROWS, SMOOTHING, Scorecard
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,29 @@ def test_plain_json_round_trip_predicts_the_same(card: Scorecard) -> None:
     rows = np.array([[0.3, 0.1, 2.0], [np.nan, 0.9, 7.0], [99.0, -1.0, 0.0]])
     np.testing.assert_array_equal(again.predict_raw(rows), card.predict_raw(rows))
     np.testing.assert_array_equal(again.contributions(rows), card.contributions(rows))
+
+
+def test_a_grid_of_strengths_equals_one_fit_per_strength(
+    toy: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    X, y = toy
+    grid = Scorecard.fit_grid(X, y, ["kind"], cs=(0.01, 1.0))
+    for c, from_grid in zip((0.01, 1.0), grid, strict=True):
+        alone = Scorecard.fit(X, y, ["kind"], c=c)
+        np.testing.assert_array_equal(from_grid.coef, alone.coef)
+        np.testing.assert_array_equal(from_grid.woe, alone.woe)
+        assert from_grid.intercept == alone.intercept
+    assert not np.array_equal(grid[0].coef, grid[1].coef)  # the strength did matter
+
+
+def test_many_rows_are_binned_as_one_row_at_a_time(card: Scorecard) -> None:
+    """The binary search used for many rows gives the broadcast comparison's bins, NaN and
+    infinities included."""
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(BROADCAST_ROWS * 3, 3))
+    rows[::7, 0] = np.nan
+    rows[1, 1], rows[2, 1] = np.inf, -np.inf
+    rows[3, 2] = 2.0  # exactly a category level
+    many = card.transform(rows)
+    one_by_one = np.vstack([card.transform(rows[i]) for i in range(len(rows))])
+    np.testing.assert_array_equal(many, one_by_one)
