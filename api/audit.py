@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import operator
 import queue
 import threading
 import time
@@ -266,29 +267,28 @@ class Inserter:
         self.positional = bool(compiled.positional)
         if self.positional and tuple(compiled.positiontup or ()) != self.columns:
             raise RuntimeError(f"unexpected audit insert parameters: {compiled.positiontup}")
-        self.processors = {
+        processors = {
             name: proc
             for name in self.columns
             if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
         }
-        self.fields = self.columns[1:]  # AuditEntry's, after the time
+        self.stamp = processors.pop("at", None)  # applied once per group
+        # the other columns' processors (SQLite's Float has one), by position in a row
+        self.processors = [(self.columns.index(name), proc) for name, proc in processors.items()]
+        self.values = operator.attrgetter(*self.columns[1:])  # AuditEntry's fields, in order
 
     def rows(self, at: datetime, entries: Sequence[AuditEntry]) -> tuple[str, list[Any]]:
-        processors = dict(self.processors)
-        stamp = processors.pop("at")(at) if "at" in processors else at
-        fields = self.fields
-        values = [(stamp, *[getattr(entry, name) for name in fields]) for entry in entries]
-        if processors:  # none but the time's for SQLite and PostgreSQL today
-            values = [
-                tuple(
-                    processors[name](value) if name in processors else value
-                    for name, value in zip(self.columns, row, strict=True)
-                )
-                for row in values
-            ]
-        if self.positional:
-            return self.sql, values
-        return self.sql, [dict(zip(self.columns, row, strict=True)) for row in values]
+        stamp = self.stamp(at) if self.stamp is not None else at
+        values, processors = self.values, self.processors
+        rows: list[Any] = []
+        for entry in entries:
+            row = [stamp, *values(entry)]
+            for i, proc in processors:
+                row[i] = proc(row[i])
+            rows.append(
+                tuple(row) if self.positional else dict(zip(self.columns, row, strict=True))
+            )
+        return self.sql, rows
 
 
 Done = Callable[[BaseException | None], None]
