@@ -39,6 +39,8 @@ class ReferPolicy:
 
     def missing_of(self, missing: Collection[str]) -> tuple[str, ...]:
         """The key features among the missing names, in order of importance."""
+        if not isinstance(missing, set | frozenset):  # a list (a batch's rows): O(1) lookups
+            missing = set(missing)
         return tuple(name for name in self.features if name in missing)
 
     def refers(self, missing_key_count: npt.ArrayLike) -> npt.NDArray[np.bool_]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from fastapi import Depends
 
-from api import responses
+from api import batchbody, responses
 from api.audit import input_hash, input_hashes
 from api.costly import costly
 from api.deps import Ctx, protected_router
@@ -63,12 +63,12 @@ async def predict(body: PredictRequest, ctx: Ctx) -> Prediction:
 async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
     model, services, audit = ctx.model, ctx.services, ctx.auditor
     limit = services.settings.api_batch_max
-    if len(body.records) > limit:
+    records: object = body.records  # not validated yet (api/batchbody.py)
+    if isinstance(records, list) and len(records) > limit:
         raise PayloadTooLargeError(f"records: at most {limit} per request")
-    if not body.records:
+    features, (matrix, missing) = batchbody.checked(records, lambda f: (f, model.matrix(f)))
+    if not features:
         return BatchPrediction(model_version=model.version, items=[])
-    features = [record.features for record in body.records]
-    matrix, missing = model.matrix(features)
     probabilities = await services.costly.run(model.predict_proba, matrix)
     scores = model.scores_of(probabilities.tolist(), missing)
     await audit.decisions(
@@ -78,12 +78,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> BatchPrediction:
         ]
     )
     services.served(matrix)
-    return BatchPrediction(
-        model_version=model.version,
-        items=[
-            responses.prediction(score, names) for score, names in zip(scores, missing, strict=True)
-        ],
-    )
+    return responses.batch_prediction(model.version, scores, missing)
 
 
 @router.post(

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from api.audit import (
     AuditUnavailableError,
     _Pending,
     check_entry,
+    entry_row,
     input_hash,
 )
 from tests.services import postgres_url
@@ -320,3 +322,28 @@ def test_a_row_the_driver_refuses_fails_alone_in_its_group_commit(sqlite_log: Au
     assert results["req-5"] is None
     assert isinstance(results["huge"], AuditRowError)
     assert {r["request_id"] for r in sqlite_log.rows()} == {"req-1", "req-5"}
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_rows_written_by_the_compiled_insert_are_those_of_table_insert(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The writer's one executemany (``Inserter``: no per-row SQLAlchemy processing) stores
+    what ``table.insert()`` stores, byte for byte as the database returns it (SQLite keeps the
+    time as text)."""
+    log: AuditLog = request.getfixturevalue("sqlite_log" if backend == "sqlite" else "pg_log")
+    log._ensure_schema()
+    now = datetime.now(UTC)
+    one = replace(entry(3), threshold=0.25, decision_reason="below_threshold")
+    sql, params = log._inserter.rows(now, [replace(one, request_id="compiled")])
+    with log.engine.begin() as conn:
+        conn.exec_driver_sql(sql, params)
+        conn.execute(log.table.insert(), [dict(entry_row(one), request_id="core", at=now)])
+    with log.engine.connect() as conn:
+        stored = conn.execute(text(f"SELECT * FROM {log.table.name} ORDER BY id")).mappings()
+        compiled, core = ({k: v for k, v in row.items() if k != "id"} for row in stored.all())
+    assert compiled == {**core, "request_id": "compiled"}
+    assert core["client_id"] == 3
+    assert core["at"] is not None

@@ -75,3 +75,48 @@ def test_batch_matrix_matches_vector_and_names_bad_fields(make_client: Callable[
         )
         assert response.status_code == 422
         assert "NOT_A_FEATURE" in response.text
+
+
+def test_batch_errors_name_the_record_and_the_field(make_client: Callable[..., Any]) -> None:
+    """The records are checked in one pass (api/batchbody.py), not one pydantic model each: a
+    bad record still gets the schema's 422 naming its index and field."""
+    with make_client() as client:
+        name = services_of(client.app).model.feature_names[0]  # type: ignore[arg-type]
+        cases: list[tuple[Any, list[Any]]] = [
+            ([{"features": {}}, {"features": {name: "1.5"}}], ["records", 1, "features", name]),
+            ([{"features": {name: True}}], ["records", 0, "features", name]),
+            ([{"features": {}}, {"features": {}, "extra": 1}], ["records", 1, "extra"]),
+            ([{"features": {}}, {"features": [1]}], ["records", 1, "features"]),
+            ([{"features": {}}, {}], ["records", 1, "features"]),
+            ([{"features": {}}, 7], ["records", 1]),
+            ("not a list", ["records"]),
+        ]
+        for records, loc in cases:
+            response = client.post("/v1/predict/batch", json={"records": records}, headers=HEADERS)
+            assert response.status_code == 422, records
+            assert ["body", *loc] in [err["loc"] for err in response.json()["detail"]], records
+        nan = f'{{"records": [{{"features": {{}}}}, {{"features": {{"{name}": NaN}}}}]}}'
+        response = client.post(
+            "/v1/predict/batch",
+            content=nan,
+            headers={**HEADERS, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422
+        assert ["body", "records", 1, "features", name] in [
+            err["loc"] for err in response.json()["detail"]
+        ]
+
+
+def test_batch_input_hashes_match_one_record_at_a_time(make_client: Callable[..., Any]) -> None:
+    """An integer is a float to the schema ({"a": 2} is {"a": 2.0}): the audit's input hash of a
+    record is the same whether it came alone or in a batch."""
+    with make_client() as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        a, b = services.model.feature_names[:2]
+        record = {"features": {a: 1, b: None}}
+        assert client.post("/v1/predict", json=record, headers=HEADERS).status_code == 200
+        batch = {"records": [record, {"features": {a: 1.0}}]}
+        assert client.post("/v1/predict/batch", json=batch, headers=HEADERS).status_code == 200
+        hashes = [row["input_hash"] for row in services.audit.rows()]
+        assert hashes[0] == hashes[1]
+        assert hashes[2] != hashes[1]
