@@ -111,6 +111,17 @@ def assert_one_row_per_decision(calls: Calls) -> None:
     assert max(per_request.values()) == 1
 
 
+def assert_probes_refuse_fast(client: Any, detail: str) -> None:
+    """/health and /ready answer 503 with Retry-After, naming the database, within FAST_S."""
+    for probe in ("/health", "/ready"):
+        began = time.monotonic()
+        response = client.get(probe)
+        assert response.status_code == 503, probe
+        assert detail in response.json()["detail"]
+        assert response.headers["retry-after"]
+        assert time.monotonic() - began < FAST_S
+
+
 def test_a_crashed_database_gives_fast_503s_and_heals_without_restart(
     make_client: Callable[..., Any], database: PostgresServer
 ) -> None:
@@ -124,13 +135,7 @@ def test_a_crashed_database_gives_fast_503s_and_heals_without_restart(
         for method, path, body in calls.audited():
             response, elapsed = calls.send(method, path, body)
             assert_refused_fast(calls, response, elapsed, path)
-        for probe in ("/ready", "/health"):
-            began = time.monotonic()
-            response = client.get(probe)
-            assert response.status_code == 503, probe
-            assert "database" in response.json()["detail"]
-            assert response.headers["retry-after"]
-            assert time.monotonic() - began < FAST_S
+        assert_probes_refuse_fast(client, "database")
         assert client.get(f"/v1/clients/{calls.cid}", headers=HEADERS).status_code == 200
 
         database.start()  # the same data folder: crash recovery, then the API reconnects
@@ -159,13 +164,7 @@ def test_a_stalled_database_gives_fast_503s_and_heals_when_it_resumes(
             for method, path, body in calls.audited():
                 response, elapsed = calls.send(method, path, body)
                 assert_refused_fast(calls, response, elapsed, path)
-            for probe in ("/health", "/ready"):
-                began = time.monotonic()
-                response = client.get(probe)
-                assert response.status_code == 503, probe
-                assert "database stuck" in response.json()["detail"]
-                assert response.headers["retry-after"]
-                assert time.monotonic() - began < FAST_S
+            assert_probes_refuse_fast(client, "database stuck")
         finally:
             database.resume()
         wait_until_healed(calls)
