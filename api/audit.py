@@ -592,16 +592,19 @@ class AuditLog:
 
     def drop(self) -> None:
         """Drop the audit table, its drift window and its version table (tests)."""
-        name = self.table.name
-        names = (name, drift_table_name(name), f"{name}_version"[:63])
-        metadata = MetaData()
-        for one in names:
-            Table(one, metadata).drop(self.engine, checkfirst=True)
+        drop_tables(self.engine, self.table.name)
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             result = conn.execute(self.table.select().order_by(self.table.c.id))
             return [dict(row._mapping) for row in result]
+
+
+def drop_tables(engine: Engine, name: str) -> None:
+    """Drop the audit table ``name``, its drift window and its version table where they exist."""
+    metadata = MetaData()
+    for one in (name, drift_table_name(name), f"{name}_version"[:63]):
+        Table(one, metadata).drop(engine, checkfirst=True)
 
 
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import inspect
 
-from api.audit import make_engine
+from api.audit import drop_tables, make_engine
 from api.drift_store import DriftStore, drift_table_name
 from api.migrate import upgrade
 from tests.api.conftest import HEADERS, services_of
@@ -35,13 +35,6 @@ def _score(client: Any, records: list[dict[str, Any]]) -> None:
     assert answer.status_code == 200
 
 
-def _drop(engine: Engine, audit_table: str) -> None:
-    with engine.begin() as conn:
-        for name in (audit_table, f"{audit_table}_version", drift_table_name(audit_table)):
-            if inspect(conn).has_table(name):
-                conn.exec_driver_sql(f'DROP TABLE "{name}"')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Settings of one audit database: a SQLite file, or tables of their own in PostgreSQL."""
@@ -51,7 +44,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
     table = f"audit_drift_{uuid.uuid4().hex[:10]}"
     yield {"database_url": postgres_url(), "audit_table": table}
     engine = make_engine(postgres_url())
-    _drop(engine, table)
+    drop_tables(engine, table)
     engine.dispose()
 
 
@@ -127,7 +120,7 @@ def test_the_writer_bounds_the_window_by_rows_and_age(database: dict[str, str]) 
         assert store.written == 81
     finally:
         if url.startswith("postgresql"):
-            _drop(engine, table)
+            drop_tables(engine, table)
         engine.dispose()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, DateTime, Engine, Float, Integer, MetaData, String, Table, inspect
 
-from api.audit import AuditEntry, AuditLog, audit_table, make_engine
+from api.audit import AuditEntry, AuditLog, audit_table, drop_tables, make_engine
 from api.drift_store import drift_table_name
 from api.migrate import HEAD, revision, upgrade
 from tests.services import postgres_url
@@ -74,10 +74,7 @@ def upgrade_keeps_rows(url: str, table: str) -> None:
         assert again.count() == 251
         again.stop()
     finally:
-        with engine.begin() as conn:
-            for name in (table, f"{table}_version", drift_table_name(table)):
-                if inspect(conn).has_table(name):
-                    conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        drop_tables(engine, table)
         engine.dispose()
 
 
@@ -131,10 +128,7 @@ def from_revision_2_keeps_rows(url: str, table: str) -> None:
         assert all(row["threshold"] == pytest.approx(0.4) for row in rows)
         assert columns == {"minute", "features", "vector"}
     finally:
-        with engine.begin() as conn:
-            for name in (table, f"{table}_version", drift_table_name(table)):
-                if inspect(conn).has_table(name):
-                    conn.exec_driver_sql(f'DROP TABLE "{name}"')
+        drop_tables(engine, table)
         engine.dispose()
 
 
