@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api import docs, errors, openapi, security, telemetry
 from api.bodylimit import BodySizeLimitMiddleware
+from api.deps import unchecked_query_routes
 from api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from api.routes import clients, features, health, model, predict
 from api.settings import Settings
@@ -80,15 +81,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served from local assets by api/docs.py
         redoc_url=None,
-        dependencies=[Depends(security.KnownQueryOnly())],
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.services = None
     errors.install(app)
-    for module in (health, clients, features, predict, model):
-        app.include_router(module.router)
+    routers = [module.router for module in (health, clients, features, predict, model)]
+    for router in routers:
+        app.include_router(router)
+    unchecked = unchecked_query_routes(route for router in routers for route in router.routes)
+    if unchecked:  # a route would ignore a misspelt query parameter silently
+        raise RuntimeError(f"routes not refusing unknown query parameters: {unchecked}")
     docs.install(app)
     openapi.install(app)
     security.install(app, settings.api_cors_origins)  # innermost: preflights are logged too

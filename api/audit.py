@@ -18,6 +18,7 @@ a commit nor a network round trip runs on the event loop, and throughput holds u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -25,7 +26,8 @@ import operator
 import queue
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -295,15 +297,106 @@ Done = Callable[[BaseException | None], None]
 _STOP = object()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
-    """The rows of one request and how to tell it the outcome."""
+    """The rows of one request and how to tell it the outcome: ``done`` (called from the writer
+    thread) or, for a request on an event loop, its ``future`` (settled on that loop, together
+    with every other future of the same commit group)."""
 
     entries: Sequence[AuditEntry]
-    done: Done
-    abandoned: bool = field(default=False)
+    done: Done | None = None
+    abandoned: bool = False
     # the request's trace context: the insert is traced as a dependency of (the first) request
     trace: Any = field(default_factory=otel_context.get_current)
+    future: asyncio.Future[None] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+Outcome = tuple[_Pending, BaseException | None]
+
+
+def _tell(outcomes: Sequence[Outcome]) -> None:
+    """Hand the outcomes of a commit group to their requests: one wake-up of each event loop
+    for the whole group (not one per request), ``done`` called for the others."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for item, exc in outcomes:
+        if item.loop is None:
+            if item.done is not None:
+                item.done(exc)
+        else:
+            by_loop.setdefault(item.loop, []).append((item, exc))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: Sequence[Outcome]) -> None:
+    for item, exc in settled:
+        future = item.future
+        if future is None or future.done():  # timed out or cancelled meanwhile
+            continue
+        if exc is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exc)
+
+
+class Commit:
+    """What ``AuditLog.begin`` returns: awaiting it waits for the commit of the rows (raises
+    AuditUnavailableError when it fails or does not come in time); ``close`` stops waiting for
+    it (a response that will not be sent), as closing a coroutine would."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self.future.__await__()
+
+    def close(self) -> None:
+        future = self.future
+        if future.done():
+            if not future.cancelled():
+                future.exception()  # retrieved: no "exception was never retrieved" warning
+        else:
+            future.cancel()
+
+
+class _Deadlines:
+    """The bounded wait of the requests of one event loop, without a timer per request: the
+    futures in the order they were queued (so in the order of their deadlines), and one timer
+    at the earliest deadline that expires those not settled by then and re-arms itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, wait_s: float) -> None:
+        self.loop = loop
+        self.wait_s = wait_s
+        self.waiting: deque[tuple[float, _Pending]] = deque()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, pending: _Pending) -> None:
+        deadline = self.loop.time() + self.wait_s
+        self.waiting.append((deadline, pending))
+        if self.timer is None:
+            self.timer = self.loop.call_at(deadline, self.expire)
+
+    def expire(self) -> None:
+        now = self.loop.time()
+        waiting = self.waiting
+        while waiting:
+            deadline, pending = waiting[0]
+            future = pending.future
+            if future is not None and not future.done():
+                if deadline > now:
+                    break
+                pending.abandoned = True  # not written late
+                future.set_exception(
+                    AuditUnavailableError(
+                        f"decision audit log did not commit within {self.wait_s:g} s"
+                    )
+                )
+            waiting.popleft()
+        self.timer = self.loop.call_at(waiting[0][0], self.expire) if waiting else None
 
 
 class AuditLog:
@@ -331,7 +424,10 @@ class AuditLog:
         self._inserter = Inserter(self.table, self.engine)
         self.wait_s = wait_s
         self.sqlite = url.startswith("sqlite")
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_max)
+        # SimpleQueue (C, no Condition per put) bounded by a check of its size on submit
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.queue_max = queue_max
+        self._deadlines: _Deadlines | None = None  # of the event loop that last queued rows
         self._thread: threading.Thread | None = None
         self._schema_ready = False
         self._running = False
@@ -357,10 +453,7 @@ class AuditLog:
     def stop(self) -> None:
         self._running = False
         if self._thread is not None:
-            try:
-                self._queue.put(_STOP, timeout=5)
-            except queue.Full:
-                log.error("audit queue full at shutdown")
+            self._queue.put(_STOP)
             self._thread.join(timeout=10)
             self._thread = None
         self.engine.dispose()
@@ -391,50 +484,50 @@ class AuditLog:
         """Queue rows; ``done`` is called from the writer thread once they are committed (None)
         or failed (the exception), or at once when they are refused. Returns the queued item
         (to abandon it), or None when it was refused."""
-        if not self._running:
-            done(AuditUnavailableError("audit log is not running"))
+        pending = _Pending(entries, done)
+        error = self._enqueue(pending)
+        if error is not None:
+            done(error)
             return None
+        return pending
+
+    def _enqueue(self, pending: _Pending) -> AuditUnavailableError | None:
+        """Check and queue ``pending``; the error that refuses it, or None once queued."""
+        if not self._running:
+            return AuditUnavailableError("audit log is not running")
         try:
-            for entry in entries:
+            for entry in pending.entries:
                 check_entry(entry, self.limits)
         except AuditRowError as exc:
             log.error("%s", exc)
-            done(exc)
-            return None
-        pending = _Pending(entries, done)
-        try:
-            self._queue.put_nowait(pending)
-        except queue.Full:
-            log.error("audit queue full (%d requests waiting)", self._queue.maxsize)
-            done(AuditUnavailableError("decision audit log overloaded"))
-            return None
-        return pending
+            return exc
+        if self._queue.qsize() >= self.queue_max:
+            log.error("audit queue full (%d requests waiting)", self.queue_max)
+            return AuditUnavailableError("decision audit log overloaded")
+        self._queue.put(pending)
+        return None
 
     async def record(self, *entries: AuditEntry) -> None:
         """Await the commit of ``entries`` (at most ``wait_s``); raises AuditUnavailableError
         when it fails or does not come in time."""
         await self.begin(*entries)
 
-    def begin(self, *entries: AuditEntry) -> Coroutine[Any, Any, None]:
+    def begin(self, *entries: AuditEntry) -> Commit:
         """Queue ``entries`` now and return what awaits their commit (as ``record``): a route
         builds its response while the writer commits, and awaits the commit before answering."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-
-        def done(exc: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_settle, future, exc)
-
-        return self._committed(future, self.submit(entries, done))
-
-    async def _committed(self, future: asyncio.Future[None], pending: _Pending | None) -> None:
-        try:
-            await asyncio.wait_for(future, self.wait_s)
-        except TimeoutError:
-            if pending is not None:
-                pending.abandoned = True
-            raise AuditUnavailableError(
-                f"decision audit log did not commit within {self.wait_s:g} s"
-            ) from None
+        pending = _Pending(entries, None, future=future, loop=loop)
+        error = self._enqueue(pending)
+        if error is not None:
+            future.set_exception(error)
+            return Commit(future)
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            # another loop (tests run several): the previous one's timer still serves its own
+            deadlines = self._deadlines = _Deadlines(loop, self.wait_s)
+        deadlines.add(pending)
+        return Commit(future)
 
     def record_sync(self, *entries: AuditEntry) -> None:
         """Blocking variant for threads and tests (same bounded wait)."""
@@ -513,37 +606,36 @@ class AuditLog:
         if not self._running:
             return False
         flushed = threading.Event()
-        try:
-            self._queue.put(flushed, timeout=timeout_s)
-        except queue.Full:
-            return False
+        self._queue.put(flushed)
         return flushed.wait(timeout_s)
 
     def _write(self, batch: list[_Pending]) -> None:
         live = [item for item in batch if not item.abandoned]
-        if not live:
-            return
+        if live:
+            _tell(self._commit(live))
+
+    def _commit(self, live: list[_Pending]) -> list[Outcome]:
+        """Commit the rows of ``live`` (one transaction, else request by request when a row is
+        refused); the outcome of each request."""
         try:
             self._insert(live)
         except DATABASE_DOWN as exc:  # the database, not a row: every request fails fast
-            self._fail(live, exc)
-            return
+            return self._failed(live, exc)
         except Exception as exc:
             if len(live) == 1:
-                self._fail(live, exc, row=refused_row(exc))
-                return
+                return self._failed(live, exc, row=refused_row(exc))
             # a row the database (or the driver: a value out of range) refuses must not fail
             # the other requests of the commit: each is tried alone
+            outcomes: list[Outcome] = []
             for item in live:
                 try:
                     self._insert([item])
                 except Exception as single:
-                    self._fail([item], single, row=refused_row(single))
+                    outcomes += self._failed([item], single, row=refused_row(single))
                 else:
-                    item.done(None)
-            return
-        for item in live:
-            item.done(None)
+                    outcomes.append((item, None))
+            return outcomes
+        return [(item, None) for item in live]
 
     def _insert(self, items: list[_Pending]) -> None:
         now = datetime.now(UTC)
@@ -557,15 +649,16 @@ class AuditLog:
             otel_context.detach(token)
         self._commits_since_checkpoint += 1
 
-    def _fail(self, items: list[_Pending], exc: BaseException, row: bool = False) -> None:
+    def _failed(
+        self, items: list[_Pending], exc: BaseException, row: bool = False
+    ) -> list[Outcome]:
         log.error("audit write failed: %s", type(exc).__name__)
         error = (
             AuditRowError("decision audit log refused this decision's row")
             if row
             else AuditUnavailableError("decision audit log unavailable")
         )
-        for item in items:
-            item.done(error)
+        return [(item, error) for item in items]
 
     def _checkpoint(self, force: bool) -> None:
         """Fold the SQLite WAL back into the database file, off the request path."""
@@ -605,12 +698,3 @@ def drop_tables(engine: Engine, name: str) -> None:
     metadata = MetaData()
     for one in (name, drift_table_name(name), f"{name}_version"[:63]):
         Table(one, metadata).drop(engine, checkfirst=True)
-
-
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is None:
-        future.set_result(None)
-    else:
-        future.set_exception(exc)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import sys
 import time
-import uuid
+from itertools import count
 from typing import Any
 
 import orjson
@@ -23,6 +24,26 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _QUALIFIED = re.compile(r"^(?:\w+\.)+(\w+: )")
 
 access_log = logging.getLogger("api.access")
+
+
+class RequestIds:
+    """Request ids unique across workers and restarts, without a uuid4 (an os.urandom call)
+    per request: 64 random bits drawn once per process (again in a forked child), then a
+    64-bit counter; 32 hex digits, as a uuid4's hex."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+request_ids = RequestIds()
 
 
 def configure_logging() -> None:
@@ -106,6 +127,10 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.log_requests = log_requests
+        # the metrics' children per label values (a few dozen): ``labels()`` takes a lock and
+        # builds its key on every call
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -115,7 +140,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or request_ids.next()
         scope["state"] = {**(scope.get("state") or {}), "request_id": request_id}
         status = 500
         header = (_REQUEST_ID_KEY, request_id.encode())
@@ -133,8 +158,17 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
+            key = (scope["method"], template, status)
+            counter = self._counts.get(key)
+            if counter is None:
+                counter = self._counts[key] = self.metrics.requests.labels(
+                    key[0], template, str(status)
+                )
+            counter.inc()
+            latency = self._latencies.get(template)
+            if latency is None:
+                latency = self._latencies[template] = self.metrics.latency.labels(template)
+            latency.observe(elapsed)
             if self.log_requests:
                 access_log.info(
                     "request",

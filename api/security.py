@@ -4,18 +4,19 @@ query parameter the route does not know.
 The API answers JSON to programs, so its pages may be framed by nobody, sniffed as nothing,
 cached nowhere when they carry client data, and its JSON loads no resource at all
 (``default-src 'none'``). The documentation pages set their own, wider policy (api/docs.py).
+Unknown query parameters are refused by the API routers' route class (api/deps.py).
 Behind HTTPS (App Service terminates TLS and says so with ``X-Forwarded-Proto: https``) browsers
 are told to keep to HTTPS (HSTS)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -98,34 +99,28 @@ def install(app: FastAPI, cors: str) -> None:
         )
 
 
-class KnownQueryOnly:
-    """A dependency: a route that takes query parameters refuses those it does not know with
-    422 naming them. A misspelt ``?langue=fr`` would otherwise be ignored silently, and the
-    answer be another one than the caller believes. One per app: it keeps the names of each of
-    the app's routes (which live as long as the app)."""
+def refuse_unknown_query(names: Iterable[str], known: frozenset[str]) -> None:
+    """422 naming the query parameters of ``names`` a route that takes ``known`` (some) does
+    not know. A misspelt ``?langue=fr`` would otherwise be ignored silently, and the answer be
+    another one than the caller believes. Routes that take no query parameter (health probes)
+    ignore what they are sent: call this only when ``known`` is not empty."""
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": "unknown query parameter",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown[:10]
+            ]
+        )
 
-    def __init__(self) -> None:
-        self._names: dict[int, frozenset[str]] = {}
 
-    async def __call__(self, request: Request) -> None:
-        route = request.scope.get("route")
-        if not request.query_params or not isinstance(route, APIRoute):
-            return
-        known = self._names.get(id(route))
-        if known is None:
-            known = self._names[id(route)] = frozenset(_query_names(route.dependant))
-        unknown = [name for name in request.query_params if name not in known]
-        if known and unknown:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("query", name),
-                        "msg": "unknown query parameter",
-                        "type": "extra_forbidden",
-                    }
-                    for name in unknown[:10]
-                ]
-            )
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    return frozenset(_query_names(dependant))
 
 
 def _query_names(dependant: Dependant) -> list[str]:

@@ -6,6 +6,7 @@ floor and a seed-faithful baseline, all measured in one run; the goals of issue 
     python bench/api.py --rows 20000 --duration 3     # build a fresh demo of that size
     python bench/api.py --bundle B --clients C.parquet --name api-50k
     python bench/api.py --large-model --name api-large  # 500 trees x 31 leaves: SHAP-bound
+    python bench/api.py --routes health cached --phases workers --name api-hot  # those only
 
 What runs:
 - the API (`uvicorn api.main:app`, one worker) on the bundle, with its real configuration:
@@ -274,15 +275,15 @@ def timed(fn: Any, rows: np.ndarray, n: int) -> dict[str, float]:
     }
 
 
-def batch_floor(booster: Any, rows: np.ndarray, repeat: int = 20) -> dict[str, float]:
-    """CPU seconds of ``Booster.predict`` (one thread) on the batch route's rows: the least the
+def batch_floor(predict: Any, rows: np.ndarray, repeat: int = 20) -> dict[str, float]:
+    """CPU seconds of the model's predict (one thread) on the batch route's rows: the least the
     server could spend on them."""
     matrix = np.ascontiguousarray(rows, dtype=np.float64)
-    booster.predict(matrix, num_threads=1)
+    predict(matrix)
     samples = []
     for _ in range(repeat):
         began = time.process_time()
-        booster.predict(matrix, num_threads=1)
+        predict(matrix)
         samples.append(time.process_time() - began)
     cpu = float(np.median(samples))
     return {
@@ -292,22 +293,30 @@ def batch_floor(booster: Any, rows: np.ndarray, repeat: int = 20) -> dict[str, f
     }
 
 
+def trees(model: Any) -> int:
+    """Trees of the served model: its booster's, or its ensemble members' together."""
+    if model.booster is not None:
+        return int(model.booster.num_trees())
+    return sum(int(b.num_trees()) for b in model.ensemble.boosters)
+
+
 def in_process_floor(
     bundle: Path, clients: Path
 ) -> tuple[dict[str, Any], np.ndarray, list[str], list[int]]:
+    """``Booster.predict`` and ``pred_contrib`` through the model's own calls (for an ensemble,
+    those of every member: what the server itself runs), one thread."""
     from scoring.clients import ClientBase
     from scoring.model import ScoringModel
 
     model = ScoringModel.load(bundle)
     features = ClientBase.load(clients, model.builder).features()
     rows = features.to_numpy(dtype=np.float64)
-    booster = model.booster
     floor = {
-        "predict": timed(lambda x: booster.predict(x, num_threads=1), rows, 3000),
-        "pred_contrib": timed(
-            lambda x: booster.predict(x, pred_contrib=True, num_threads=1), rows, 1500
+        "predict": timed(lambda x: model.predict_proba(x, threads=1), rows, 3000),
+        "pred_contrib": timed(lambda x: model.contributions(x, threads=1), rows, 1500),
+        "predict_batch": batch_floor(
+            lambda m: model.predict_proba(m, threads=1), rows[:BATCH_ROWS]
         ),
-        "predict_batch": batch_floor(booster, rows[:BATCH_ROWS]),
     }
     return floor, rows, model.feature_names, [int(i) for i in features.index]
 
@@ -331,7 +340,7 @@ def build_seed_model(bundle: Path, workdir: Path) -> tuple[Path, Path]:
         for k, v in model.metadata.params.items()
         if k not in {"n_estimators", "objective", "verbose"}
     }
-    classifier = lgb.LGBMClassifier(n_estimators=model.booster.num_trees(), verbose=-1, **params)
+    classifier = lgb.LGBMClassifier(n_estimators=trees(model), verbose=-1, **params)
     classifier.fit(X, y)
     path = workdir / "seed_model.joblib"
     joblib.dump(classifier, path)
@@ -439,14 +448,22 @@ def api_requests(ids: list[int], rows: np.ndarray, names: list[str]) -> dict[str
     }
 
 
-def api_plan(requests: dict[str, list[bytes]]) -> Plan:
+# --routes names the points of the one-worker phase by these short names
+ROUTE_NAMES = ("health", "score", "cached", "predict", "explain", "neighbors", "batch")
+
+
+def api_plan(requests: dict[str, list[bytes]], only: Sequence[str] = ()) -> Plan:
     from bench.api_goals import BATCH, ON_THE_FLY
 
+    wanted = {
+        route for name, route in zip(ROUTE_NAMES, requests, strict=True) if not only or name in only
+    }
     # on-the-fly explanations and batches are capped per worker (API_COSTLY_CONCURRENCY,
     # default 2; one more is a 503): they are measured with one caller
     return [
         (route, reqs, concurrency)
         for route, reqs in requests.items()
+        if route in wanted
         for concurrency in ((1,) if route in {BATCH, ON_THE_FLY} else (1, 16))
     ]
 
@@ -467,7 +484,9 @@ def run_api(
         ready_s = wait_ready(port, "/ready", 120)
         cache_s = wait_ready(port, "/ready", 600, want=b'"cache":"ready"') + ready_s
         ready_s = round(time.perf_counter() - began - (cache_s - ready_s), 2)
-        [results] = measure([(port, [server.pid], api_plan(requests))], args.duration, args.repeat)
+        [results] = measure(
+            [(port, [server.pid], api_plan(requests, args.routes))], args.duration, args.repeat
+        )
         rss = peak_rss_mib(server.pid)
     finally:
         stop(server)
@@ -593,7 +612,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "path": str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle),
             "features": len(names),
             "clients": len(ids),
-            "trees": ScoringModel.load(bundle).booster.num_trees(),
+            "trees": trees(ScoringModel.load(bundle)),
         },
         "startup": startup,
         "duration_s_per_point": args.duration,
@@ -724,6 +743,13 @@ def main(argv: list[str] | None = None) -> None:
         default=["seed", "workers"],
         choices=["seed", "workers"],
         help="what runs besides the one-worker API (default: both)",
+    )
+    parser.add_argument(
+        "--routes",
+        nargs="*",
+        default=[],
+        choices=ROUTE_NAMES,
+        help="the one-worker phase's routes (default: all)",
     )
     parser.add_argument("--name", default="api", help="results file stem (bench/results/NAME.*)")
     parser.add_argument(

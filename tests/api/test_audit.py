@@ -347,3 +347,72 @@ def test_rows_written_by_the_compiled_insert_are_those_of_table_insert(
     assert compiled == {**core, "request_id": "compiled"}
     assert core["client_id"] == 3
     assert core["at"] is not None
+
+
+def test_requests_on_an_event_loop_wait_within_the_bound_and_are_not_written_late(
+    tmp_path: Path,
+) -> None:
+    """The bounded wait of requests on an event loop (one timer for all of them): each fails
+    once its own wait is over, in the order they were queued, and its row is dropped."""
+    log = AuditLog(f"sqlite:///{tmp_path}/audit.db", wait_s=0.2)
+    log.start()
+    release = threading.Event()
+    real_engine = log.engine
+    log.engine = _StalledEngine(release)  # type: ignore[assignment]
+
+    async def two_requests() -> list[tuple[float, BaseException | None]]:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+
+        async def one(i: int, delay: float) -> tuple[float, BaseException | None]:
+            await asyncio.sleep(delay)
+            try:
+                await log.record(entry(i))
+            except AuditUnavailableError as exc:
+                return loop.time() - began, exc
+            return loop.time() - began, None
+
+        return list(await asyncio.gather(one(1, 0.0), one(2, 0.1)))
+
+    try:
+        (first_s, first), (second_s, second) = asyncio.run(two_requests())
+    finally:
+        release.set()
+        log.engine = real_engine
+    try:
+        assert isinstance(first, AuditUnavailableError)
+        assert isinstance(second, AuditUnavailableError)
+        assert "within 0.2 s" in str(first)
+        assert 0.2 <= first_s < 1.0
+        assert 0.3 <= second_s < 1.1  # its own bound, from when it was queued
+        assert log.flush_drift(5)  # the writer is past the stalled group
+        assert log.count() == 0  # abandoned rows are not written once the writer recovers
+    finally:
+        log.stop()
+
+
+def test_a_commit_group_settles_every_request_of_its_loop(sqlite_log: AuditLog) -> None:
+    async def many() -> None:
+        commits = [sqlite_log.begin(entry(3000 + i)) for i in range(100)]
+        for commit in commits:
+            await commit
+
+    asyncio.run(many())
+    assert sqlite_log.count() == 100
+
+
+def test_a_closed_commit_stops_waiting_without_a_stray_exception(tmp_path: Path) -> None:
+    log = AuditLog(f"sqlite:///{tmp_path}/audit.db")  # not started: refused at once
+
+    async def closed() -> bool:
+        commit = log.begin(entry(1))
+        commit.close()  # the response will not be sent: nobody awaits it
+        return commit.future.done()
+
+    assert asyncio.run(closed())
+
+    async def refused() -> None:
+        await log.begin(entry(2))
+
+    with pytest.raises(AuditUnavailableError, match="not running"):
+        asyncio.run(refused())
