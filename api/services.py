@@ -36,7 +36,7 @@ from scoring.errors import BundleError
 from scoring.model import ScoringModel
 from scoring.neighbors import NeighborIndex
 from scoring.schema import ID
-from scoring.shared import share
+from scoring.shared import SharedTables, recall_source, remember_source, share, source_digest
 
 log = logging.getLogger("api.services")
 NEIGHBOR_FEATURES = 30  # similarity on the most important features only
@@ -134,9 +134,17 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         settings.api_allow_demo_key,
     )
     model = ScoringModel.load(bundle_path(settings))
+    phases = {"model": time.perf_counter() - started}
     if not settings.scoring_clients.exists():
         raise StartupError(f"clients file or folder not found: {settings.scoring_clients}")
-    base = ClientBase.load(settings.scoring_clients, model.builder)
+    mark = time.perf_counter()
+    digest, recalled = recall_clients(settings, model)
+    base = (
+        ClientBase(recalled[0].applications, recalled[0].aggregates, model.builder, recalled[1])
+        if recalled is not None
+        else ClientBase.load(settings.scoring_clients, model.builder)
+    )
+    phases["clients"] = time.perf_counter() - mark
     absent = sorted(set(model.builder.aux_tables) - set(base.tables))
     if absent:
         # Not fatal (a client may have no history), but every such feature is then missing for
@@ -146,10 +154,18 @@ def build(settings: Settings, metrics: Metrics) -> Services:
             settings.scoring_clients,
             ", ".join(absent),
         )
+    mark = time.perf_counter()
     store = ClientStore(base)
+    phases["features"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     ranked = [name for name in model.importance if name in model.reference.columns]
-    neighbors = share_tables(settings, model, store, ranked[:NEIGHBOR_FEATURES] or None)
+    features = ranked[:NEIGHBOR_FEATURES] or None
+    if recalled is not None:  # already the shared maps
+        neighbors = use_tables(model, store, recalled[0])
+    else:
+        neighbors = share_tables(settings, model, store, features, digest)
     release_heap()  # loading the tables left ~2 GiB of freed buffers held by the allocators
+    phases["share"] = time.perf_counter() - mark
     audit = AuditLog(
         settings.database_url,
         settings.audit_table,
@@ -173,10 +189,12 @@ def build(settings: Settings, metrics: Metrics) -> Services:
         services.drift_unavailable = str(exc)
         log.warning("drift monitoring off: %s", exc)
     log.info(
-        "loaded model %s and %d clients in %.1f s",
+        "loaded model %s and %d clients%s in %.1f s (%s)",
         model.version,
         len(store),
+        " (tables recalled from the shared maps)" if recalled is not None else "",
         time.perf_counter() - started,
+        ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()),
     )
     if settings.api_warm_cache:
         services.warmer = threading.Thread(
@@ -212,12 +230,30 @@ def window_settings(settings: Settings) -> WindowSettings:
     )
 
 
+def recall_clients(
+    settings: Settings, model: ScoringModel
+) -> tuple[str | None, tuple[SharedTables, tuple[str, ...]] | None]:
+    """The identity of the clients source, and the shared maps it gave an earlier worker (or
+    start) with the same bundle and the same files, if any: then this worker neither reads nor
+    aggregates the source (scoring.shared.recall_source)."""
+    try:
+        digest = source_digest(settings.scoring_clients, model.version)
+    except OSError:
+        return None, None
+    return digest, recall_source(settings.scoring_cache, model.version, digest)
+
+
 def share_tables(
-    settings: Settings, model: ScoringModel, store: ClientStore, features: list[str] | None
+    settings: Settings,
+    model: ScoringModel,
+    store: ClientStore,
+    features: list[str] | None,
+    digest: str | None = None,
 ) -> NeighborIndex:
     """Swap this worker's copies of the raw rows, the aggregates and the reference sample (and
     the neighbour index on it) for memory maps every worker shares (scoring.shared); the tables
-    stay in memory, with a warning, where the cache folder cannot hold them."""
+    stay in memory, with a warning, where the cache folder cannot hold them. The maps are noted
+    under the source's ``digest``, for the next workers to map them without reading it."""
     frames = {
         "applications": store.raw,
         "aggregates": store.base.aggregates,
@@ -229,6 +265,19 @@ def share_tables(
     except (OSError, ValueError) as exc:  # NotShareableError is a ValueError
         log.warning("tables kept in this worker's memory: %s", exc)
         return NeighborIndex.build(model.reference, features)
+    if digest is not None:
+        try:
+            remember_source(
+                settings.scoring_cache, model.version, digest, tables, store.base.tables
+            )
+        except OSError as exc:  # the next workers read the source, as this one did
+            log.warning("shared tables not noted for the next workers: %s", exc)
+    return use_tables(model, store, tables)
+
+
+def use_tables(model: ScoringModel, store: ClientStore, tables: SharedTables) -> NeighborIndex:
+    """Read the reference sample and the neighbour index from the shared maps (the store
+    already reads its tables from them)."""
     model.reference = model.bundle.reference = tables.reference  # drops the in-memory copy
     return tables.neighbors
 

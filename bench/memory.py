@@ -2,12 +2,16 @@
 workers, on one bundle and client set, once every worker has its batch cache attached.
 
     python bench/memory.py --bundle var/mem/bundle --clients var/mem/data --workers 1 2 4
+    python bench/memory.py ... --workers 1 4 --forget-sources  # every worker reads the clients
 
 PSS (proportional set size) charges each shared page to the processes sharing it in equal parts:
 it is what the workers really cost together. Figures are read from /proc/PID/smaps_rollup after
 each worker has served explanations of many clients (so the mapped pages are touched). The batch
 cache is built first, once, by a one-worker run, so every measured run maps the same files.
-Writes bench/results/memory.json and memory.md.
+Each worker's start-up is read from its log line (api/services.py): seconds to load the model,
+the clients (read and aggregated, or recalled from the maps an earlier worker noted), their
+features, and the shared maps, and the batch cache fill. Writes bench/results/memory.json and
+memory.md (or NAME.*).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -70,6 +75,40 @@ def _mapped(pid: int, cache: Path) -> bool:
         return False
 
 
+_LOADED = re.compile(
+    r"loaded model \S+ and \d+ clients(?P<recalled> \(tables recalled[^)]*\))? "
+    r"in (?P<total>[\d.]+) s \((?P<phases>[^)]*)\)"
+)
+_CACHE = re.compile(r"batch cache ready in (?P<s>[\d.]+) s")
+
+
+def startup_phases(log: str) -> list[dict[str, Any]]:
+    """Each worker's start-up, from its log lines (api/services.py): seconds per phase (model,
+    clients, features, share), whether it mapped the tables an earlier worker noted, and the
+    batch cache fill."""
+    workers: list[dict[str, Any]] = []
+    fills: list[float] = []
+    for line in log.splitlines():
+        try:
+            message = str(json.loads(line).get("message", ""))
+        except ValueError:
+            continue
+        if found := _LOADED.search(message):
+            phases = dict(part.rsplit(" ", 2)[:2] for part in found["phases"].split(", "))
+            workers.append(
+                {
+                    "build_s": float(found["total"]),
+                    "recalled": found["recalled"] is not None,
+                    **{f"{name}_s": float(value) for name, value in phases.items()},
+                }
+            )
+        elif found := _CACHE.search(message):
+            fills.append(float(found["s"]))
+    for worker, fill in zip(workers, fills, strict=False):
+        worker["cache_fill_s"] = fill
+    return workers
+
+
 def run(bundle: Path, clients: Path, cache: Path, workers: int, ids: list[int]) -> dict[str, Any]:
     port = _port()
     env = {
@@ -88,9 +127,11 @@ def run(bundle: Path, clients: Path, cache: Path, workers: int, ids: list[int]) 
         "--bind", f"127.0.0.1:{port}", "--timeout", "600", "api.main:app",
     ]  # fmt: skip
     started = time.perf_counter()
-    master = subprocess.Popen(  # nosec B603 - our own command
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = Path(tempfile.mkdtemp()) / "gunicorn.log"
+    with log.open("wb") as handle:
+        master = subprocess.Popen(  # nosec B603 - our own command
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=handle
+        )
     try:
         deadline = time.monotonic() + 3600
         pids: list[int] = []
@@ -100,7 +141,7 @@ def run(bundle: Path, clients: Path, cache: Path, workers: int, ids: list[int]) 
                 break
             if master.poll() is not None:
                 raise RuntimeError("gunicorn exited")
-            time.sleep(2)
+            time.sleep(0.5)
         ready_s = time.perf_counter() - started
         rng = random.Random(0)
         served = 0
@@ -113,7 +154,13 @@ def run(bundle: Path, clients: Path, cache: Path, workers: int, ids: list[int]) 
             {"process": f"worker {n + 1}", "pid": pid, **_rollup(pid)}
             for n, pid in enumerate(_children(master.pid))
         ]
-        return {"workers": workers, "ready_s": round(ready_s, 1), "served": served, "rows": rows}
+        return {
+            "workers": workers,
+            "ready_s": round(ready_s, 1),
+            "served": served,
+            "rows": rows,
+            "phases": startup_phases(log.read_text(errors="replace")),
+        }
     finally:
         master.terminate()
         master.wait(timeout=60)
@@ -126,6 +173,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="batch cache folder")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--name", default="memory")
+    parser.add_argument(
+        "--forget-sources",
+        action="store_true",
+        help="drop the cache's source notes before each run: every worker reads the clients",
+    )
     args = parser.parse_args()
     import pandas as pd
 
@@ -137,7 +189,12 @@ def main() -> None:
     n_train = len(pd.read_parquet(train, columns=[ID])) if train.exists() else None
     cache = (args.cache or Path(tempfile.mkdtemp(prefix="bench-memory-"))).resolve()
     load_before = os.getloadavg()
-    results = [run(args.bundle, args.clients, cache, w, ids) for w in args.workers]
+    results = []
+    for workers in args.workers:
+        if args.forget_sources:  # the ablation: start-up as before the notes (scoring/shared.py)
+            for note in cache.glob("source-*.json"):
+                note.unlink()
+        results.append(run(args.bundle, args.clients, cache, workers, ids))
     for result in results:
         workers = result["rows"][1:]
         result["pss_total_mib"] = round(sum(r["Pss"] for r in result["rows"]), 1)
@@ -184,6 +241,21 @@ def main() -> None:
             f"| {r['workers']} | {r['pss_total_mib']} | {r['pss_per_worker_mib']} "
             f"| {r['pss_per_extra_worker_mib']} | {r['ready_s']} |"
         )
+    lines += [
+        "",
+        "Start-up of each worker, from its log (seconds; `recalled`: it mapped the clients' tables "
+        "an earlier worker or start noted, without reading the source):",
+        "",
+        "| workers | worker | build | model | clients | features | share | recalled | cache fill |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for n, p in enumerate(r["phases"], start=1):
+            lines.append(
+                f"| {r['workers']} | {n} | {p['build_s']} | {p.get('model_s')} "
+                f"| {p.get('clients_s')} | {p.get('features_s')} | {p.get('share_s')} "
+                f"| {'yes' if p['recalled'] else 'no'} | {p.get('cache_fill_s')} |"
+            )
     text = "\n".join(lines) + "\n"
     (out / f"{args.name}.md").write_text(text)
     print(text)

@@ -1,17 +1,24 @@
 """What the hot path is made of: request ids without a uuid per request, the API key solved
-once per protected route, unknown query parameters refused by the route class."""
+once per protected route, unknown query parameters refused by the route class, and workers
+that map the clients' tables an earlier one built instead of reading the source again."""
 
 from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+import pandas as pd
+import pytest
 from fastapi import APIRouter, Depends, Query
 from fastapi.routing import APIRoute
 
 from api.deps import Ctx, api_key_header, protected_router, unchecked_query_routes
 from api.observability import RequestIds
+from api.settings import Settings
+from scoring.shared import is_mapped
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -82,3 +89,36 @@ def test_a_route_taking_query_parameters_outside_the_checked_class_is_reported()
         return {"q": q}
 
     assert unchecked_query_routes([*plain.routes, *checked.routes]) == ["/plain"]
+
+
+def test_a_second_worker_maps_the_clients_tables_without_reading_the_source(
+    base_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.observability import Metrics
+    from api.services import build
+    from scoring.clients import ClientBase
+
+    settings = base_settings.model_copy(
+        update={"scoring_cache": tmp_path / "cache", "api_warm_cache": False}
+    )
+    first = build(settings, Metrics())
+    try:
+        features, ids = first.store.features.copy(), first.store.ids.copy()
+        raw = first.store.raw.copy()
+    finally:
+        first.audit.stop()
+
+    def not_read(*_: object, **__: object) -> None:
+        raise AssertionError("the source was read again")
+
+    monkeypatch.setattr(ClientBase, "load", classmethod(not_read))
+    second = build(settings, Metrics())
+    try:
+        np.testing.assert_array_equal(second.store.ids, ids)
+        np.testing.assert_array_equal(second.store.features, features)  # NaN-aware
+        pd.testing.assert_frame_equal(second.store.raw, raw)
+        assert second.store.base.tables == first.store.base.tables
+        numeric = second.store.raw.select_dtypes("number").columns
+        assert any(is_mapped(second.store.raw[c].to_numpy(copy=False)) for c in numeric)
+    finally:
+        second.audit.stop()

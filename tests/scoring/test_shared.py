@@ -260,3 +260,35 @@ def test_a_text_column_of_other_values_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotShareableError, match="KIND"):
         share(tmp_path, "v1", frames, None)
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no folder left half-written
+
+
+def test_a_source_is_recalled_until_one_of_its_files_changes(
+    model: ScoringModel, frames: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    from scoring.shared import recall_source, remember_source, source_digest
+
+    source = tmp_path / "clients"
+    source.mkdir()
+    (source / "application_test.csv").write_text("SK_ID_CURR\n1\n")
+    (source / "bureau.csv").write_text("SK_ID_CURR\n1\n")
+    cache = tmp_path / "cache"
+    digest = source_digest(source, model.version)
+    assert recall_source(cache, model.version, digest) is None  # nothing noted yet
+    tables = _share(model, frames, cache)
+    remember_source(cache, model.version, digest, tables, ("bureau",))
+    recalled = recall_source(cache, model.version, digest)
+    assert recalled is not None
+    again, aux = recalled
+    assert aux == ("bureau",)
+    assert again.path == tables.path
+    pd.testing.assert_frame_equal(again.applications, frames["applications"])
+    pd.testing.assert_frame_equal(again.aggregates, frames["aggregates"])
+    assert source_digest(source, "another-version") != digest
+    (source / "bureau.csv").write_text("SK_ID_CURR\n1\n2\n")  # rewritten: another source
+    assert source_digest(source, model.version) != digest
+    # a torn note, or one naming a folder that no longer loads, is no recall
+    note = next(cache.glob("source-*.json"))
+    note.write_text("{")
+    assert recall_source(cache, model.version, digest) is None
+    note.write_text(json.dumps({"format": 1, "tables": "tables-gone", "aux": []}))
+    assert recall_source(cache, model.version, digest) is None
