@@ -3,7 +3,7 @@ decision auditor), resolved once per request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
@@ -128,6 +128,22 @@ async def context(request: Request, key: str | None) -> Context:
             detail="missing or invalid API key (header X-API-Key)",
             headers={"WWW-Authenticate": "ApiKey"},
         )
+    return await admitted(request, services, name)
+
+
+def known_key(request: Request) -> tuple[Services, str] | None:
+    """The services and the caller's key name when the API is up and the key is valid; None
+    otherwise (then ``context`` says why). Nothing counted: no side effect."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        return None
+    name = services.keys.identify(request.headers.get(api_key_header.model.name))
+    return None if name is None else (services, name)
+
+
+async def admitted(request: Request, services: Services, name: str) -> Context:
+    """The request of key ``name`` counted by the rate limiter (429 with Retry-After over the
+    limit), and its context."""
     verdict = await services.limiter.hit(name)
     if not verdict.allowed:
         raise HTTPException(
@@ -135,9 +151,10 @@ async def context(request: Request, key: str | None) -> Context:
             detail=f"rate limit exceeded; retry in {verdict.retry_after} s",
             headers={"Retry-After": str(verdict.retry_after)},
         )
-    route = getattr(request.scope.get("route"), "path", request.url.path)
-    request_id = getattr(request.state, "request_id", "-")
-    return Context(services, name, Auditor(services.audit, request_id, name, route))
+    route = request.scope.get("route")
+    template = route.path if route is not None else request.url.path
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    return Context(services, name, Auditor(services.audit, request_id, name, template))
 
 
 class KeyContext(APIKeyHeader):
@@ -156,24 +173,52 @@ api_key_header = KeyContext(
 Ctx = Annotated[Context, Depends(api_key_header)]
 
 
+FastPath = Callable[[Request], Awaitable[Response | None]]
+
+
 class CheckedRoute(OrjsonRoute):
     """The route class of the API's routers: a JSON body read by orjson, and query parameters
     the route does not know refused with 422 naming them, before anything else (the key
     included), in the route's own handler rather than as an app-wide dependency (FastAPI solves
-    each dependency level per request: a third of a cached explanation's dependency cost)."""
+    each dependency level per request: a third of a cached explanation's dependency cost).
+
+    A route may have a ``fast`` path (``fast_path``): tried first, it answers the requests it
+    can read without doubt, with the same checks, errors and response, and hands every other
+    one (None) to FastAPI's own solving, before any side effect of its own."""
+
+    fast: FastPath | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         known = security.query_names(self.dependant)
-        if not known:  # routes without query parameters ignore what they are sent
-            return handler
+        route = self
 
         async def checked(request: Request) -> Response:
-            if request.scope.get("query_string"):
+            if known and request.scope.get("query_string"):
                 security.refuse_unknown_query(request.query_params.keys(), known)
+            fast = route.fast
+            if fast is not None:
+                answer = await fast(request)
+                if answer is not None:
+                    return answer
             return await handler(request)
 
         return checked
+
+
+def fast_path(router: APIRouter, endpoint: Callable[..., Any]) -> Callable[[FastPath], FastPath]:
+    """Give the route of ``endpoint`` in ``router`` the decorated function as its fast path."""
+
+    def install(fast: FastPath) -> FastPath:
+        routes = [
+            r for r in router.routes if isinstance(r, CheckedRoute) and r.endpoint is endpoint
+        ]
+        if len(routes) != 1:
+            raise RuntimeError(f"fast path: no single checked route for {endpoint.__name__}")
+        routes[0].fast = fast
+        return fast
+
+    return install
 
 
 class ProtectedRouter(APIRouter):

@@ -249,14 +249,23 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+# the audit database of the servers (--database-url): a SQLite file per server by default
+DATABASE_URL: str | None = None
+
+
 def api_env(bundle: Path, clients: Path, work: Path, name: str) -> dict[str, str]:
+    audit = (
+        {"DATABASE_URL": DATABASE_URL, "AUDIT_TABLE": f"bench_audit_{name.replace('-', '_')}"}
+        if DATABASE_URL
+        else {"DATABASE_URL": f"sqlite:///{work}/audit-{name}.db"}
+    )
     return {
         "SCORING_BUNDLE": str(bundle),
         "SCORING_CLIENTS": str(clients),
         "SCORING_CACHE": str(work / "cache"),
         "API_KEYS": f"bench:{KEY}",
-        "DATABASE_URL": f"sqlite:///{work}/audit-{name}.db",
         "API_RATE_LIMIT": "0",
+        **audit,
     }
 
 
@@ -605,6 +614,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python bench/api.py " + " ".join(sys.argv[1:]),
+        "audit_database": "PostgreSQL" if DATABASE_URL else "SQLite",
         "load_average_at_start": load_at_start,
         "load_average_at_end": uptime_load(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -667,7 +677,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['bundle'].get('trees', '?')} trees, {report['bundle']['clients']} clients). "
         f"Command: `{report['command'].strip()}`. Load average (1, 5, 15 min) at the start "
         f"{report['load_average_at_start']}, at the end {report.get('load_average_at_end')} "
-        "(shared machine).",
+        f"(shared machine). Audit database: {report.get('audit_database', 'SQLite')}.",
         "",
         "## Goals (issue 13), ratios within this run",
         "",
@@ -751,6 +761,10 @@ def main(argv: list[str] | None = None) -> None:
         choices=ROUTE_NAMES,
         help="the one-worker phase's routes (default: all)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="the servers' audit database (e.g. PostgreSQL; a table per server) instead of SQLite",
+    )
     parser.add_argument("--name", default="api", help="results file stem (bench/results/NAME.*)")
     parser.add_argument(
         "--serve-seed", nargs=4, metavar=("PORT", "MODEL", "BACKGROUND", "FEATURES"),
@@ -766,6 +780,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.duration, args.repeat = 1.0, 1
+    global DATABASE_URL
+    DATABASE_URL = args.database_url
     report = run(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")

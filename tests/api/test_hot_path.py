@@ -7,18 +7,21 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi import APIRouter, Depends, Query
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
-from api.deps import Ctx, api_key_header, protected_router, unchecked_query_routes
+from api.deps import CheckedRoute, Ctx, api_key_header, protected_router, unchecked_query_routes
 from api.observability import RequestIds
+from api.services import Services
 from api.settings import Settings
 from scoring.shared import is_mapped
+from tests.api.conftest import HEADERS
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -122,3 +125,51 @@ def test_a_second_worker_maps_the_clients_tables_without_reading_the_source(
         assert any(is_mapped(second.store.raw[c].to_numpy(copy=False)) for c in numeric)
     finally:
         second.audit.stop()
+
+
+def test_the_fast_path_answers_as_the_route_and_leaves_it_what_it_cannot_read(
+    client: TestClient, services: Services, client_ids: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routes import clients
+
+    [route] = [
+        r
+        for r in clients.router.routes
+        if isinstance(r, CheckedRoute) and r.endpoint is clients.client_explanation
+    ]
+    fast = route.fast
+    assert fast is not None
+    answered: list[bool] = []
+
+    async def spy(request: Any) -> Any:
+        response = await fast(request)
+        answered.append(response is not None)
+        return response
+
+    monkeypatch.setattr(route, "fast", spy)
+    cid = client_ids[0]
+    before = services.audit.count()
+
+    def get(query: str, headers: dict[str, str] = HEADERS) -> Any:
+        return client.get(f"/v1/clients/{cid}/explanation{query}", headers=headers)
+
+    quick, ordinary = get("?top=7&lang=fr&group=true"), get("?top=07&lang=fr&group=on")
+    assert answered == [True, False]  # "07" and "on": FastAPI's own reading
+    assert quick.status_code == ordinary.status_code == 200
+    assert quick.content == ordinary.content
+    same = {"content-type", "content-length", "cache-control", "x-content-type-options"}
+    assert {k: quick.headers[k] for k in same} == {k: ordinary.headers[k] for k in same}
+    assert quick.headers["X-Request-ID"] != ordinary.headers["X-Request-ID"]
+    assert services.audit.count() == before + 2  # both decisions audited, once each
+    rows = services.audit.rows()[-2:]
+    assert [r["route"] for r in rows] == ["/v1/clients/{client_id}/explanation"] * 2
+    assert [r["request_id"] for r in rows] == [
+        quick.headers["X-Request-ID"],
+        ordinary.headers["X-Request-ID"],
+    ]
+    # what the fast path leaves alone gets the route's own answers
+    assert get("", headers={}).status_code == 401
+    assert get("?top=0").status_code == 422
+    assert client.get("/v1/clients/1/explanation", headers=HEADERS).status_code == 404
+    assert get("?tops=3").status_code == 422  # an unknown name: refused before either
+    assert answered[2:] == [False, False, False]
