@@ -3,6 +3,7 @@ the decision."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -139,6 +140,14 @@ _FAST_QUERY: dict[str, dict[str, Any]] = {
 }
 
 
+# The route's own defaults, so that the two readings cannot drift apart.
+_FAST_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(client_explanation).parameters.items()
+    if name in _FAST_QUERY
+}
+
+
 @fast_path(router, client_explanation)
 async def client_explanation_fast(request: Request) -> Response | None:
     """The cached explanation of a stored client without FastAPI's solving of the parameters
@@ -149,7 +158,7 @@ async def client_explanation_fast(request: Request) -> Response | None:
     raw_id = request.scope["path_params"].get("client_id", "")
     if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
         return None
-    options: dict[str, Any] = {"top": 10, "lang": "en", "group": False}
+    options = dict(_FAST_DEFAULTS)
     query = request.scope.get("query_string")
     if query:
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
