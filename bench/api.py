@@ -1,12 +1,17 @@
 """API benchmark: latency, throughput and CPU per route over loopback, next to the in-process
 floor and a seed-faithful baseline, all measured in one run; the goals of issue 13 as ratios.
 
-    python bench/api.py                               # the demo bundle (var/demo), or builds one
+    python bench/api.py                               # LightGBM-only bundle of var/demo/data
     python bench/api.py --quick                       # 1 round of 1 s per point: a smoke run
     python bench/api.py --rows 20000 --duration 3     # build a fresh demo of that size
     python bench/api.py --bundle B --clients C.parquet --name api-50k
     python bench/api.py --large-model --name api-large  # 500 trees x 31 leaves: SHAP-bound
     python bench/api.py --routes health cached --phases workers --name api-hot  # those only
+
+The bundle served has one LightGBM booster (the floor and the seed are about one): by default,
+or when --bundle serves none (the demo bundle's winner may be a scorecard), a LightGBM-only
+bundle of var/demo/data (`python -m scoring train --candidates lightgbm`, var/bench/lgbm-bundle),
+trained once and reused while the data's fingerprint is the same. The results' header names it.
 
 What runs:
 - the API (`uvicorn api.main:app`, one worker) on the bundle, with its real configuration:
@@ -302,6 +307,13 @@ def batch_floor(predict: Any, rows: np.ndarray, repeat: int = 20) -> dict[str, f
     }
 
 
+def model_kind(model: Any) -> str:
+    """What the bundle serves: one LightGBM booster, or its metadata's model name."""
+    if model.booster is not None:
+        return "lightgbm"
+    return str(model.metadata.params.get("model", "ensemble"))
+
+
 def trees(model: Any) -> int:
     """Trees of the served model: its booster's, or its ensemble members' together."""
     if model.booster is not None:
@@ -401,18 +413,68 @@ def demo(rows: int, workdir: Path) -> tuple[Path, Path]:
     return bundle, data
 
 
+def data_fingerprint(data: Path) -> str:
+    """The fingerprint `python -m scoring train` records for this data folder."""
+    from scoring.data import fingerprint, load_tables
+
+    tables = load_tables(data, require_train=True, require_test=False)
+    assert tables.train is not None  # nosec B101
+    return fingerprint(tables.train, tables.aux)
+
+
+def single_booster(bundle: Path) -> bool:
+    """Whether the bundle serves one LightGBM booster (what the seed-faithful baseline and the
+    in-process floor of issue 13 are about), not a scorecard or an ensemble."""
+    from scoring.model import ScoringModel
+
+    return ScoringModel.load(bundle).booster is not None
+
+
+def cached_bundle(data: Path, out: Path) -> bool:
+    """Whether ``out`` holds a single-booster bundle trained on exactly this data (same
+    fingerprint); an older format (no manifest), other data or another model kind is rebuilt."""
+    if not (out / "manifest.json").exists():
+        return False
+    from scoring.bundle import BundleError, read_metadata
+
+    try:
+        if read_metadata(out).data.fingerprint != data_fingerprint(data):
+            return False
+    except BundleError:
+        return False
+    return single_booster(out)
+
+
+def lightgbm_bundle(data: Path, out: Path) -> Path:
+    """A LightGBM-only bundle of this data (`python -m scoring train --candidates lightgbm`),
+    trained once and reused while the data's fingerprint is the same."""
+    if cached_bundle(data, out):
+        return out
+    print(f"training a LightGBM-only bundle of {data} into {out} (once)", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "scoring", "train", "--data", str(data), "--out", str(out),
+         "--candidates", "lightgbm", "--no-mlflow", "--quiet"],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    if not single_booster(out):
+        raise RuntimeError(f"{out}: trained with --candidates lightgbm but not one booster")
+    return out
+
+
 def large_bundle(data: Path, out: Path) -> Path:
     """A bundle sized like the production model of shared/notes/performance.md (500 trees x 31
-    leaves, no early stopping), so that SHAP, not HTTP, dominates an on-the-fly explanation."""
-    if (out / "manifest.json").exists():  # an older format (no manifest) is rebuilt
+    leaves, no early stopping), so that SHAP, not HTTP, dominates an on-the-fly explanation;
+    trained once and reused while the data's fingerprint is the same."""
+    if cached_bundle(data, out):
         return out
     from scoring.assemble import assemble_bundle
     from scoring.bundle import save_bundle
     from scoring.data import fingerprint, load_tables
     from scoring.train import TrainConfig, train_model
 
+    print(f"training the large model of {data} into {out} (once)", flush=True)
     tables = load_tables(data, require_train=True, require_test=False)
-    assert tables.train is not None
+    assert tables.train is not None  # nosec B101
     config = TrainConfig(
         folds=2,
         n_estimators=500,
@@ -580,21 +642,36 @@ def run_workers(
     ]
 
 
-def resolve_bundle(args: Any, work: Path) -> tuple[Path, Path]:
+DEMO_DATA = ROOT / "var/demo/data"
+
+
+def resolve_bundle(args: Any, work: Path) -> tuple[Path, Path, str]:
+    """The bundle served, its clients, and why that bundle (said in the results).
+
+    Issue 13's goals compare the API with one LightGBM booster (its floor, a seed that reloads
+    an LGBMClassifier): a bundle that serves something else (the demo's winner may be the
+    scorecard) is replaced by a LightGBM-only bundle of var/demo/data, trained once."""
     if args.large_model:
-        data = ROOT / "var/demo/data"
-        bundle = large_bundle(data, ROOT / "var/bench/large-bundle")
-        return bundle, Path(args.clients) if args.clients else data
-    if args.bundle and args.clients:
-        return Path(args.bundle), Path(args.clients)
-    if not args.rows and (ROOT / "var/demo/bundle/manifest.json").exists():
-        return ROOT / "var/demo/bundle", ROOT / "var/demo/data"
-    return demo(args.rows or 20000, work)
+        bundle = large_bundle(DEMO_DATA, ROOT / "var/bench/large-bundle")
+        return bundle, DEMO_DATA, "--large-model: 500 x 31-leaf LightGBM of var/demo/data"
+    if args.rows:
+        bundle, clients = demo(args.rows, work)
+        return bundle, clients, f"--rows {args.rows}: fresh LightGBM-only demo"
+    if args.bundle and not args.clients:
+        raise SystemExit("--bundle needs --clients (the clients file or folder it serves)")
+    if args.bundle and single_booster(Path(args.bundle)):
+        return Path(args.bundle), Path(args.clients), "--bundle (one LightGBM booster)"
+    if not (DEMO_DATA / "application_train.parquet").exists():
+        bundle, clients = demo(20000, work)
+        return bundle, clients, "no var/demo/data: fresh LightGBM-only demo"
+    asked = args.bundle or "var/demo/bundle"
+    bundle = lightgbm_bundle(DEMO_DATA, ROOT / "var/bench/lgbm-bundle")
+    return bundle, DEMO_DATA, f"LightGBM-only bundle of var/demo/data (not {asked}: no booster)"
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    bundle, clients = resolve_bundle(args, work)
+    bundle, clients, why = resolve_bundle(args, work)
     load_at_start = uptime_load()
     floor, rows, names, ids = in_process_floor(bundle, clients)
     from scoring.clients import ClientBase
@@ -622,7 +699,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "path": str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle),
             "features": len(names),
             "clients": len(ids),
+            "model": model_kind(ScoringModel.load(bundle)),
             "trees": trees(ScoringModel.load(bundle)),
+            "why": why,
         },
         "startup": startup,
         "duration_s_per_point": args.duration,
@@ -673,8 +752,9 @@ def markdown(report: dict[str, Any]) -> str:
         "# API benchmark",
         "",
         f"Measured {report['measured_at']} on {report['machine']['cpus']} CPUs, loopback; "
-        f"bundle `{report['bundle']['path']}` ({report['bundle']['features']} features, "
-        f"{report['bundle'].get('trees', '?')} trees, {report['bundle']['clients']} clients). "
+        f"bundle `{report['bundle']['path']}` (model {report['bundle'].get('model', '?')}, "
+        f"{report['bundle'].get('trees', '?')} trees, {report['bundle']['features']} features, "
+        f"{report['bundle']['clients']} clients; {report['bundle'].get('why', '')}). "
         f"Command: `{report['command'].strip()}`. Load average (1, 5, 15 min) at the start "
         f"{report['load_average_at_start']}, at the end {report.get('load_average_at_end')} "
         f"(shared machine). Audit database: {report.get('audit_database', 'SQLite')}.",
@@ -736,7 +816,9 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join((__doc__ or "").splitlines()[1:]),
     )
-    parser.add_argument("--bundle")
+    parser.add_argument(
+        "--bundle", help="served if it has one LightGBM booster (else a LightGBM-only bundle)"
+    )
     parser.add_argument("--clients", help="application_test file, or its folder (aux tables)")
     parser.add_argument("--rows", type=int, default=0, help="build a fresh demo of this size")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measured point")
