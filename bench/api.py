@@ -5,7 +5,7 @@ floor and a seed-faithful baseline, all measured in one run; the goals of issue 
     python bench/api.py --quick                       # 1 round of 1 s per point: a smoke run
     python bench/api.py --rows 20000 --duration 3     # build a fresh demo of that size
     python bench/api.py --bundle B --clients C.parquet --name api-50k
-    python bench/api.py --large-model --name api-large  # 500 trees x 31 leaves: SHAP-bound
+    python bench/api.py --large-model --name api-large  # 31 leaves, ~590 trees: SHAP-bound
     python bench/api.py --routes health cached --phases workers --name api-hot  # those only
 
 The bundle served has one LightGBM booster (the floor and the seed are about one): by default,
@@ -653,7 +653,7 @@ def resolve_bundle(args: Any, work: Path) -> tuple[Path, Path, str]:
     scorecard) is replaced by a LightGBM-only bundle of var/demo/data, trained once."""
     if args.large_model:
         bundle = large_bundle(DEMO_DATA, ROOT / "var/bench/large-bundle")
-        return bundle, DEMO_DATA, "--large-model: 500 x 31-leaf LightGBM of var/demo/data"
+        return bundle, DEMO_DATA, "--large-model: the large LightGBM (31 leaves) of var/demo/data"
     if args.rows:
         bundle, clients = demo(args.rows, work)
         return bundle, clients, f"--rows {args.rows}: fresh LightGBM-only demo"
@@ -825,7 +825,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--large-model",
         action="store_true",
-        help="train (once, var/bench/large-bundle) a 500 x 31-leaf model on var/demo/data",
+        help="train (once, var/bench/large-bundle) a 31-leaf model (~590 trees) on var/demo/data",
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds per point (best kept)")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s per point")
