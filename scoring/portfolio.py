@@ -20,6 +20,7 @@ the per-client aggregates); scoring/portfolio_spark.py is the Spark engine.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -349,6 +350,8 @@ def run_pandas(
     if first is None:
         raise DataValidationError(file, None, "the file has no rows")
     check_columns(list(first.columns), file)
+    # chain drops its list (and the first chunk) before it reads the second
+    every = itertools.chain([first], chunks)
     aggregates = aux_aggregates(model, source)
     prepare_out(out)
     seen = np.empty(0, dtype="int64")
@@ -360,14 +363,16 @@ def run_pandas(
         disable=not options.progress,
         file=sys.stderr,
     ) as bar:
-        for part, raw in enumerate(_chain(first, chunks)):
+        del first  # the loop holds one chunk at a time
+        for part, raw in enumerate(every):
             ids = pd.to_numeric(raw[ID], errors="coerce").to_numpy(dtype="float64")
-            earlier = np.isin(ids, seen)
+            usable = np.isfinite(ids) & (ids == np.floor(ids))
+            earlier = np.zeros(len(ids), dtype=bool)
+            earlier[usable] = _sorted_contains(seen, ids[usable].astype("int64"))
             scores, rejects = score_raw(
                 model, raw, aggregates, file, options.explain_top, options.threads, earlier
             )
-            usable = np.isfinite(ids) & (ids == np.floor(ids))
-            seen = np.union1d(seen, ids[usable].astype("int64"))
+            seen = _sorted_union(seen, ids[usable].astype("int64"))
             scores.to_parquet(out / SCORES_DIR / f"part-{part:05d}.parquet", index=False)
             if len(rejects):
                 rejects.to_parquet(out / REJECTS_DIR / f"part-{part:05d}.parquet", index=False)
@@ -375,9 +380,20 @@ def run_pandas(
             refused += int((scores["decision"] == "refuse").sum())
             rejected += len(rejects)
             bar.update(len(raw))
+            del raw, scores, rejects  # freed before the next chunk is read: one chunk at a time
     return BatchSummary(scored, refused, rejected, out / SCORES_DIR, out / REJECTS_DIR)
 
 
-def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    yield first
-    yield from rest
+def _sorted_contains(seen: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which `ids` are in the sorted array `seen` (a binary search each: no sort of `seen`)."""
+    if len(seen) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(seen, ids), len(seen) - 1)
+    return seen[at] == ids
+
+
+def _sorted_union(seen: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The sorted union of `seen` (sorted) and `ids`: a merge of two sorted runs."""
+    fresh = np.unique(ids)
+    fresh = fresh[~_sorted_contains(seen, fresh)]
+    return np.sort(np.concatenate([seen, fresh]), kind="stable")  # timsort: linear on two runs

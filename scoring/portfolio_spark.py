@@ -59,6 +59,8 @@ _ID = "_id"  # the client id as a number, in the search for repeats
 BUCKET = "_bucket"
 _REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
 LOCAL_SHUFFLE_PARTITIONS = 8
+DAEMON_MODULE = "scoring.spark_daemon"
+LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 _models: dict[str, ScoringModel] = {}  # per Python worker: bundle digest -> loaded bundle
 
@@ -99,6 +101,11 @@ def session(master: str | None) -> SparkSession:
                 builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
+                # workers forked from a daemon that has imported the core (scoring/spark_daemon.py)
+                .config("spark.python.daemon.module", DAEMON_MODULE)
+                # the driver is the executor: a short job on a few cores, where the JIT's and
+                # the parallel collector's threads cost more than they return (docs/batch.md)
+                .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
             )
     return builder.getOrCreate()
 
@@ -220,17 +227,20 @@ def _scorer(
             history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
             aggregates = None
             if history:
-                known = batch[batch[KEY].notna()]
-                aggregates = known.set_index(known[KEY].astype("int64").rename(ID))[history]
+                keys = batch[KEY]
+                known = keys.notna().to_numpy()
+                aggregates = batch.loc[known, history]  # the history columns only
+                aggregates.index = pd.Index(keys[known].astype("int64"), name=ID)
                 aggregates = aggregates[~aggregates.index.duplicated()].astype("float64")
             scores, rejects = score_raw(
                 model,
-                batch[app_columns].reset_index(drop=True),
+                batch,  # read column by column: no copy of the wide batch
                 aggregates,
                 file,
                 explain_top,
                 threads=1,
                 duplicated=np.isin(batch[ROW].to_numpy(dtype=np.int64), repeated),
+                row_columns=app_columns,
             )
             rejected = pd.DataFrame(
                 {
@@ -306,7 +316,7 @@ def run_spark(
     result = apps.mapInPandas(
         _scorer(payload, digest, app_columns, file, options.explain_top, repeats),
         _result_schema(options.explain_top),
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).persist(StorageLevel.DISK_ONLY)  # scored once, read by the two writes and the counts
     try:
         scores = result.filter(sf.col(_REJECT_REASON).isNull()).select(
             *output_columns(options.explain_top)
