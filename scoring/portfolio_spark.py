@@ -60,6 +60,7 @@ BUCKET = "_bucket"
 _REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
 LOCAL_SHUFFLE_PARTITIONS = 8
 DAEMON_MODULE = "scoring.spark_daemon"
+SPARK_BATCH_ROWS = 10_000  # rows per Arrow batch sent to a Python worker (at most)
 LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 _models: dict[str, ScoringModel] = {}  # per Python worker: bundle digest -> loaded bundle
@@ -295,7 +296,10 @@ def run_spark(
         raise DataValidationError(str(out), None, "--out must be a folder")
     spark = session(master)
     spark.sparkContext.setLogLevel("ERROR")
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(options.chunk_rows))
+    # Arrow batches of at most SPARK_BATCH_ROWS: a Python worker holds one batch (as Arrow, as
+    # pandas, as features) at a time, so its memory is set by the batch, not by the input
+    batch_rows = min(options.chunk_rows, SPARK_BATCH_ROWS)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
     packed = bundle_bytes(bundle)
     payload = spark.sparkContext.broadcast(packed)
     digest = hashlib.sha256(packed).hexdigest()
