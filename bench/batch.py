@@ -142,7 +142,7 @@ def _merged(name: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> list
         if "cpu_s" in r or name == "steady"
         if all(k in r for k in key) and tuple(r[k] for k in key) not in done
     ]
-    return sorted(kept + rows, key=lambda r: tuple(str(r[k]) for k in key))
+    return sorted(kept + rows, key=lambda r: tuple(r[k] for k in key))
 
 
 def steady(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -164,7 +164,8 @@ def steady(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "explain_top": explain,
                     "sizes": f"{small['rows']}-{large['rows']}",
                     "marginal_rows_per_cpu_s": round(per_cpu),
-                    "marginal_rows_per_s": round(extra / wall) if wall > 0 else None,
+                    # the wall is noisy on a shared machine: a larger run may even take less
+                    "marginal_rows_per_s": round(extra / wall) if wall > 0 else "n/a",
                     "fixed_cpu_s": round(small["cpu_s"] - small["rows"] / per_cpu, 1),
                     "floor": large["floor"],
                     "floor_rows_per_cpu_s": large["floor_rows_per_cpu_s"],
