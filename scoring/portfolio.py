@@ -174,11 +174,6 @@ def parse_rows(raw: pd.DataFrame, duplicated: np.ndarray | None = None) -> Parse
     return ParsedRows(problems, valid)
 
 
-def row_problems(raw: pd.DataFrame, duplicated: np.ndarray | None = None) -> pd.Series:
-    """For each raw application row, why it cannot be scored (None when it can)."""
-    return pd.Series(parse_rows(raw, duplicated).problems, index=raw.index, dtype=object)
-
-
 def _json_value(value: object) -> object:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
