@@ -13,7 +13,8 @@ Synapse or HDInsight (docs/batch.md):
 - repeated SK_ID_CURR are found by a window over two narrow columns (id, input position): only
   the positions of the repeats (rejects, usually none) reach the driver, and they are broadcast
   back, so the wide application rows are never sorted nor shuffled by id;
-- applications are scored by ``mapInPandas`` in Arrow batches, straight from the file scan
+- applications are scored by ``mapInArrow`` in Arrow batches (each made a pandas frame of one
+  block per column, not consolidated), straight from the file scan
   (spread over the cores first when the file has fewer parts than there are cores); the result
   is written as Parquet part files, rejects apart, with no collect of results to the driver.
 """
@@ -49,6 +50,7 @@ from scoring.portfolio import (
 from scoring.schema import ID
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.broadcast import Broadcast
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
@@ -220,11 +222,18 @@ def _scorer(
     explain_top: int,
     repeats: Broadcast[np.ndarray],
 ) -> Any:
-    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score(records: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
         model = model_of(payload, key)
         columns = output_columns(explain_top)
+        schema = to_arrow_schema(_result_schema(explain_top))
         repeated = repeats.value
-        for batch in batches:
+        for record in records:
+            # one block per column: the wide batch is never consolidated into 2-D blocks
+            batch = record.to_pandas(split_blocks=True)
+            del record
             history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
             aggregates = None
             if history:
@@ -251,10 +260,11 @@ def _scorer(
                 }
             )
             scores = scores.assign(**{_REJECT_ID: None, _REJECT_REASON: None, _REJECT_ROW: None})
-            yield pd.concat(
+            result = pd.concat(
                 [scores, rejected.reindex(columns=[*columns, *rejected.columns])],
                 ignore_index=True,
             ).astype({ID: "Int64"})
+            yield pa.RecordBatch.from_pandas(result, schema=schema, preserve_index=False)
 
     return score
 
@@ -317,7 +327,7 @@ def run_spark(
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
     for history in aggregates(spark, model, source, buckets):
         apps = apps.join(history, KEY, "left")
-    result = apps.mapInPandas(
+    result = apps.mapInArrow(
         _scorer(payload, digest, app_columns, file, options.explain_top, repeats),
         _result_schema(options.explain_top),
     ).persist(StorageLevel.DISK_ONLY)  # scored once, read by the two writes and the counts
