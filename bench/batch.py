@@ -1,13 +1,24 @@
 """Portfolio batch benchmark: rows/s of `python -m scoring batch`, pandas vs Spark, score and
-score + explain, next to the in-process floor (the booster's predict and pred_contrib on the
-same rows, one thread).
+score + explain, next to the in-process floor (the model's predict and pred_contrib on the same
+rows' features, one thread: ``Booster.predict`` for a LightGBM bundle).
 
-Each engine run is its own subprocess (the command a user types); its peak memory is the
-largest resident set of the process tree (driver, JVM, Python workers), sampled with psutil
-every 0.2 s. Demo applications only (no auxiliary tables: their generation dominates at these
-sizes); the bundle is any trained bundle (the demo one by default).
+Each engine run is its own subprocess (the command a user types), measured three ways:
 
-    python bench/batch.py --bundle var/demo/bundle --sizes 100000 300000 --engines pandas spark
+- wall seconds, end to end (interpreter, imports, bundle, Spark session, writes);
+- CPU seconds of the whole process tree (driver, JVM, Python workers), sampled with psutil every
+  0.2 s: on a shared machine CPU seconds say more than the wall; rows per CPU second is the
+  per-core rate of any engine, Spark local[N] included;
+- peak memory of the tree: the sum of RSS (pages shared by forked workers counted once per
+  process) and of PSS (shared pages split between the processes, what the machine really holds).
+
+With two sizes or more, each (engine, explain) also gets its steady-state rate: the marginal
+rows per CPU second (and per wall second) between consecutive sizes, which leaves out the fixed
+start-up cost that both runs pay. That rate over the floor is the per-row ratio.
+
+Demo applications only (no auxiliary tables: their generation dominates at these sizes); the
+bundle is any trained bundle (the demo one by default).
+
+    python bench/batch.py --bundle var/demo/bundle --sizes 50000 100000 --engines pandas spark
 
 Writes bench/results/batch.json and batch.md.
 """
@@ -21,11 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,21 +61,22 @@ FLOOR_ROWS = 100_000  # the floor's rows/s is per row: timed on the first rows a
 
 
 def floor(bundle: Path, path: Path) -> dict[str, float]:
-    """Rows/s of Booster.predict and pred_contrib (1 thread) on the rows' features (the first
-    FLOOR_ROWS of them: a million rows of pred_contrib would take minutes for the same rate)."""
+    """Rows per CPU second of the model's predict and pred_contrib (1 thread) on the rows'
+    features (the first FLOOR_ROWS of them: a million rows of pred_contrib would take minutes
+    for the same rate). One thread: rows per CPU second is rows/s."""
     import pandas as pd
 
     from scoring.model import ScoringModel
 
     model = ScoringModel.load(bundle)
     rows = pd.read_parquet(path).head(FLOOR_ROWS)
-    X = model.builder.transform(rows, aggregates=model.builder.aggregates({}))
-    matrix = np.ascontiguousarray(X.to_numpy(dtype="float64"))
+    _, matrix, _ = model.builder.matrix(rows, aggregates=model.builder.aggregates({}))
     out = {}
-    for name, contrib in (("predict", False), ("pred_contrib", True)):
-        start = time.perf_counter()
-        model.booster.predict(matrix, pred_contrib=contrib, num_threads=1)
-        out[name] = len(matrix) / (time.perf_counter() - start)
+    for name, call in (("predict", model.predict_proba), ("pred_contrib", model.contributions)):
+        call(matrix[:100], threads=1)  # warm
+        start = time.process_time()
+        call(matrix, threads=1)
+        out[name] = len(matrix) / (time.process_time() - start)
     return out
 
 
@@ -75,47 +88,106 @@ def _cores(engine: str) -> int:
     return 1
 
 
-def run(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of the process tree of a command."""
+@dataclass
+class Measure:
+    seconds: float
+    cpu_s: float
+    rss_mib: float
+    pss_mib: float
+
+
+def run(command: list[str]) -> Measure:
+    """Wall seconds, CPU seconds and peak RSS / PSS (MiB) of the process tree of a command."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parent = psutil.Process(process.pid)
-    peak = 0
+    cpu: dict[int, float] = {}
+    rss = pss = 0
     while process.poll() is None:
         try:
             tree = [parent, *parent.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
         except psutil.Error:
-            pass
+            break
+        rss_now = pss_now = 0
+        for proc in tree:
+            try:
+                times = proc.cpu_times()
+                memory = proc.memory_full_info()
+            except psutil.Error:
+                continue
+            cpu[proc.pid] = times.user + times.system
+            rss_now += memory.rss
+            pss_now += getattr(memory, "pss", memory.rss)
+        rss, pss = max(rss, rss_now), max(pss, pss_now)
         time.sleep(0.2)
     seconds = time.perf_counter() - start
+    process.wait()
     if process.returncode != 0:
         raise RuntimeError(process.stderr.read().decode()[-2000:] if process.stderr else "")
-    return seconds, peak / 2**20
+    return Measure(seconds, sum(cpu.values()), rss / 2**20, pss / 2**20)
 
 
-def _merged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Earlier results of other (rows, engine, explain) kept, each with its own date."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    for row in rows:
-        row.setdefault("measured_at", now)
+KEY = ("bundle", "rows", "engine", "explain_top")
+
+
+def _merged(name: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Earlier results of other keys kept (each with its own date); the older format (without
+    CPU seconds) is dropped: it measured another bundle and code."""
     path = RESULTS / "batch.json"
-    earlier = json.loads(path.read_text()).get("rows", []) if path.exists() else []
-    done = {(r["rows"], r["engine"], r["explain_top"]) for r in rows}
-    kept = [r for r in earlier if (r["rows"], r["engine"], r["explain_top"]) not in done]
-    for row in kept:
-        row.setdefault("measured_at", "2026-12-01T23:22:03+00:00")  # the first file's date
-    return sorted(kept + rows, key=lambda r: (r["rows"], r["explain_top"], r["engine"]))
+    earlier = json.loads(path.read_text()).get(name, []) if path.exists() else []
+    done = {tuple(r[k] for k in key) for r in rows}
+    kept = [
+        r
+        for r in earlier
+        if "cpu_s" in r or name == "steady"
+        if all(k in r for k in key) and tuple(r[k] for k in key) not in done
+    ]
+    return sorted(kept + rows, key=lambda r: tuple(r[k] for k in key))
+
+
+def steady(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Marginal rates between consecutive sizes of the same (bundle, engine, explain)."""
+    out = []
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["bundle"], row["engine"], row["explain_top"]), []).append(row)
+    for (bundle, engine, explain), runs in groups.items():
+        runs.sort(key=lambda r: r["rows"])
+        for small, large in pairwise(runs):
+            extra = large["rows"] - small["rows"]
+            cpu, wall = large["cpu_s"] - small["cpu_s"], large["seconds"] - small["seconds"]
+            per_cpu = extra / cpu if cpu > 0 else float("nan")
+            out.append(
+                {
+                    "bundle": bundle,
+                    "engine": engine,
+                    "explain_top": explain,
+                    "sizes": f"{small['rows']}-{large['rows']}",
+                    "marginal_rows_per_cpu_s": round(per_cpu),
+                    # the wall is noisy on a shared machine: a larger run may even take less
+                    "marginal_rows_per_s": round(extra / wall) if wall > 0 else "n/a",
+                    "fixed_cpu_s": round(small["cpu_s"] - small["rows"] / per_cpu, 1),
+                    "floor": large["floor"],
+                    "floor_rows_per_cpu_s": large["floor_rows_per_cpu_s"],
+                    "ratio": round(per_cpu / large["floor_rows_per_cpu_s"], 3),
+                    "rss_growth_mib": large["peak_rss_mib"] - small["peak_rss_mib"],
+                    "pss_growth_mib": large["peak_pss_mib"] - small["peak_pss_mib"],
+                    "measured_at": large["measured_at"],
+                }
+            )
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bundle", type=Path, default=ROOT / "var" / "demo" / "bundle")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 100_000])
     parser.add_argument("--engines", nargs="+", default=["pandas", "spark"])
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--explain", type=int, nargs="+", default=[0, 3], help="top-K values")
     args = parser.parse_args()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    bundle = args.bundle.resolve().name
     rows_out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         for size in args.sizes:
@@ -130,48 +202,83 @@ def main() -> None:
                         "--input", str(path), "--out", out, "--engine", engine,
                         "--explain-top", str(explain), "--quiet", "--master", args.master,
                     ]  # fmt: skip
-                    seconds, peak = run(command)
+                    measure = run(command)
                     label = engine if engine == "pandas" else f"spark {args.master}"
+                    per_s = size / measure.seconds
+                    per_cpu = size / measure.cpu_s
                     row = {
+                        "bundle": bundle,
                         "rows": size,
                         "engine": label,
                         "explain_top": explain,
-                        "seconds": round(seconds, 1),
-                        "rows_per_s": round(size / seconds),
-                        "floor_rows_per_s": round(speeds[base]),
+                        "seconds": round(measure.seconds, 1),
+                        "cpu_s": round(measure.cpu_s, 1),
+                        "rows_per_s": round(per_s),
+                        "rows_per_cpu_s": round(per_cpu),
                         "floor": base,
-                        "ratio_to_floor": round(size / seconds / speeds[base], 3),
-                        "ratio_per_core": round(size / seconds / _cores(label) / speeds[base], 3),
-                        "peak_rss_mib": round(peak),
+                        "floor_rows_per_cpu_s": round(speeds[base]),
+                        "ratio_per_core": round(per_s / _cores(label) / speeds[base], 3),
+                        "ratio_cpu": round(per_cpu / speeds[base], 3),
+                        "peak_rss_mib": round(measure.rss_mib),
+                        "peak_pss_mib": round(measure.pss_mib),
                         "load_average": [round(v, 2) for v in os.getloadavg()],
+                        "measured_at": now,
                     }
                     print(json.dumps(row), flush=True)
                     rows_out.append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    rows_out = _merged(rows_out)
-    meta = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count()}
-    (RESULTS / "batch.json").write_text(json.dumps({"meta": meta, "rows": rows_out}, indent=1))
+    steady_out = _merged("steady", steady(rows_out), ("bundle", "engine", "explain_top", "sizes"))
+    rows_out = _merged("rows", rows_out, KEY)
+    meta = {"measured_at": now, "cpus": os.cpu_count()}
+    document = {"meta": meta, "rows": rows_out, "steady": steady_out}
+    (RESULTS / "batch.json").write_text(json.dumps(document, indent=1))
+    (RESULTS / "batch.md").write_text(markdown(meta, rows_out, steady_out))
+    print((RESULTS / "batch.md").read_text())
+
+
+def markdown(
+    meta: dict[str, Any], rows: list[dict[str, Any]], steady_rows: list[dict[str, Any]]
+) -> str:
     lines = [
         f"# Portfolio batch scoring ({meta['measured_at']}, {meta['cpus']} CPUs)",
         "",
-        "Ratio: rows/s per core of the engine (spark local[N]: rows/s / N) over the floor's "
-        "rows/s on one thread, measured beside it. Rows of other sizes keep their own date.",
+        "End to end, one subprocess per run. CPU s: the whole process tree (driver, JVM, Python "
+        "workers). Ratios over the floor (the model's own predict / pred_contrib, one thread, "
+        "rows per CPU s): `per core` = rows/s / cores (local[N]: N) / floor; `CPU` = rows per "
+        "CPU s / floor. RSS sums the processes' resident sets; PSS splits shared pages.",
         "",
-        "| rows | engine | explain | s | rows/s | per core | floor rows/s (1 thread) | ratio "
-        "| peak RSS MiB | load avg | measured |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| bundle | rows | engine | explain | wall s | CPU s | rows/s | rows/CPU s | floor "
+        "rows/CPU s | per core | CPU | peak RSS MiB | peak PSS MiB | load avg | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows_out:
-        cores = _cores(r["engine"])
-        per_core = r["rows_per_s"] / cores
+    for r in rows:
         lines.append(
-            f"| {r['rows']} | {r['engine']} | {r['explain_top']} | {r['seconds']} | "
-            f"{r['rows_per_s']} | {per_core:.0f} | {r['floor_rows_per_s']} ({r['floor']}) | "
-            f"{per_core / r['floor_rows_per_s']:.3f} | {r['peak_rss_mib']} | "
+            f"| {r['bundle']} | {r['rows']} | {r['engine']} | {r['explain_top']} | "
+            f"{r['seconds']} | {r['cpu_s']} | {r['rows_per_s']} | {r['rows_per_cpu_s']} | "
+            f"{r['floor_rows_per_cpu_s']} ({r['floor']}) | {r['ratio_per_core']:.3f} | "
+            f"{r['ratio_cpu']:.3f} | {r['peak_rss_mib']} | {r['peak_pss_mib']} | "
             f"{' '.join(map(str, r['load_average']))} | {r['measured_at'][:16]} |"
         )
-    (RESULTS / "batch.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    lines += [
+        "",
+        "## Steady state (marginal between two sizes of the same run)",
+        "",
+        "Extra rows / extra CPU s (and wall s) from the smaller run to the larger: the per-row "
+        "cost without the fixed start-up, which is `fixed CPU s` (the smaller run's CPU s less "
+        "its rows at the marginal rate). Ratio: marginal rows per CPU s / floor.",
+        "",
+        "| bundle | engine | explain | sizes | rows/CPU s | rows/s (wall) | fixed CPU s "
+        "| floor rows/CPU s | ratio | RSS growth MiB | PSS growth MiB | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in steady_rows:
+        lines.append(
+            f"| {r['bundle']} | {r['engine']} | {r['explain_top']} | {r['sizes']} | "
+            f"{r['marginal_rows_per_cpu_s']} | {r['marginal_rows_per_s']} | {r['fixed_cpu_s']} | "
+            f"{r['floor_rows_per_cpu_s']} ({r['floor']}) | {r['ratio']:.3f} | "
+            f"{r['rss_growth_mib']} | {r['pss_growth_mib']} | {r['measured_at'][:16]} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

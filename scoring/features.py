@@ -36,6 +36,7 @@ EDUCATION_ORDER = [
     "Higher education",
     "Academic degree",
 ]
+_EDUCATION_LEVELS = pd.Index(EDUCATION_ORDER, dtype=object)
 NOMINAL_COLUMNS = [
     c
     for c, k in APPLICATION_KINDS.items()
@@ -94,8 +95,26 @@ ENGINEERED_SOURCES: dict[str, list[str]] = {
 }
 
 
-def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+Rows = pd.DataFrame | Mapping[str, pd.Series]  # application rows: a frame, or its columns
+
+
+def _num(frame: Rows, column: str) -> np.ndarray:
+    values = frame[column]
+    if values.dtype == "float64":  # already numbers (validated rows): no parse, no copy
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+
+
+def _codes(values: pd.Series, levels: pd.Index) -> np.ndarray:
+    """The position of each value in `levels` as a float, NaN for a missing or unseen value:
+    what ``values.map({level: float(i)})`` gives (pandas maps a dict by the same hash lookup),
+    without building a Series per column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    given = pd.Index(values.to_numpy(dtype=object), dtype=object)
+    position = levels.get_indexer(given).astype("float64")
+    position[position < 0] = np.nan
+    return position
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -106,7 +125,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-def _application_features(app: pd.DataFrame) -> dict[str, np.ndarray]:
+def _application_features(app: Rows) -> dict[str, np.ndarray]:
     """Features computed row by row from the application table alone."""
     out: dict[str, np.ndarray] = {c: _num(app, c) for c in PASSTHROUGH_COLUMNS}
     days = {c: _num(app, c) for c in YEARS_FROM_DAYS}
@@ -118,8 +137,7 @@ def _application_features(app: pd.DataFrame) -> dict[str, np.ndarray]:
     for column, (name, positive) in BINARY_COLUMNS.items():
         values = app[column]
         out[name] = np.where(values.isna(), np.nan, (values == positive).astype("float64"))
-    education = app["NAME_EDUCATION_TYPE"].map({v: i for i, v in enumerate(EDUCATION_ORDER)})
-    out["EDUCATION_LEVEL"] = pd.to_numeric(education, errors="coerce").to_numpy(dtype="float64")
+    out["EDUCATION_LEVEL"] = _codes(app["NAME_EDUCATION_TYPE"], _EDUCATION_LEVELS)
 
     credit, annuity = out["AMT_CREDIT"], out["AMT_ANNUITY"]
     income, goods = out["AMT_INCOME_TOTAL"], out["AMT_GOODS_PRICE"]
@@ -169,6 +187,24 @@ def _application_features(app: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def _fill_history(X: np.ndarray, names: list[str], history: pd.DataFrame, ids: pd.Index) -> None:
+    """The per-client aggregates into their columns of X, as ``frame.join(history, how="left")``
+    gives them (NaN for a client without history)."""
+    if not history.index.is_unique:  # a history with repeated clients: the join itself
+        joined = pd.DataFrame(index=ids).join(history, how="left")
+        if len(joined) != len(ids):
+            raise ValueError("the aggregates hold repeated clients")
+        history, rows = joined, np.arange(len(ids))
+    else:
+        rows = np.asarray(history.index.get_indexer(ids), dtype=np.intp)
+    found = rows >= 0
+    known = set(history.columns)
+    for j, name in enumerate(names):
+        if name in known:
+            values = history[name].to_numpy(dtype="float64")
+            X[found, j] = values[rows[found]]
+
+
 @dataclass
 class FeatureBuilder:
     """Fitted state of the transform: category vocabularies and the auxiliary tables in use."""
@@ -176,6 +212,10 @@ class FeatureBuilder:
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
     aux_tables: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
+    # the vocabularies as lookup indexes, built on first use (not part of the fitted state)
+    _level_index: tuple[object, dict[str, pd.Index]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def fit(
         self, app: pd.DataFrame, aux: Mapping[str, pd.DataFrame] | None = None
@@ -206,7 +246,7 @@ class FeatureBuilder:
 
     def transform(
         self,
-        app: pd.DataFrame,
+        app: Rows,
         aux: Mapping[str, pd.DataFrame] | None = None,
         *,
         aggregates: pd.DataFrame | None = None,
@@ -218,19 +258,43 @@ class FeatureBuilder:
         model was trained with but absent now gives missing values (the model handles them); a
         table it was not trained with is ignored.
         """
+        ids, X, names = self.matrix(app, aux, aggregates=aggregates)
+        return pd.DataFrame(X, index=ids, columns=names, copy=False)
+
+    def matrix(
+        self,
+        app: Rows,
+        aux: Mapping[str, pd.DataFrame] | None = None,
+        *,
+        aggregates: pd.DataFrame | None = None,
+    ) -> tuple[pd.Index, np.ndarray, list[str]]:
+        """What :meth:`transform` gives, as (SK_ID_CURR index, C-contiguous float64 matrix in
+        feature order, feature names): the matrix is filled column by column, with no frame
+        built, joined or reindexed on the way (batch scoring's path; the same values)."""
         columns = _application_features(app)
-        for column, levels in self.vocabularies.items():
+        for column, levels in self._levels().items():
             # Unseen levels map to NaN: the model treats them as missing, never as a known level.
-            codes = app[column].map({level: float(i) for i, level in enumerate(levels)})
-            columns[column] = pd.to_numeric(codes, errors="coerce").to_numpy(dtype="float64")
+            columns[column] = _codes(app[column], levels)
         ids = pd.Index(pd.to_numeric(app[ID]).astype("int64"), name=ID)
-        frame = pd.DataFrame(columns, index=ids)
+        history: pd.DataFrame | None = None
         if self.aux_tables:
             history = self.aggregates(aux) if aggregates is None else aggregates
-            frame = frame.join(history, how="left")
-        if self.feature_names:
-            frame = frame.reindex(columns=self.feature_names)
-        return frame.astype("float64")
+        names = self.feature_names or [*columns, *(history.columns if history is not None else [])]
+        X = np.full((len(ids), len(names)), np.nan)
+        for j, name in enumerate(names):
+            if name in columns:
+                X[:, j] = columns[name]
+        if history is not None:
+            _fill_history(X, names, history, ids)
+        return ids, X, list(names)
+
+    def _levels(self) -> dict[str, pd.Index]:
+        """The vocabularies as indexes (built once per builder: a lookup table per column)."""
+        cached = self._level_index
+        if cached is None or cached[0] is not self.vocabularies:
+            index = {c: pd.Index(levels, dtype=object) for c, levels in self.vocabularies.items()}
+            cached = self._level_index = (self.vocabularies, index)
+        return cached[1]
 
     @property
     def categorical_features(self) -> list[str]:

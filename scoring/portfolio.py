@@ -20,6 +20,7 @@ the per-client aggregates); scoring/portfolio_spark.py is the Spark engine.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -100,32 +101,77 @@ def check_columns(columns: list[str], file: str) -> None:
         raise DataValidationError(file, missing[0], f"required column is missing{more}")
 
 
-def row_problems(raw: pd.DataFrame, duplicated: np.ndarray | None = None) -> pd.Series:
-    """For each raw application row, why it cannot be scored (None when it can).
+@dataclass(frozen=True)
+class ParsedRows:
+    """One pass over raw application rows: why each row cannot be scored (None when it can)
+    and, for the rows that can, their columns with the canonical dtypes of
+    ``validate_application`` (numbers as float64, categories as text), as Series that share
+    the parsed arrays (no frame is assembled)."""
 
-    The checks are the ones ``validate_application`` makes of a whole file, made row by row:
-    the id must be an integer, given once (``duplicated`` marks repeats found elsewhere, e.g.
-    in earlier chunks), and numeric columns must hold numbers or nothing."""
-    problems = pd.Series(None, index=raw.index, dtype=object)
-    ids = pd.to_numeric(raw[ID], errors="coerce")
-    bad_id = (ids.isna() | (ids != np.floor(ids))).to_numpy()
+    problems: np.ndarray  # object: None or the reason, per raw row
+    valid: dict[str, pd.Series]  # the columns of the rows without problems
+
+
+def _numbers(given: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """A numeric column as float64 and where it held text (None: a numeric dtype, no text)."""
+    kind = given.dtype.kind
+    if kind in "fiub":  # numbers already (Parquet, a parsed CSV column): nothing to check
+        if kind == "f" and given.dtype == "float64":
+            return given.to_numpy(), None
+        return given.to_numpy(dtype="float64", na_value=np.nan), None
+    values = pd.to_numeric(given, errors="coerce")
+    bad = (values.isna() & given.notna()).to_numpy()
+    return values.to_numpy(dtype="float64", na_value=np.nan), (bad if bad.any() else None)
+
+
+def _texts(given: pd.Series) -> np.ndarray:
+    """A category column as text, missing values kept missing (as validate_application)."""
+    text = given.dtype == object and pd.api.types.infer_dtype(given, skipna=True)
+    if text in ("string", "empty"):
+        return given.to_numpy()  # text already (Parquet strings, a CSV's text): no conversion
+    return given.where(given.isna(), given.astype(str)).astype(object).to_numpy()
+
+
+def parse_rows(raw: pd.DataFrame, duplicated: np.ndarray | None = None) -> ParsedRows:
+    """The checks ``validate_application`` makes of a whole file, made row by row and
+    vectorised: the id must be an integer, given once (``duplicated`` marks repeats found
+    elsewhere, e.g. in earlier chunks), and numeric columns must hold numbers or nothing. The
+    first problem of a row (in that order, then by column) is its reason."""
+    n = len(raw)
+    problems = np.full(n, None, dtype=object)
+    ids, _ = _numbers(raw[ID])
+    with np.errstate(invalid="ignore"):
+        bad_id = ~np.isfinite(ids) | (ids != np.floor(ids))
     problems[bad_id] = f"{ID}: missing or not an integer"
-    earlier = np.zeros(len(raw), dtype=bool) if duplicated is None else np.asarray(duplicated)
-    earlier = earlier.astype(bool) & ~bad_id
-    here = ids.where(~(bad_id | earlier))
-    repeated = earlier | (here.duplicated() & here.notna()).to_numpy()
+    earlier = np.zeros(n, dtype=bool) if duplicated is None else np.asarray(duplicated, dtype=bool)
+    earlier &= ~bad_id
+    here = pd.Series(np.where(bad_id | earlier, np.nan, ids))
+    repeated = earlier | (here.duplicated().to_numpy() & here.notna().to_numpy())
     problems[repeated] = f"{ID}: duplicated id (its first row is scored)"
+    columns: dict[str, np.ndarray] = {}
     for column, kind in APPLICATION_KINDS.items():
-        if kind == "category":
-            continue
         given = raw[column]
-        bad = (pd.to_numeric(given, errors="coerce").isna() & given.notna()).to_numpy()
-        bad &= problems.isna().to_numpy()
-        if bad.any():
-            problems[bad] = f"{column}: expected a number, got " + given[bad].astype(str).str[
-                :30
-            ].map(repr)
-    return problems
+        if kind == "category":
+            columns[column] = _texts(given)
+            continue
+        columns[column], text = _numbers(given)
+        if text is not None:
+            text &= pd.isna(problems)
+            if text.any():
+                problems[text] = (
+                    f"{column}: expected a number, got "
+                    + given[text].astype(str).str[:30].map(repr)
+                ).to_numpy()
+    good = pd.isna(problems)
+    everything = bool(good.all())
+    given_id = raw[ID]
+    # integer ids as given (exact past 2**53); otherwise the parsed numbers, integers here
+    exact = given_id.to_numpy(dtype="int64") if given_id.dtype.kind in "iu" else ids
+    valid_ids = (exact if everything else exact[good]).astype("int64")
+    valid = {ID: pd.Series(valid_ids, name=ID)}
+    for column, values in columns.items():
+        valid[column] = pd.Series(values if everything else values[good], name=column)
+    return ParsedRows(problems, valid)
 
 
 def _json_value(value: object) -> object:
@@ -136,14 +182,19 @@ def _json_value(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
-def rejects_frame(raw: pd.DataFrame, problems: pd.Series) -> pd.DataFrame:
-    """The rejected rows: the id as given, the reason, and the whole row as JSON."""
-    bad = problems.notna().to_numpy()
-    rows = raw[bad]
+def rejects_frame(
+    raw: pd.DataFrame, problems: np.ndarray, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The rejected rows: the id as given, the reason, and the whole row (its `columns`, all by
+    default) as JSON."""
+    bad = ~pd.isna(problems)
+    if not bad.any():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    rows = raw.loc[bad, columns] if columns is not None else raw[bad]
     return pd.DataFrame(
         {
             ID: [None if _json_value(v) is None else str(v) for v in rows[ID]],
-            "reason": problems[bad].astype(str).to_numpy(),
+            "reason": problems[bad].astype(str),
             "row": [
                 json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False)
                 for r in rows.to_dict("records")
@@ -151,16 +202,6 @@ def rejects_frame(raw: pd.DataFrame, problems: pd.Series) -> pd.DataFrame:
         },
         columns=REJECT_COLUMNS,
     )
-
-
-def valid_applications(raw: pd.DataFrame, problems: pd.Series, file: str) -> pd.DataFrame:
-    """The rows without problems, validated with the canonical dtypes (validate_application)."""
-    from scoring.data import validate_application
-
-    good = raw[problems.isna().to_numpy()]
-    if good.empty:
-        return good
-    return validate_application(good, file, with_target=False)
 
 
 def _top_reasons(
@@ -183,7 +224,7 @@ def _top_reasons(
 
 def score_applications(
     model: ScoringModel,
-    applications: pd.DataFrame,
+    applications: pd.DataFrame | dict[str, pd.Series],
     aggregates: pd.DataFrame | None,
     explain_top: int = 0,
     threads: int = 1,
@@ -191,17 +232,16 @@ def score_applications(
     """Scores (and top-K reasons) of validated application rows: the one feature path and the
     one decision rule, as the API and the CLI's ``score``."""
     columns = output_columns(explain_top)
-    if applications.empty:
+    if len(applications[ID]) == 0:
         return _empty_scores(columns)
     if aggregates is None:
         aggregates = model.builder.aggregates({})
-    features = model.builder.transform(applications, aggregates=aggregates)
-    X = features.to_numpy(dtype="float64")
+    ids, X, _ = model.builder.matrix(applications, aggregates=aggregates)
     probability = model.predict_proba(X, threads=threads)
     counts = missing_key_counts(X, model.feature_names, model.policy)
     verdicts = decide_all(probability, model.threshold, model.policy, counts)
     data: dict[str, object] = {
-        ID: features.index.to_numpy(dtype="int64"),
+        ID: ids.to_numpy(dtype="int64"),
         "probability": probability,
         "decision": verdicts.decision.astype(str),
         "decision_reason": verdicts.reason.astype(str),
@@ -230,12 +270,14 @@ def score_raw(
     explain_top: int = 0,
     threads: int = 1,
     duplicated: np.ndarray | None = None,
+    row_columns: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Raw application rows -> (scores, rejects). Both engines call this on each chunk."""
-    problems = row_problems(raw, duplicated)
-    valid = valid_applications(raw, problems, file)
-    scores = score_applications(model, valid, aggregates, explain_top, threads)
-    return scores, rejects_frame(raw, problems)
+    """Raw application rows -> (scores, rejects). Both engines call this on each chunk;
+    `row_columns`: the columns a reject shows as its row (default: all of `raw`'s)."""
+    check_columns(list(raw.columns), file)
+    rows = parse_rows(raw, duplicated)
+    scores = score_applications(model, rows.valid, aggregates, explain_top, threads)
+    return scores, rejects_frame(raw, rows.problems, row_columns)
 
 
 # --- the pandas engine -----------------------------------------------------------------------
@@ -303,6 +345,8 @@ def run_pandas(
     if first is None:
         raise DataValidationError(file, None, "the file has no rows")
     check_columns(list(first.columns), file)
+    # chain drops its list (and the first chunk) before it reads the second
+    every = itertools.chain([first], chunks)
     aggregates = aux_aggregates(model, source)
     prepare_out(out)
     seen = np.empty(0, dtype="int64")
@@ -314,14 +358,16 @@ def run_pandas(
         disable=not options.progress,
         file=sys.stderr,
     ) as bar:
-        for part, raw in enumerate(_chain(first, chunks)):
+        del first  # the loop holds one chunk at a time
+        for part, raw in enumerate(every):
             ids = pd.to_numeric(raw[ID], errors="coerce").to_numpy(dtype="float64")
-            earlier = np.isin(ids, seen)
+            usable = np.isfinite(ids) & (ids == np.floor(ids))
+            earlier = np.zeros(len(ids), dtype=bool)
+            earlier[usable] = _sorted_contains(seen, ids[usable].astype("int64"))
             scores, rejects = score_raw(
                 model, raw, aggregates, file, options.explain_top, options.threads, earlier
             )
-            usable = np.isfinite(ids) & (ids == np.floor(ids))
-            seen = np.union1d(seen, ids[usable].astype("int64"))
+            seen = _sorted_union(seen, ids[usable].astype("int64"))
             scores.to_parquet(out / SCORES_DIR / f"part-{part:05d}.parquet", index=False)
             if len(rejects):
                 rejects.to_parquet(out / REJECTS_DIR / f"part-{part:05d}.parquet", index=False)
@@ -329,9 +375,20 @@ def run_pandas(
             refused += int((scores["decision"] == "refuse").sum())
             rejected += len(rejects)
             bar.update(len(raw))
+            del raw, scores, rejects  # freed before the next chunk is read: one chunk at a time
     return BatchSummary(scored, refused, rejected, out / SCORES_DIR, out / REJECTS_DIR)
 
 
-def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    yield first
-    yield from rest
+def _sorted_contains(seen: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which `ids` are in the sorted array `seen` (a binary search each: no sort of `seen`)."""
+    if len(seen) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    at = np.minimum(np.searchsorted(seen, ids), len(seen) - 1)
+    return seen[at] == ids
+
+
+def _sorted_union(seen: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The sorted union of `seen` (sorted) and `ids`: a merge of two sorted runs."""
+    fresh = np.unique(ids)
+    fresh = fresh[~_sorted_contains(seen, fresh)]
+    return np.sort(np.concatenate([seen, fresh]), kind="stable")  # timsort: linear on two runs

@@ -13,7 +13,8 @@ Synapse or HDInsight (docs/batch.md):
 - repeated SK_ID_CURR are found by a window over two narrow columns (id, input position): only
   the positions of the repeats (rejects, usually none) reach the driver, and they are broadcast
   back, so the wide application rows are never sorted nor shuffled by id;
-- applications are scored by ``mapInPandas`` in Arrow batches, straight from the file scan
+- applications are scored by ``mapInArrow`` in Arrow batches (each made a pandas frame of one
+  block per column, not consolidated), straight from the file scan
   (spread over the cores first when the file has fewer parts than there are cores); the result
   is written as Parquet part files, rejects apart, with no collect of results to the driver.
 """
@@ -49,6 +50,7 @@ from scoring.portfolio import (
 from scoring.schema import ID
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.broadcast import Broadcast
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
@@ -59,6 +61,9 @@ _ID = "_id"  # the client id as a number, in the search for repeats
 BUCKET = "_bucket"
 _REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
 LOCAL_SHUFFLE_PARTITIONS = 8
+DAEMON_MODULE = "scoring.spark_daemon"
+SPARK_BATCH_ROWS = 10_000  # rows per Arrow batch sent to a Python worker (at most)
+LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 _models: dict[str, ScoringModel] = {}  # per Python worker: bundle digest -> loaded bundle
 
@@ -99,6 +104,11 @@ def session(master: str | None) -> SparkSession:
                 builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
+                # workers forked from a daemon that has imported the core (scoring/spark_daemon.py)
+                .config("spark.python.daemon.module", DAEMON_MODULE)
+                # the driver is the executor: a short job on a few cores, where the JIT's and
+                # the parallel collector's threads cost more than they return (docs/batch.md)
+                .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
             )
     return builder.getOrCreate()
 
@@ -212,25 +222,35 @@ def _scorer(
     explain_top: int,
     repeats: Broadcast[np.ndarray],
 ) -> Any:
-    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score(records: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
         model = model_of(payload, key)
         columns = output_columns(explain_top)
+        schema = to_arrow_schema(_result_schema(explain_top))
         repeated = repeats.value
-        for batch in batches:
+        for record in records:
+            # one block per column: the wide batch is never consolidated into 2-D blocks
+            batch = record.to_pandas(split_blocks=True)
+            del record
             history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
             aggregates = None
             if history:
-                known = batch[batch[KEY].notna()]
-                aggregates = known.set_index(known[KEY].astype("int64").rename(ID))[history]
+                keys = batch[KEY]
+                known = keys.notna().to_numpy()
+                aggregates = batch.loc[known, history]  # the history columns only
+                aggregates.index = pd.Index(keys[known].astype("int64"), name=ID)
                 aggregates = aggregates[~aggregates.index.duplicated()].astype("float64")
             scores, rejects = score_raw(
                 model,
-                batch[app_columns].reset_index(drop=True),
+                batch,  # read column by column: no copy of the wide batch
                 aggregates,
                 file,
                 explain_top,
                 threads=1,
                 duplicated=np.isin(batch[ROW].to_numpy(dtype=np.int64), repeated),
+                row_columns=app_columns,
             )
             rejected = pd.DataFrame(
                 {
@@ -240,10 +260,11 @@ def _scorer(
                 }
             )
             scores = scores.assign(**{_REJECT_ID: None, _REJECT_REASON: None, _REJECT_ROW: None})
-            yield pd.concat(
+            result = pd.concat(
                 [scores, rejected.reindex(columns=[*columns, *rejected.columns])],
                 ignore_index=True,
             ).astype({ID: "Int64"})
+            yield pa.RecordBatch.from_pandas(result, schema=schema, preserve_index=False)
 
     return score
 
@@ -285,7 +306,10 @@ def run_spark(
         raise DataValidationError(str(out), None, "--out must be a folder")
     spark = session(master)
     spark.sparkContext.setLogLevel("ERROR")
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(options.chunk_rows))
+    # Arrow batches of at most SPARK_BATCH_ROWS: a Python worker holds one batch (as Arrow, as
+    # pandas, as features) at a time, so its memory is set by the batch, not by the input
+    batch_rows = min(options.chunk_rows, SPARK_BATCH_ROWS)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
     packed = bundle_bytes(bundle)
     payload = spark.sparkContext.broadcast(packed)
     digest = hashlib.sha256(packed).hexdigest()
@@ -303,10 +327,10 @@ def run_spark(
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
     for history in aggregates(spark, model, source, buckets):
         apps = apps.join(history, KEY, "left")
-    result = apps.mapInPandas(
+    result = apps.mapInArrow(
         _scorer(payload, digest, app_columns, file, options.explain_top, repeats),
         _result_schema(options.explain_top),
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).persist(StorageLevel.DISK_ONLY)  # scored once, read by the two writes and the counts
     try:
         scores = result.filter(sf.col(_REJECT_REASON).isNull()).select(
             *output_columns(options.explain_top)

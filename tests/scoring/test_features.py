@@ -15,7 +15,13 @@ from scoring.aggregates import AGGREGATORS, aggregate_sources
 from scoring.batch import compute
 from scoring.bundle import REFERENCE_FILE
 from scoring.data import load_tables, validate_application
-from scoring.features import DAYS_EMPLOYED_ANOMALY, DAYS_PER_YEAR, FeatureBuilder
+from scoring.features import (
+    DAYS_EMPLOYED_ANOMALY,
+    DAYS_PER_YEAR,
+    EDUCATION_ORDER,
+    FeatureBuilder,
+    _application_features,
+)
 from scoring.model import ScoringModel
 from scoring.schema import APPLICATION_KINDS, AUXILIARY_KEYS, ID, TARGET
 
@@ -391,3 +397,39 @@ def test_demo_model_learns_from_the_history(model: ScoringModel) -> None:
         model.importance.values()
     )
     assert share > 0.10, share
+
+
+def _joined_reference(
+    builder: FeatureBuilder, app: pd.DataFrame, history: pd.DataFrame
+) -> pd.DataFrame:
+    """The transform as a frame join: the application features, the vocabularies mapped by a
+    dict, the history joined on SK_ID_CURR, then reindexed to the feature names."""
+    columns = _application_features(app)
+    education = app["NAME_EDUCATION_TYPE"].map({v: i for i, v in enumerate(EDUCATION_ORDER)})
+    columns["EDUCATION_LEVEL"] = pd.to_numeric(education, errors="coerce").to_numpy("float64")
+    for column, levels in builder.vocabularies.items():
+        codes = app[column].map({level: float(i) for i, level in enumerate(levels)})
+        columns[column] = pd.to_numeric(codes, errors="coerce").to_numpy(dtype="float64")
+    frame = pd.DataFrame(columns, index=pd.Index(app[ID].astype("int64"), name=ID))
+    frame = frame.join(history, how="left")
+    return frame.reindex(columns=builder.feature_names).astype("float64")
+
+
+def test_the_matrix_is_the_frame_join_of_the_features_and_the_history(app: pd.DataFrame) -> None:
+    aux = _aux(app)
+    builder = FeatureBuilder().fit(app, aux)
+    history = builder.aggregates(aux)
+    rows = app.copy()
+    rows.loc[rows.index[:5], "ORGANIZATION_TYPE"] = "a level never seen"
+    expected = _joined_reference(builder, rows, history)
+    ids, X, names = builder.matrix(rows, aggregates=history)
+    assert names == builder.feature_names
+    assert X.flags.c_contiguous
+    assert list(ids) == rows[ID].tolist()
+    np.testing.assert_array_equal(X, expected.to_numpy())
+    assert np.isnan(X[:5, names.index("ORGANIZATION_TYPE")]).all()
+    # the batch path's columns (a mapping of Series) and categorical columns: the same matrix
+    as_columns = {c: rows[c].reset_index(drop=True) for c in rows.columns}
+    np.testing.assert_array_equal(builder.matrix(as_columns, aggregates=history)[1], X)
+    categorical = rows.astype(dict.fromkeys(builder.vocabularies, "category"))
+    np.testing.assert_array_equal(builder.matrix(categorical, aggregates=history)[1], X)
