@@ -7,6 +7,10 @@ one row for a LightGBM bundle).
     python bench/batch_route.py --against /tmp/base --rounds 3 --batches 20
     python bench/batch_route.py --bundle var/bench/large-bundle --name batch-route-large
 
+The ratios need a LightGBM bundle (the demo bundle may serve another candidate), e.g.
+`python -m scoring train --data var/demo/data --out var/lgbm/bundle --folds 3 --no-mlflow
+--candidates lightgbm`; the 500-tree one is built by `python bench/api.py --large-model`.
+
 Server CPU is read from /proc (user + system of the uvicorn process, all its threads) around
 each round. The goals of issue 13: the batch's rows per server CPU second >= 0.5x the model's,
 and the on-the-fly explanation's (p50 - /health p50) <= 1.3x pred_contrib. Writes
@@ -178,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for route, method, path, bodies, n in (
                     ("batch", "POST", "/v1/predict/batch", [batch], args.batches),
                     ("explain", "POST", "/v1/explain", explain, args.explains),
+                    ("predict", "POST", "/v1/predict", explain, args.explains),
                     ("health", "GET", "/health", [], args.explains),
                 ):
                     points[name].setdefault(route, []).append(server.round(method, path, bodies, n))
@@ -202,6 +207,10 @@ def best(rounds: list[dict[str, float]], key: str) -> str:
     values = [r[key] for r in rounds]
     low, mid = min(values), float(np.median(values))
     return f"{low:.3g} / {mid:.3g}"
+
+
+def _cell(routes: dict[str, list[dict[str, float]]], route: str, key: str) -> str:
+    return best(routes[route], key) if route in routes else "-"  # older reports lack it
 
 
 def goals(report: dict[str, Any], routes: dict[str, list[dict[str, float]]]) -> dict[str, float]:
@@ -243,8 +252,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"{fl['pred_contrib_1_cpu_ms']:.3f} CPU ms, p50 {fl['pred_contrib_1_p50_ms']:.3f} ms.",
         "",
         "| checkout | batch CPU ms / 1,000 records | batch p50 ms | rows per server CPU s / "
-        "Booster.predict's | explain CPU ms | explain p50 ms | /health CPU ms | /health p50 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "Booster.predict's | explain CPU ms | explain p50 ms | /v1/predict CPU ms | "
+        "/v1/predict p50 ms | /health CPU ms | /health p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, routes in report["rounds"].items():
         batch_cpu = [r["cpu_ms_per_request"] for r in routes["batch"]]
@@ -254,6 +264,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{best(routes['batch'], 'p50_ms')} | {ratios[0]:.3f} / {ratios[1]:.3f} | "
             f"{best(routes['explain'], 'cpu_ms_per_request')} | "
             f"{best(routes['explain'], 'p50_ms')} | "
+            f"{_cell(routes, 'predict', 'cpu_ms_per_request')} | "
+            f"{_cell(routes, 'predict', 'p50_ms')} | "
             f"{best(routes['health'], 'cpu_ms_per_request')} | "
             f"{best(routes['health'], 'p50_ms')} |"
         )
