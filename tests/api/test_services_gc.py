@@ -12,11 +12,8 @@ from tests.api.conftest import services_of
 
 def test_the_loaded_app_is_frozen_while_it_serves(make_client: Callable[..., Any]) -> None:
     gc.unfreeze()
-    with make_client(wait_cache=False) as client:
-        store = services_of(client.app).store  # type: ignore[arg-type]
-        assert gc.get_freeze_count() > 0
-        frozen_before = gc.get_freeze_count()
-        gc.collect()
-        assert gc.get_freeze_count() == frozen_before  # a collection leaves them frozen
+    with make_client() as client:
+        store = services_of(client.app).store
+        assert gc.get_freeze_count() > 0  # (frozen objects still go when their count drops)
         assert len(store) > 0
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0, "closing the app unfreezes"
