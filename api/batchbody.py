@@ -11,8 +11,7 @@ accepts and the core refuses (an unknown or implausible feature) keeps the core'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from itertools import chain
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -51,15 +50,18 @@ def schema_errors(records: object) -> None:
         ) from None
 
 
-def checked(records: object, build: Callable[[Sequence[Mapping[str, Any]]], T]) -> T:
-    """``build(features of every record)`` (e.g. the model's matrix), where a refusal, of the
-    shape here or of a value by ``build``, is first checked against the schema."""
+def checked(
+    records: object, build: Callable[[list[Mapping[str, Any]]], T]
+) -> tuple[list[Mapping[str, Any]], T]:
+    """The ``features`` of every record and ``build(features)`` (e.g. the model's rows), where a
+    refusal, of the shape here or of a value by ``build``, is first checked against the
+    schema."""
     features = feature_records(records)
     if features is None:
         schema_errors(records)
         raise RequestValidationError([_shape_error()])  # pragma: no cover - schema refuses first
     try:
-        return build(as_floats(features))
+        return features, build(features)
     except (ScoringError, OverflowError):
         schema_errors(records)  # the schema's 422 first, as when pydantic validated the body
         raise
@@ -68,9 +70,7 @@ def checked(records: object, build: Callable[[Sequence[Mapping[str, Any]]], T]) 
 def as_floats(features: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The records with their integers as floats, as the schema gives them (``{"a": 2}`` is
     ``{"a": 2.0}``): the input hash of a record does not depend on the route it came through.
-    One look at the types of the whole batch; only records holding an integer are copied."""
-    if int not in set(map(type, chain.from_iterable(f.values() for f in features))):
-        return features
+    Only records holding an integer are copied (``Rows.has_ints`` says whether any does)."""
     return [
         {k: float(v) if type(v) is int else v for k, v in f.items()}
         if int in set(map(type, f.values()))

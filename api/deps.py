@@ -21,7 +21,7 @@ from api.schemas import Message
 from api.services import Services
 from api.store import ClientStore
 from scoring.decision import Decision
-from scoring.model import ScoringModel
+from scoring.model import RowScores, ScoringModel
 from scoring.neighbors import NeighborIndex
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -83,6 +83,28 @@ class Auditor:
         """Queue the row of one decision now; awaiting the result waits for its commit (the
         response is built meanwhile, and sent only once the row is committed)."""
         return self.log.begin(self.entry(score, client_id, input_hash))
+
+    def batch_entries(self, scores: RowScores, input_hashes: Sequence[str]) -> list[AuditEntry]:
+        """The rows of a batch's decisions (``ScoringModel.decide_rows``), one per record: the
+        fields of ``entry``, without one score object per record."""
+        rid, key, route = self.request_id, self.key_name, self.route
+        version, threshold = scores.model_version, scores.threshold
+        return [
+            AuditEntry(
+                request_id=rid,
+                key_name=key,
+                route=route,
+                model_version=version,
+                probability=p,
+                decision=d,
+                input_hash=h,
+                threshold=threshold,
+                decision_reason=r,
+            )
+            for p, d, r, h in zip(
+                scores.probability, scores.decision, scores.reason, input_hashes, strict=True
+            )
+        ]
 
     async def decisions(self, entries: Sequence[AuditEntry]) -> None:
         """Log the decisions of a batch, committed together."""

@@ -1,13 +1,20 @@
 """Server CPU of `POST /v1/predict/batch` (1,000 full records) and `POST /v1/explain` (on the
 fly), this checkout against another one (`--against DIR`, e.g. the branch before a change),
-both servers up at once and their rounds interleaved, next to the in-process floor
-(`Booster.predict` of the same 1,000 rows, `pred_contrib` of one row, one thread).
+both servers up at once and their rounds interleaved, next to the in-process floor (the served
+model's own calls, one thread: `Booster.predict` of the same 1,000 rows and `pred_contrib` of
+one row for a LightGBM bundle).
 
     python bench/batch_route.py --against /tmp/base --rounds 3 --batches 20
+    python bench/batch_route.py --bundle var/bench/large-bundle --name batch-route-large
+
+The ratios need a LightGBM bundle (the demo bundle may serve another candidate), e.g.
+`python -m scoring train --data var/demo/data --out var/lgbm/bundle --folds 3 --no-mlflow
+--candidates lightgbm`; the 500-tree one is built by `python bench/api.py --large-model`.
 
 Server CPU is read from /proc (user + system of the uvicorn process, all its threads) around
-each round; the goal of issue 13 is the batch's rows per server CPU second >= 0.5x
-`Booster.predict`'s. Writes bench/results/batch-route.json and .md.
+each round. The goals of issue 13: the batch's rows per server CPU second >= 0.5x the model's,
+and the on-the-fly explanation's (p50 - /health p50) <= 1.3x pred_contrib. Writes
+bench/results/<name>.json and .md.
 """
 
 from __future__ import annotations
@@ -98,23 +105,42 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def floor(bundle: Path, rows: np.ndarray, repeat: int = 20) -> dict[str, float]:
+def floor(bundle: Path, rows: np.ndarray, explained: int = 200) -> dict[str, Any]:
+    """The served model's own calls in this process, one thread: ``predict_proba`` of the 1,000
+    rows (``Booster.predict`` for a LightGBM bundle) and the exact SHAP of one row
+    (``pred_contrib``), over the rows the explain round sends (their cost varies by row)."""
     from scoring.model import ScoringModel
 
-    booster = ScoringModel.load(bundle).booster
+    model = ScoringModel.load(bundle)
 
     def cpu_of(fn: Any, n: int) -> float:
-        fn()
+        fn(0)
         times = []
-        for _ in range(n):
+        for i in range(n):
             started = time.process_time()
-            fn()
+            fn(i)
             times.append(time.process_time() - started)
         return float(np.median(times))
 
-    predict = cpu_of(lambda: booster.predict(rows, num_threads=1), repeat)
-    contrib = cpu_of(lambda: booster.predict(rows[:1], pred_contrib=True, num_threads=1), 200)
-    return {"predict_1000_cpu_ms": predict * 1e3, "pred_contrib_1_cpu_ms": contrib * 1e3}
+    def wall_of(fn: Any, n: int) -> float:
+        fn(0)
+        times = []
+        for i in range(n):
+            started = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - started)
+        return float(np.median(times))
+
+    def contrib(i: int) -> None:
+        j = i % explained
+        model.contributions(rows[j : j + 1])
+
+    return {
+        "predict_1000_cpu_ms": cpu_of(lambda _: model.predict_proba(rows), 20) * 1e3,
+        "pred_contrib_1_cpu_ms": cpu_of(contrib, 3 * explained) * 1e3,
+        "pred_contrib_1_p50_ms": wall_of(contrib, 3 * explained) * 1e3,
+        "model": model.model_name,
+    }
 
 
 def payloads(bundle: Path, clients: Path) -> tuple[np.ndarray, bytes, list[bytes]]:
@@ -135,7 +161,7 @@ def payloads(bundle: Path, clients: Path) -> tuple[np.ndarray, bytes, list[bytes
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    bundle, clients = Path(args.bundle), Path(args.clients)
+    bundle, clients = Path(args.bundle).resolve(), Path(args.clients).resolve()  # any cwd
     rows, batch, explain = payloads(bundle, clients)
     work = Path(tempfile.mkdtemp(prefix="bench-batch-route-"))
     trees = {"this checkout": ROOT}
@@ -156,6 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for route, method, path, bodies, n in (
                     ("batch", "POST", "/v1/predict/batch", [batch], args.batches),
                     ("explain", "POST", "/v1/explain", explain, args.explains),
+                    ("predict", "POST", "/v1/predict", explain, args.explains),
                     ("health", "GET", "/health", [], args.explains),
                 ):
                     points[name].setdefault(route, []).append(server.round(method, path, bodies, n))
@@ -170,7 +197,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "bundle": str(bundle),
         "trees": {name: str(tree) for name, tree in trees.items()},
-        "floor": floor(bundle, rows),
+        "floor": floor(bundle, rows, len(explain)),
         "rounds": points,
     }
 
@@ -182,25 +209,52 @@ def best(rounds: list[dict[str, float]], key: str) -> str:
     return f"{low:.3g} / {mid:.3g}"
 
 
+def _cell(routes: dict[str, list[dict[str, float]]], route: str, key: str) -> str:
+    return best(routes[route], key) if route in routes else "-"  # older reports lack it
+
+
+def goals(report: dict[str, Any], routes: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    """The two ratios of issue 13 for one checkout, from its median rounds."""
+    fl = report["floor"]
+
+    def median(route: str, key: str) -> float:
+        return float(np.median([r[key] for r in routes[route]]))
+
+    contrib = fl["pred_contrib_1_cpu_ms"]
+    batch_cpu = median("batch", "cpu_ms_per_request")
+    return {
+        "batch_rows_per_cpu_s_vs_model": fl["predict_1000_cpu_ms"] / batch_cpu,
+        "explain_minus_health_p50_vs_pred_contrib": (
+            median("explain", "p50_ms") - median("health", "p50_ms")
+        ) / fl["pred_contrib_1_p50_ms"],
+        "explain_minus_health_cpu_vs_pred_contrib": (
+            median("explain", "cpu_ms_per_request") - median("health", "cpu_ms_per_request")
+        ) / contrib,
+    }  # fmt: skip
+
+
 def markdown(report: dict[str, Any]) -> str:
     fl = report["floor"]
     lines = [
         "# Batch and on-the-fly routes, server CPU",
         "",
         f"Measured {report['measured_at']} on {report['cpus']} CPUs, loopback, one uvicorn "
-        f"worker per checkout, both up at once, rounds interleaved. Command: "
+        f"worker per checkout, both up at once, rounds interleaved. Bundle "
+        f"`{report['bundle']}` ({fl['model']}). Command: "
         f"`{report['command']}`. Load average at the start {report['load_average_at_start']}, "
         f"at the end {report['load_average_at_end']} (shared machine). Each cell: best round "
         "(the least disturbed by other jobs) / median round; the order of the checkouts "
         "alternates by round; all rounds in the JSON.",
         "",
-        f"In-process floor (one thread): Booster.predict of the 1,000 rows "
-        f"{fl['predict_1000_cpu_ms']:.1f} CPU ms; pred_contrib of one row "
-        f"{fl['pred_contrib_1_cpu_ms']:.3f} CPU ms.",
+        f"In-process floor (one thread, the served model's own call: Booster.predict for a "
+        f"LightGBM bundle): predict of the 1,000 rows {fl['predict_1000_cpu_ms']:.1f} CPU ms; "
+        f"pred_contrib of one row (median over the explained rows) "
+        f"{fl['pred_contrib_1_cpu_ms']:.3f} CPU ms, p50 {fl['pred_contrib_1_p50_ms']:.3f} ms.",
         "",
         "| checkout | batch CPU ms / 1,000 records | batch p50 ms | rows per server CPU s / "
-        "Booster.predict's | explain CPU ms | explain p50 ms | /health CPU ms | /health p50 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "Booster.predict's | explain CPU ms | explain p50 ms | /v1/predict CPU ms | "
+        "/v1/predict p50 ms | /health CPU ms | /health p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, routes in report["rounds"].items():
         batch_cpu = [r["cpu_ms_per_request"] for r in routes["batch"]]
@@ -210,8 +264,27 @@ def markdown(report: dict[str, Any]) -> str:
             f"{best(routes['batch'], 'p50_ms')} | {ratios[0]:.3f} / {ratios[1]:.3f} | "
             f"{best(routes['explain'], 'cpu_ms_per_request')} | "
             f"{best(routes['explain'], 'p50_ms')} | "
+            f"{_cell(routes, 'predict', 'cpu_ms_per_request')} | "
+            f"{_cell(routes, 'predict', 'p50_ms')} | "
             f"{best(routes['health'], 'cpu_ms_per_request')} | "
             f"{best(routes['health'], 'p50_ms')} |"
+        )
+    lines += [
+        "",
+        "Goals of issue 13 (median rounds): batch rows per server CPU second / the model's "
+        "(goal >= 0.5); on-the-fly explanation (explain p50 - /health p50) / pred_contrib p50 "
+        "(goal <= 1.3), and the same in server CPU.",
+        "",
+        "| checkout | batch rows/CPU s vs model | (explain - health) p50 / pred_contrib | "
+        "(explain - health) CPU / pred_contrib |",
+        "|---|---|---|---|",
+    ]
+    for name, routes in report["rounds"].items():
+        g = goals(report, routes)
+        lines.append(
+            f"| {name} | {g['batch_rows_per_cpu_s_vs_model']:.3f} | "
+            f"{g['explain_minus_health_p50_vs_pred_contrib']:.2f} | "
+            f"{g['explain_minus_health_cpu_vs_pred_contrib']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 

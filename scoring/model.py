@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from scoring.bundle import Bundle, load_bundle
-from scoring.decision import Decision, DecisionReason, ReferPolicy, Verdict, decide
+from scoring.decision import (
+    Decision,
+    DecisionReason,
+    ReferPolicy,
+    Verdict,
+    decide,
+    decide_all,
+)
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
 from scoring.metadata import BundleMetadata, FeatureInfo
 from scoring.plausibility import plausibility
@@ -54,6 +62,40 @@ class Explanation(Score):
     values: np.ndarray  # the feature values explained, in feature order
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Model-ready rows of a batch of records, checked (``ScoringModel.rows``)."""
+
+    matrix: np.ndarray  # (records, features); NaN: missing
+    names: np.ndarray  # the feature names, as an object array
+    has_ints: bool  # some value was given as an integer (not a float)
+
+    def missing(self) -> list[list[str]]:
+        """Each row's missing feature names, in the model's order."""
+        return split_rows(np.isnan(self.matrix), self.names)
+
+
+@dataclass(frozen=True)
+class RowScores:
+    """The scores of a batch as aligned lists (``ScoringModel.decide_rows``)."""
+
+    probability: list[float]
+    decision: list[Decision]
+    reason: list[DecisionReason]
+    missing_key: list[list[str]]  # the refer policy's key features each row lacks
+    threshold: float
+    model_version: str
+
+
+def split_rows(mask: np.ndarray, names: np.ndarray) -> list[list[str]]:
+    """Per row of a boolean (rows, columns) mask, the names of its True columns, in order: one
+    vectorised pass instead of one numpy call per row."""
+    rows, cols = np.nonzero(mask)
+    flat = names[cols].tolist()
+    bounds = np.searchsorted(rows, np.arange(len(mask) + 1)).tolist()
+    return [flat[a:b] for a, b in pairwise(bounds)]
+
+
 # value types a batch can hand to numpy as they are (bool is refused: it is not one of them)
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
 
@@ -82,6 +124,7 @@ class ScoringModel:
             sorted(bundle.importance.items(), key=lambda item: -item[1])
         )
         self._position = {name: i for i, name in enumerate(self.feature_names)}
+        self._names = np.asarray(self.feature_names, dtype=object)
         refer = bundle.metadata.refer
         self.policy = ReferPolicy(tuple(refer.features), refer.max_missing)
 
@@ -102,7 +145,7 @@ class ScoringModel:
 
     def missing_in(self, x: np.ndarray) -> set[str]:
         """Names of the features that are NaN in a model-ready row."""
-        return {self.feature_names[i] for i in np.flatnonzero(np.isnan(x.reshape(-1)))}
+        return set(self._names[np.isnan(x.reshape(-1))].tolist())
 
     def transform(
         self, raw: pd.DataFrame, aux: Mapping[str, pd.DataFrame] | None = None
@@ -115,12 +158,32 @@ class ScoringModel:
 
         Missing is legitimate (LightGBM routes it); anything that is not a finite number, or a
         number outside the feature's documented valid range (scoring.plausibility), is an error
-        naming the feature, because silently scoring garbage would be a wrong decision.
+        naming the feature, because silently scoring garbage would be a wrong decision. The
+        values go to numpy in one call and are checked on the whole row at once; a refused row
+        is looked at again value by value, for the message naming the first wrong feature.
         """
-        unknown = [name for name in features if name not in self._position]
-        if unknown:
-            raise UnknownFeatureError(unknown)
+        position = self._position
+        try:
+            cols = [position[name] for name in features]
+        except KeyError:
+            raise UnknownFeatureError([n for n in features if n not in position]) from None
         row = np.full(len(self.feature_names), np.nan, dtype="float64")
+        values = list(features.values())
+        if values:
+            if not set(map(type, values)) <= _PLAIN_NUMBERS:
+                self._refuse_values(features)  # raises for what numpy must not convert
+            given = np.array(values, dtype="float64")  # None -> NaN: missing
+            if np.count_nonzero(~np.isfinite(given)) != values.count(None):
+                self._refuse_values(features)  # NaN or infinity given
+            row[cols] = given
+            check = plausibility()
+            if check.implausible_rows(row, self.feature_names).size:
+                check.check_features(features)  # raises, naming the field
+        return row, self._names[np.isnan(row)].tolist()
+
+    def _refuse_values(self, features: Mapping[str, Any]) -> None:
+        """Raise for the first value that is neither a finite number nor null (numpy numbers
+        pass), in the record's order."""
         for name, value in features.items():
             if value is None:
                 continue
@@ -128,28 +191,31 @@ class ScoringModel:
                 raise InvalidFeatureValueError(
                     name, f"expected a number or null, got {type(value).__name__}"
                 )
-            number = float(value)
-            if not math.isfinite(number):
+            if not math.isfinite(float(value)):
                 raise InvalidFeatureValueError(
                     name, "must be a finite number (NaN and infinity are not)"
                 )
-            row[self._position[name]] = number
-        plausibility().check_features(features)
-        missing = [n for n in self.feature_names if features.get(n) is None]
-        return row, missing
 
     def matrix(self, records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[list[str]]]:
         """Model-ready rows of many records in one pass, and each record's missing names.
 
         Same rules as ``vector`` (unknown names, non-finite numbers and implausible values are
-        errors naming the feature); types and finiteness are checked on the whole matrix at
-        once instead of value by value. Records sharing the order of their names (a batch
-        usually does) share one column index, and their values go to numpy in one call."""
+        errors naming the feature); see ``rows``."""
+        rows = self.rows(records)
+        return rows.matrix, rows.missing()
+
+    def rows(self, records: Sequence[Mapping[str, Any]]) -> Rows:
+        """Model-ready rows of many records in one pass (``matrix`` without the missing names).
+
+        Types, finiteness and valid ranges are checked on the whole batch at once instead of
+        value by value. Records sharing the order of their names (a batch usually does) share
+        one column index; when every record does, their values go to numpy as one block."""
         position = self._position
         columns_of: dict[tuple[str, ...], np.ndarray] = {}
         parts: list[np.ndarray] = []
         values: list[Any] = []
         unknown: set[str] = set()
+        extend = values.extend
         for features in records:
             names = tuple(features)
             cols = columns_of.get(names)
@@ -158,30 +224,58 @@ class ScoringModel:
                 cols = np.fromiter((position.get(n, -1) for n in names), np.intp, len(names))
                 columns_of[names] = cols
             parts.append(cols)
-            values.extend(features.values())
+            extend(features.values())
         if unknown:
             raise UnknownFeatureError(sorted(unknown))
-        matrix = np.full((len(records), len(self.feature_names)), np.nan, dtype="float64")
-        if values:
+        width = len(self.feature_names)
+        has_ints = False
+        if not values:
+            matrix = np.full((len(records), width), np.nan, dtype="float64")
+        else:
             # bool is an int and numpy takes text for numbers: both are refused, by type
-            if not set(map(type, values)) <= _PLAIN_NUMBERS:
+            types = set(map(type, values))
+            if not types <= _PLAIN_NUMBERS:
                 self._refuse_types(values, np.concatenate(parts))
+            has_ints = int in types
             flat = np.array(values, dtype="float64")  # None -> NaN: missing
-            nan = np.flatnonzero(~np.isfinite(flat))
-            bad = [int(i) for i in nan if values[i] is not None]
-            if bad:
-                name = self.feature_names[int(np.concatenate(parts)[bad[0]])]
-                raise InvalidFeatureValueError(
-                    name, "must be a finite number (NaN and infinity are not)"
-                )
-            rows = np.repeat(np.arange(len(records)), [len(c) for c in parts])
-            matrix[rows, np.concatenate(parts)] = flat
+            if np.count_nonzero(~np.isfinite(flat)) != values.count(None):
+                self._refuse_nonfinite(values, flat, np.concatenate(parts))
+            matrix = self._place(flat, parts, columns_of, len(records))
         check = plausibility()
-        for row in check.implausible_rows(matrix, self.feature_names):
-            check.check_features(records[int(row)])  # raises, naming the field
-        names_array = np.asarray(self.feature_names, dtype=object)
-        missing = [names_array[mask].tolist() for mask in np.isnan(matrix)]
-        return matrix, missing
+        for row in check.implausible_rows(matrix, self.feature_names).tolist():
+            check.check_features(records[row])  # raises, naming the field
+        return Rows(matrix, self._names, has_ints)
+
+    def _place(
+        self,
+        flat: np.ndarray,
+        parts: list[np.ndarray],
+        columns_of: dict[tuple[str, ...], np.ndarray],
+        n: int,
+    ) -> np.ndarray:
+        """The (n, features) matrix of the records' values ``flat`` at their columns."""
+        width = len(self.feature_names)
+        if len(columns_of) == 1:  # one order of names for the whole batch: one block
+            cols = parts[0]
+            block = flat.reshape(n, len(cols))
+            if len(cols) == width and np.array_equal(cols, np.arange(width)):
+                return block  # full records in the model's order
+            matrix = np.full((n, width), np.nan, dtype="float64")
+            matrix[:, cols] = block
+            return matrix
+        matrix = np.full((n, width), np.nan, dtype="float64")
+        rows = np.repeat(np.arange(n), [len(c) for c in parts])
+        matrix[rows, np.concatenate(parts)] = flat
+        return matrix
+
+    def _refuse_nonfinite(self, values: Sequence[Any], flat: np.ndarray, cols: np.ndarray) -> None:
+        """Raise naming the feature of the first NaN or infinity given (not a null)."""
+        for i in np.flatnonzero(~np.isfinite(flat)).tolist():
+            if values[i] is not None:
+                raise InvalidFeatureValueError(
+                    self.feature_names[int(cols[i])],
+                    "must be a finite number (NaN and infinity are not)",
+                )
 
     def _refuse_types(self, values: Sequence[Any], cols: np.ndarray) -> None:
         """Raise for the first value that is neither a number nor null (numpy numbers pass)."""
@@ -220,6 +314,28 @@ class ScoringModel:
             Score(p, decide_(p, names), threshold, version)
             for p, names in zip(probabilities, missing, strict=True)
         ]
+
+    def decide_rows(self, probabilities: np.ndarray, matrix: np.ndarray) -> RowScores:
+        """The scores of a batch in one vectorised pass (``scoring.decision.decide_all``): the
+        same decisions as ``score_of`` row by row, without one object per row."""
+        p = np.asarray(probabilities, dtype="float64")
+        cols, keys = self._key_columns()
+        unknown = np.isnan(matrix[:, cols])
+        verdicts = decide_all(p, self.threshold, self.policy, unknown.sum(axis=1))
+        return RowScores(
+            probability=p.tolist(),
+            decision=verdicts.decision.tolist(),
+            reason=verdicts.reason.tolist(),
+            missing_key=split_rows(unknown, keys),
+            threshold=self.threshold,
+            model_version=self.version,
+        )
+
+    def _key_columns(self) -> tuple[list[int], np.ndarray]:
+        """Columns of the refer policy's key features that the model has, and their names (in
+        the policy's order: most important first)."""
+        keys = [name for name in self.policy.features if name in self._position]
+        return [self._position[n] for n in keys], np.asarray(keys, dtype=object)
 
     def contributions(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
         """Exact SHAP (n, features + 1) in log-odds: the last column is the base value.

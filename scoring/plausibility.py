@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -40,11 +40,22 @@ class ValidRange:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The valid ranges of a list of features as arrays, for vectorised checks."""
+
+    low: np.ndarray
+    high: np.ndarray
+    employed: int | None  # position of EMPLOYED_YEARS (the cross-field rule), if present
+    age: int | None  # position of AGE_YEARS
+
+
+@dataclass(frozen=True)
 class Plausibility:
     columns: dict[str, ValidRange]  # raw application columns
     features: dict[str, ValidRange]  # model features (a passthrough feature shares its column's)
     sentinels: dict[str, tuple[float, ...]]
     min_working_age_years: float
+    _bounds: dict[tuple[str, ...], Bounds] = field(default_factory=dict, repr=False, compare=False)
 
     def column_range(self, name: str) -> ValidRange | None:
         return self.columns.get(name)
@@ -82,24 +93,34 @@ class Plausibility:
 
     def implausible_rows(self, matrix: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Indices of the rows of a model-ready matrix (NaN: missing) that ``check_features``
-        refuses, in order: one vectorised pass for a batch, which then reports the first of them
-        through ``check_features`` (the same message as for one record)."""
-        bad = np.zeros(len(matrix), dtype=bool)
-        for col, name in enumerate(names):
-            valid = self.feature_range(name)
-            if valid is None:
-                continue
-            values = matrix[:, col]  # NaN compares False: a missing value is never refused
-            if valid.low is not None:
-                bad |= values < valid.low
-            if valid.high is not None:
-                bad |= values > valid.high
-        position = {name: i for i, name in enumerate(names)}
-        if "EMPLOYED_YEARS" in position and "AGE_YEARS" in position:
-            employed = matrix[:, position["EMPLOYED_YEARS"]]
-            age = matrix[:, position["AGE_YEARS"]]
+        refuses, in order: one vectorised pass for a batch (or one row), which then reports the
+        first of them through ``check_features`` (the same message as for one record)."""
+        rows = np.atleast_2d(matrix)
+        bounds = self.bounds(tuple(names))
+        # NaN compares False: a missing value is never refused
+        bad = ((rows < bounds.low) | (rows > bounds.high)).any(axis=1)
+        if bounds.employed is not None and bounds.age is not None:
+            employed, age = rows[:, bounds.employed], rows[:, bounds.age]
             bad |= employed > np.maximum(age - self.min_working_age_years, 0.0)
         return np.flatnonzero(bad)
+
+    def bounds(self, names: tuple[str, ...]) -> Bounds:
+        """The valid range of every feature of ``names`` as two arrays (no bound: infinite),
+        worked out once per feature list."""
+        cached = self._bounds.get(names)
+        if cached is None:
+            ranges = [self.feature_range(name) for name in names]
+            low = [-math.inf if r is None or r.low is None else r.low for r in ranges]
+            high = [math.inf if r is None or r.high is None else r.high for r in ranges]
+            position = {name: i for i, name in enumerate(names)}
+            cached = Bounds(
+                np.asarray(low, dtype="float64"),
+                np.asarray(high, dtype="float64"),
+                position.get("EMPLOYED_YEARS"),
+                position.get("AGE_YEARS"),
+            )
+            self._bounds[names] = cached
+        return cached
 
     def _check_working_age(self, record: Mapping[str, Any]) -> None:
         employed, birth = _number(record.get("DAYS_EMPLOYED")), _number(record.get("DAYS_BIRTH"))

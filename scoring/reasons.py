@@ -142,9 +142,9 @@ def grouped_contributions(
     """SHAP of every reason unit (lone features and merged groups), and what each unit is:
     a feature index, or a ready Contribution for a group."""
     alone, groups = _reason_units(tuple(model.feature_names))
-    shap_values = explanation.shap
+    shap_values = np.asarray(explanation.shap, dtype="float64")
     units: list[Contribution | int] = list(alone)
-    totals = [float(shap_values[i]) for i in alone]
+    totals = shap_values[alone].tolist()  # one numpy call, not one per feature
     for prefix, representative, members in groups:
         value = float(explanation.values[representative])
         total = float(shap_values[members].sum())

@@ -3,6 +3,7 @@ within the body limit, errors naming the feature, one audit row per record."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -120,3 +121,30 @@ def test_batch_input_hashes_match_one_record_at_a_time(make_client: Callable[...
         hashes = [row["input_hash"] for row in services.audit.rows()]
         assert hashes[0] == hashes[1]
         assert hashes[2] != hashes[1]
+
+
+def test_batch_body_is_the_schema_s_and_refuses_what_it_refuses(
+    make_client: Callable[..., Any],
+) -> None:
+    """The body written by orjson (api/rawbodies.py) is the one the pydantic models gave, field
+    for field; a probability the schema refuses is an error, never a body."""
+    import pytest
+
+    from api import rawbodies, responses
+    from api.schemas import BatchPrediction
+
+    with make_client() as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        model = services.model
+        rows = model.rows([r["features"] for r in full_records(services, 5)] + [{}])
+        probabilities = model.predict_proba(rows.matrix)
+        scores = model.decide_rows(probabilities, rows.matrix)
+        body = orjson.loads(rawbodies.batch_prediction(scores, rows.missing()).body)
+        pairs = zip(probabilities, rows.matrix, strict=True)
+        one_by_one = [model.score_of(float(p), x) for p, x in pairs]
+        expected = responses.batch_prediction(model.version, one_by_one, rows.missing())
+        assert body == expected.model_dump(mode="json")
+        assert BatchPrediction.model_validate(body) == expected
+        bad = dataclasses.replace(scores, probability=[math.nan, *scores.probability[1:]])
+        with pytest.raises(ValueError, match="probability"):
+            rawbodies.batch_prediction(bad, rows.missing())

@@ -177,3 +177,65 @@ def test_transform_frame_is_in_model_order(
 ) -> None:
     assert list(clients_features.columns) == model.feature_names
     assert model.booster.feature_name() == model.feature_names
+
+
+# --- rows(): a batch in one pass ------------------------------------------------------------
+
+
+def _record(model: ScoringModel, row: np.ndarray, order: list[int]) -> dict[str, Any]:
+    names = model.feature_names
+    return {names[i]: (None if math.isnan(row[i]) else float(row[i])) for i in order}
+
+
+def test_rows_match_vector_whatever_the_order_of_names(
+    model: ScoringModel, sample_rows: np.ndarray
+) -> None:
+    """Full records in the model's order (one block), one other shared order (one block
+    scattered) and mixed orders (value by value) give the rows and missing names of ``vector``."""
+    width = len(model.feature_names)
+    model_order = list(range(width))
+    reversed_half = model_order[::-2]  # a partial record, names in another order
+    batches = {
+        "model order": [_record(model, r, model_order) for r in sample_rows],
+        "one other order": [_record(model, r, reversed_half) for r in sample_rows],
+        "mixed": [
+            _record(model, r, model_order if i % 2 else reversed_half)
+            for i, r in enumerate(sample_rows)
+        ]
+        + [{}],
+    }
+    for label, records in batches.items():
+        rows = model.rows(records)
+        assert rows.matrix.shape == (len(records), width), label
+        assert not rows.has_ints
+        missing = rows.missing()
+        for i, record in enumerate(records):
+            x, names = model.vector(record)
+            np.testing.assert_array_equal(rows.matrix[i], x, err_msg=label)
+            assert missing[i] == names, label
+
+
+def test_rows_flag_integers_and_name_the_first_bad_value(model: ScoringModel) -> None:
+    a, b = model.feature_names[:2]
+    assert model.rows([{a: 1.5}, {a: 2}]).has_ints
+    assert model.rows([{a: 1.5}, {b: None}]).has_ints is False
+    with pytest.raises(InvalidFeatureValueError, match=f"feature {b}: must be a finite"):
+        model.rows([{a: 1.0, b: None}, {a: 1.0, b: math.inf}])
+    with pytest.raises(InvalidFeatureValueError, match=f"feature {a}: expected a number"):
+        model.rows([{b: 1.0}, {a: "1.5"}])
+
+
+def test_decide_rows_match_score_of_row_by_row(
+    model: ScoringModel, sample_rows: np.ndarray
+) -> None:
+    rows = np.vstack([sample_rows, np.full((1, len(model.feature_names)), np.nan)])  # a refer
+    probabilities = model.predict_proba(rows)
+    scores = model.decide_rows(probabilities, rows)
+    assert "refer" in scores.decision
+    for i, row in enumerate(rows):
+        one = model.score_of(float(probabilities[i]), row)
+        assert scores.probability[i] == one.probability
+        assert scores.decision[i] == one.decision
+        assert scores.reason[i] == one.decision_reason
+        assert scores.missing_key[i] == list(one.missing_key_features)
+    assert (scores.threshold, scores.model_version) == (model.threshold, model.version)
