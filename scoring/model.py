@@ -28,7 +28,6 @@ from scoring.decision import (
 )
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
 from scoring.metadata import BundleMetadata, FeatureInfo
-from scoring.onerow import OneRow, fits
 from scoring.plausibility import plausibility
 from scoring.reference import By, Distribution, classes_for, distribution
 from scoring.wording import Lang, feature_label
@@ -112,10 +111,6 @@ class ScoringModel:
         self.bundle = bundle
         self.booster = bundle.booster  # None when the bundle serves an ensemble
         self.ensemble = bundle.served  # the served model, whatever its members
-        # one row of a single booster in one C call (Booster.predict's set-up costs more)
-        self._one = (
-            OneRow(self.booster) if self.booster is not None and fits(self.booster) else None
-        )
         self.model_name: str = bundle.model_name
         self.card: dict[str, Any] | None = bundle.card  # comparison, choice, fairness
         self.registry: dict[str, Any] | None = bundle.registry  # registered name and version
@@ -301,8 +296,6 @@ class ScoringModel:
         return np.asarray(self.booster.predict(matrix, num_threads=threads), dtype="float64")
 
     def score(self, x: np.ndarray) -> Score:
-        if self._one is not None:
-            return self.score_of(self._one.probability(x), x)
         return self.score_of(float(self.predict_proba(x.reshape(1, -1))[0]), x)
 
     def score_of(self, probability: float, x: np.ndarray) -> Score:
@@ -359,9 +352,7 @@ class ScoringModel:
     def explain(self, x: np.ndarray) -> Explanation:
         """Exact TreeSHAP of one row: base value + contributions == the model's raw score."""
         row = x.reshape(1, -1)
-        contrib = (
-            self._one.contributions(x) if self._one is not None else self.contributions(row)[0]
-        )
+        contrib = self.contributions(row)[0]
         base, shap_values = float(contrib[-1]), contrib[:-1]
         raw = float(base + shap_values.sum())
         probability = sigmoid(raw)
