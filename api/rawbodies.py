@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 from fastapi import Response
 
+from api.responses import score_fields
 from scoring.model import RowScores, Score
 
 
@@ -31,19 +32,7 @@ def _probabilities_valid(probabilities: Sequence[float]) -> None:
 def prediction(score: Score, missing: list[str]) -> JSONBytes:
     """The body of ``POST /v1/predict`` (``schemas.Prediction``)."""
     _probabilities_valid([score.probability])
-    return JSONBytes(
-        orjson.dumps(
-            {
-                "probability": score.probability,
-                "decision": score.decision,
-                "decision_reason": score.decision_reason,
-                "missing_key_features": list(score.missing_key_features),
-                "threshold": score.threshold,
-                "model_version": score.model_version,
-                "missing_features": missing,
-            }
-        )
-    )
+    return JSONBytes(orjson.dumps({**score_fields(score), "missing_features": missing}))
 
 
 def batch_prediction(scores: RowScores, missing: Sequence[list[str]]) -> JSONBytes:

@@ -22,7 +22,8 @@ from scoring.reference import By, Distribution
 from scoring.wording import Lang, feature_description, text
 
 
-def _score_fields(score: Score) -> dict[str, object]:
+def score_fields(score: Score) -> dict[str, object]:
+    """The fields every scored answer shares (the schemas' ``Scored`` part), in their order."""
     return {
         "probability": score.probability,
         "decision": score.decision,
@@ -34,11 +35,11 @@ def _score_fields(score: Score) -> dict[str, object]:
 
 
 def client_score(score: Score, client_id: int) -> schemas.ClientScore:
-    return schemas.ClientScore.model_validate({**_score_fields(score), "client_id": client_id})
+    return schemas.ClientScore.model_validate({**score_fields(score), "client_id": client_id})
 
 
 def prediction(score: Score, missing: list[str]) -> schemas.Prediction:
-    return schemas.Prediction.model_validate({**_score_fields(score), "missing_features": missing})
+    return schemas.Prediction.model_validate({**score_fields(score), "missing_features": missing})
 
 
 def batch_prediction(
@@ -47,7 +48,7 @@ def batch_prediction(
     """The body of a batch, validated in one call (pydantic-core walks the 1,000 items) instead
     of one model per item: the same checks, a fifth of the cost."""
     items = [
-        {**_score_fields(score), "missing_features": names}
+        {**score_fields(score), "missing_features": names}
         for score, names in zip(scores, missing, strict=True)
     ]
     return schemas.BatchPrediction.model_validate({"model_version": model_version, "items": items})
@@ -65,7 +66,7 @@ def explanation(
     why = reasons(expl, model, lang, n=3)
     return schemas.Explanation.model_validate(
         {
-            **_score_fields(expl),
+            **score_fields(expl),
             "client_id": client_id,
             "base_value": expl.base_value,
             "raw_score": expl.raw_score,
