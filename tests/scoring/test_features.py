@@ -16,10 +16,10 @@ from scoring.batch import compute
 from scoring.bundle import REFERENCE_FILE
 from scoring.data import load_tables, validate_application
 from scoring.features import (
+    APPLICATION_INPUTS,
     DAYS_EMPLOYED_ANOMALY,
     DAYS_PER_YEAR,
     EDUCATION_ORDER,
-    APPLICATION_INPUTS,
     FeatureBuilder,
     _application_features,
 )
