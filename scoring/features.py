@@ -95,6 +95,19 @@ ENGINEERED_SOURCES: dict[str, list[str]] = {
 }
 
 
+# The application columns the transform reads (the others are never looked at): what a batch
+# engine must send for scoring (scoring/portfolio_spark.py sends only these and SK_ID_CURR).
+_READ = {
+    *PASSTHROUGH_COLUMNS,
+    *YEARS_FROM_DAYS,
+    *BINARY_COLUMNS,
+    "NAME_EDUCATION_TYPE",
+    *DOCUMENT_COLUMNS,
+    *NOMINAL_COLUMNS,
+}
+APPLICATION_INPUTS: list[str] = [c for c in APPLICATION_KINDS if c in _READ]
+
+
 Rows = pd.DataFrame | Mapping[str, pd.Series]  # application rows: a frame, or its columns
 
 

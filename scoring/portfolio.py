@@ -42,6 +42,8 @@ SCORES_DIR = "scores"
 REJECTS_DIR = "rejects"
 DEFAULT_CHUNK_ROWS = 50_000
 REJECT_COLUMNS = [ID, "reason", "row"]
+BAD_ID = f"{ID}: missing or not an integer"
+REPEATED_ID = f"{ID}: duplicated id (its first row is scored)"
 _REQUIRED = [ID, *APPLICATION_KINDS]
 
 
@@ -93,9 +95,10 @@ def output_columns(explain_top: int) -> list[str]:
     return columns
 
 
-def check_columns(columns: list[str], file: str) -> None:
-    """A missing column is the file's fault: stop before anything is written."""
-    missing = [c for c in _REQUIRED if c not in columns]
+def check_columns(columns: list[str], file: str, required: list[str] | None = None) -> None:
+    """A missing column is the file's fault: stop before anything is written (`required`:
+    SK_ID_CURR and every application column by default)."""
+    missing = [c for c in (required or _REQUIRED) if c not in columns]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise DataValidationError(file, missing[0], f"required column is missing{more}")
@@ -132,25 +135,29 @@ def _texts(given: pd.Series) -> np.ndarray:
     return given.where(given.isna(), given.astype(str)).astype(object).to_numpy()
 
 
-def parse_rows(raw: pd.DataFrame, duplicated: np.ndarray | None = None) -> ParsedRows:
+def parse_rows(
+    raw: pd.DataFrame, duplicated: np.ndarray | None = None, inputs: list[str] | None = None
+) -> ParsedRows:
     """The checks ``validate_application`` makes of a whole file, made row by row and
     vectorised: the id must be an integer, given once (``duplicated`` marks repeats found
     elsewhere, e.g. in earlier chunks), and numeric columns must hold numbers or nothing. The
-    first problem of a row (in that order, then by column) is its reason."""
+    first problem of a row (in that order, then by column) is its reason. `inputs`: the
+    application columns to parse (all by default; the Spark engine's typed path sends only the
+    transform's, its other checks made by Spark)."""
     n = len(raw)
     problems = np.full(n, None, dtype=object)
     ids, _ = _numbers(raw[ID])
     with np.errstate(invalid="ignore"):
         bad_id = ~np.isfinite(ids) | (ids != np.floor(ids))
-    problems[bad_id] = f"{ID}: missing or not an integer"
+    problems[bad_id] = BAD_ID
     earlier = np.zeros(n, dtype=bool) if duplicated is None else np.asarray(duplicated, dtype=bool)
     earlier &= ~bad_id
     here = pd.Series(np.where(bad_id | earlier, np.nan, ids))
     repeated = earlier | (here.duplicated().to_numpy() & here.notna().to_numpy())
-    problems[repeated] = f"{ID}: duplicated id (its first row is scored)"
+    problems[repeated] = REPEATED_ID
     columns: dict[str, np.ndarray] = {}
-    for column, kind in APPLICATION_KINDS.items():
-        given = raw[column]
+    for column in APPLICATION_KINDS if inputs is None else inputs:
+        kind, given = APPLICATION_KINDS[column], raw[column]
         if kind == "category":
             columns[column] = _texts(given)
             continue
@@ -271,11 +278,13 @@ def score_raw(
     threads: int = 1,
     duplicated: np.ndarray | None = None,
     row_columns: list[str] | None = None,
+    inputs: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw application rows -> (scores, rejects). Both engines call this on each chunk;
-    `row_columns`: the columns a reject shows as its row (default: all of `raw`'s)."""
-    check_columns(list(raw.columns), file)
-    rows = parse_rows(raw, duplicated)
+    `row_columns`: the columns a reject shows as its row (default: all of `raw`'s); `inputs`:
+    the application columns `raw` must hold and that are parsed (default: all)."""
+    check_columns(list(raw.columns), file, None if inputs is None else [ID, *inputs])
+    rows = parse_rows(raw, duplicated, inputs)
     scores = score_applications(model, rows.valid, aggregates, explain_top, threads)
     return scores, rejects_frame(raw, rows.problems, row_columns)
 

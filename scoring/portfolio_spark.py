@@ -13,6 +13,11 @@ Synapse or HDInsight (docs/batch.md):
 - repeated SK_ID_CURR are found by a window over two narrow columns (id, input position): only
   the positions of the repeats (rejects, usually none) reach the driver, and they are broadcast
   back, so the wide application rows are never sorted nor shuffled by id;
+- when the input is typed (Parquet: SK_ID_CURR and every numeric column of a numeric type, so
+  no cell can hold text), Spark decides every row check itself (a missing or non-integer id, a
+  repeated id), writes those rejects (reason + the whole row as JSON) and sends to the Python
+  workers only the rows that pass and only the columns the transform reads (SK_ID_CURR and
+  ``APPLICATION_INPUTS``); text input (CSV) sends every column and the workers check them;
 - applications are scored by ``mapInArrow`` in Arrow batches (each made a pandas frame of one
   block per column, not consolidated), straight from the file scan
   (spread over the cores first when the file has fewer parts than there are cores); the result
@@ -36,9 +41,12 @@ import pandas as pd
 
 from scoring.aggregates import AGGREGATORS
 from scoring.errors import DataValidationError
+from scoring.features import APPLICATION_INPUTS
 from scoring.model import ScoringModel
 from scoring.portfolio import (
+    BAD_ID,
     REJECTS_DIR,
+    REPEATED_ID,
     SCORES_DIR,
     BatchInput,
     BatchOptions,
@@ -47,7 +55,7 @@ from scoring.portfolio import (
     output_columns,
     score_raw,
 )
-from scoring.schema import ID
+from scoring.schema import ID, NUMERIC_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -221,6 +229,7 @@ def _scorer(
     file: str,
     explain_top: int,
     repeats: Broadcast[np.ndarray],
+    inputs: list[str] | None = None,
 ) -> Any:
     def score(records: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -251,6 +260,7 @@ def _scorer(
                 threads=1,
                 duplicated=np.isin(batch[ROW].to_numpy(dtype=np.int64), repeated),
                 row_columns=app_columns,
+                inputs=inputs,
             )
             rejected = pd.DataFrame(
                 {
@@ -269,22 +279,72 @@ def _scorer(
     return score
 
 
-def repeated_rows(apps: DataFrame, key: Column) -> np.ndarray:
-    """Input positions (``ROW``) of the rows whose id was given earlier in the file: only these
-    narrow columns are shuffled, and only the repeats' positions are collected (they are
-    rejects, so bounded by what the rejects file reports)."""
+def bad_id(key: Column) -> Column:
+    """The id (as a double) is missing or not an integer: parse_rows' first check, in Spark."""
+    from pyspark.sql import functions as sf
+
+    return key.isNull() | sf.isnan(key) | ((key % sf.lit(1.0)) != sf.lit(0.0))
+
+
+def typed(schema: StructType) -> bool:
+    """Whether Spark can make every row check but the transform's: SK_ID_CURR and every numeric
+    application column are of a numeric type, so no cell can hold text (Parquet; not a CSV,
+    read as text)."""
+    from pyspark.sql.types import BooleanType, DecimalType, NumericType
+
+    kinds = {f.name: f.dataType for f in schema.fields}
+
+    def numeric(column: str) -> bool:
+        kind = kinds.get(column)
+        return isinstance(kind, NumericType | BooleanType) and not isinstance(kind, DecimalType)
+
+    return all(numeric(c) for c in (ID, *NUMERIC_COLUMNS))
+
+
+def repeated_rows(apps: DataFrame, key: Column, bad_ids: bool = False) -> np.ndarray:
+    """Input positions (``ROW``) of the rows whose id was given earlier in the file (and, with
+    `bad_ids`, of those whose id is missing or not an integer): only these narrow columns are
+    shuffled, and only the positions are collected (they are rejects, so bounded by what the
+    rejects file reports)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as sf
 
     first = Window.partitionBy(_ID).orderBy(ROW)
+    rejected = (sf.col("_n") > 1) & sf.col(_ID).isNotNull()
+    if bad_ids:
+        rejected = rejected | bad_id(sf.col(_ID))
     later = (
         apps.select(key.alias(_ID), ROW)
-        .where(sf.col(_ID).isNotNull())
         .withColumn("_n", sf.row_number().over(first))
-        .where(sf.col("_n") > 1)
+        .where(rejected)
         .select(ROW)
     )
-    return np.sort(np.array([int(r[ROW]) for r in later.collect()], dtype=np.int64))
+    return np.unique(np.array([int(r[ROW]) for r in later.collect()], dtype=np.int64))
+
+
+def reject_rows(rows: DataFrame, key: Column, columns: list[str]) -> DataFrame:
+    """The rejects of `rows` (all rejected by Spark's checks), as parse_rows and rejects_frame
+    give them: the id as text, the first problem, the whole row as JSON (missing and NaN as
+    null)."""
+    from pyspark.sql import functions as sf
+    from pyspark.sql.types import DoubleType, FloatType
+
+    kinds = {f.name: f.dataType for f in rows.schema.fields}
+
+    def plain(column: str) -> Column:
+        value = sf.col(column)
+        if isinstance(kinds[column], DoubleType | FloatType):
+            return sf.when(~sf.isnan(value), value).alias(column)
+        return value
+
+    given = sf.col(ID)
+    return rows.select(
+        sf.when(~sf.isnan(given), given.cast("string")).alias(ID),
+        sf.when(bad_id(key), sf.lit(BAD_ID)).otherwise(sf.lit(REPEATED_ID)).alias("reason"),
+        sf.to_json(sf.struct(*(plain(c) for c in columns)), {"ignoreNullFields": "false"}).alias(
+            "row"
+        ),
+    )
 
 
 def run_spark(
@@ -317,18 +377,27 @@ def run_spark(
     app_columns = list(apps.columns)
     check_columns(app_columns, file)
     key = sf.col(ID).try_cast("double")
+    narrow = typed(apps.schema)  # Spark makes the row checks: the workers get what they read
     # the position in the input: the same for a scan of the same file (same splits)
     apps = apps.withColumn(ROW, sf.monotonically_increasing_id())
-    repeats = spark.sparkContext.broadcast(repeated_rows(apps, key))
+    skipped = repeated_rows(apps, key, bad_ids=narrow)
+    repeats = spark.sparkContext.broadcast(np.empty(0, np.int64) if narrow else skipped)
+    spark_rejects: DataFrame | None = None
+    if narrow and len(skipped):
+        marks = sf.broadcast(spark.createDataFrame([(int(r),) for r in skipped], f"{ROW} long"))
+        spark_rejects = reject_rows(apps.join(marks, ROW, "left_semi"), key, app_columns)
+        apps = apps.join(marks, ROW, "left_anti")
     cores = spark.sparkContext.defaultParallelism
     if apps.rdd.getNumPartitions() < cores:
         apps = apps.repartition(cores)  # a one-part file would be scored on one core
-    apps = apps.withColumn(KEY, key.try_cast("long"))
+    inputs = APPLICATION_INPUTS if narrow else None
+    sent = [ID, *APPLICATION_INPUTS] if narrow else app_columns
+    apps = apps.select(*sent, ROW).withColumn(KEY, key.try_cast("long"))
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
     for history in aggregates(spark, model, source, buckets):
         apps = apps.join(history, KEY, "left")
     result = apps.mapInArrow(
-        _scorer(payload, digest, app_columns, file, options.explain_top, repeats),
+        _scorer(payload, digest, sent, file, options.explain_top, repeats, inputs),
         _result_schema(options.explain_top),
     ).persist(StorageLevel.DISK_ONLY)  # scored once, read by the two writes and the counts
     try:
@@ -340,6 +409,8 @@ def run_spark(
             sf.col(_REJECT_REASON).alias("reason"),
             sf.col(_REJECT_ROW).alias("row"),
         )
+        if spark_rejects is not None:
+            rejects = rejects.unionByName(spark_rejects)
         scores.write.mode("overwrite").parquet(str(out / SCORES_DIR))
         rejects.write.mode("overwrite").parquet(str(out / REJECTS_DIR))
         counts = result.agg(
@@ -355,7 +426,7 @@ def run_spark(
     return BatchSummary(
         int(counts["scored"] or 0),
         int(counts["refused"] or 0),
-        int(counts["rejected"] or 0),
+        int(counts["rejected"] or 0) + (len(skipped) if narrow else 0),
         out / SCORES_DIR,
         out / REJECTS_DIR,
     )

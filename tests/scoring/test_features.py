@@ -16,6 +16,7 @@ from scoring.batch import compute
 from scoring.bundle import REFERENCE_FILE
 from scoring.data import load_tables, validate_application
 from scoring.features import (
+    APPLICATION_INPUTS,
     DAYS_EMPLOYED_ANOMALY,
     DAYS_PER_YEAR,
     EDUCATION_ORDER,
@@ -84,6 +85,21 @@ def test_a_row_alone_equals_its_row_in_the_batch(app: pd.DataFrame) -> None:
     for position in [0, 1, 2, 3, 57, len(app) - 1]:
         alone = builder.transform(app.iloc[[position]], aux)
         pd.testing.assert_frame_equal(alone, batch.iloc[[position]], check_exact=True)
+
+
+def test_the_transform_reads_the_application_inputs_and_nothing_else(app: pd.DataFrame) -> None:
+    """What a batch engine sends (SK_ID_CURR and APPLICATION_INPUTS) gives the same features as
+    the whole row, and each of those columns is needed."""
+    aux = _aux(app)
+    builder = FeatureBuilder().fit(app, aux)
+    narrow = app[[ID, *APPLICATION_INPUTS]]
+    assert len(APPLICATION_INPUTS) < len(APPLICATION_KINDS)
+    pd.testing.assert_frame_equal(
+        builder.transform(narrow, aux), builder.transform(app, aux), check_exact=True
+    )
+    for column in APPLICATION_INPUTS:
+        with pytest.raises(KeyError):
+            builder.transform(narrow.drop(columns=[column]), aux)
 
 
 def test_state_survives_json(app: pd.DataFrame) -> None:

@@ -14,7 +14,7 @@ from scoring.cli import main
 from scoring.clients import ClientBase
 from scoring.errors import DataValidationError
 from scoring.model import ScoringModel
-from scoring.portfolio import BatchOptions, output_columns, run_pandas
+from scoring.portfolio import BAD_ID, REPEATED_ID, BatchOptions, output_columns, run_pandas
 from scoring.reasons import top_contributions
 from scoring.schema import ID
 
@@ -146,3 +146,51 @@ def test_spark_engine_equals_the_api_path_and_rejects_bad_rows(
     raw.to_csv(tmp_path / "applications.csv", index=False)  # Spark reads CSV cells as text
     run_spark(demo_bundle, tmp_path / "applications.csv", tmp_path / "bad", options, "local[2]")
     _assert_rejects(tmp_path / "bad", raw)
+
+
+def _bad_typed_rows(demo_clients: Path) -> pd.DataFrame:
+    """Typed demo applications (Parquet) with a missing id, a fractional id and a repeated id."""
+    raw = pd.read_parquet(demo_clients).head(40)
+    raw[ID] = raw[ID].astype("float64")
+    raw.loc[3, ID] = np.nan
+    raw.loc[4, ID] = 100.5
+    raw.loc[7, ID] = raw.loc[5, ID]
+    return raw
+
+
+@pytest.mark.slow
+def test_spark_engine_checks_typed_rows_itself_with_the_pandas_engines_rejects(
+    demo_bundle: Path, demo_clients: Path, tmp_path: Path
+) -> None:
+    """A typed (Parquet) input: Spark rejects the bad ids and sends the workers only the
+    transform's columns; the rejects are the pandas engine's (ids, reasons, whole rows)."""
+    pytest.importorskip("pyspark")
+    from scoring.portfolio_spark import run_spark, session, typed
+
+    raw = _bad_typed_rows(demo_clients)
+    raw.to_parquet(tmp_path / "applications.parquet", index=False)
+    raw.to_csv(tmp_path / "applications.csv", index=False)
+    spark = session("local[2]")
+    assert typed(spark.read.parquet(str(tmp_path / "applications.parquet")).schema)
+    csv = spark.read.option("header", True).csv(str(tmp_path / "applications.csv"))
+    assert not typed(csv.schema)  # text cells: the workers check every column
+    options = BatchOptions(chunk_rows=16, progress=False)
+    source = tmp_path / "applications.parquet"
+    summary = run_spark(demo_bundle, source, tmp_path / "spark", options, "local[2]")
+    run_pandas(demo_bundle, source, tmp_path / "pandas", options)
+    assert (summary.scored, summary.rejected) == (37, 3)
+
+    def rejects(out: Path) -> list[tuple[object, str, dict[str, object]]]:
+        frame = pd.read_parquet(out / "rejects")
+        rows = [(i, r, json.loads(j)) for i, r, j in frame[[ID, "reason", "row"]].to_numpy()]
+        return sorted(rows, key=lambda row: str(row[1]) + str(row[0]))
+
+    spark_rejects, pandas_rejects = rejects(tmp_path / "spark"), rejects(tmp_path / "pandas")
+    assert [r[:2] for r in spark_rejects] == [r[:2] for r in pandas_rejects]
+    assert [r[2] for r in spark_rejects] == [r[2] for r in pandas_rejects]
+    assert len(spark_rejects[0][2]) == len(raw.columns)  # the whole row, not the columns sent
+    assert {r[1] for r in spark_rejects} == {BAD_ID, REPEATED_ID}
+    scores = pd.read_parquet(tmp_path / "spark" / "scores").set_index(ID).sort_index()
+    expected = pd.read_parquet(tmp_path / "pandas" / "scores").set_index(ID).sort_index()
+    pd.testing.assert_index_equal(scores.index, expected.index)
+    np.testing.assert_allclose(scores["probability"], expected["probability"], rtol=0, atol=1e-9)
