@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 from fastapi import HTTPException, Request
@@ -92,13 +92,19 @@ def _lower_priority(nice: int) -> None:
 class CostlyPool:
     """The threads that run admitted expensive work, at a lower CPU priority (`nice`)."""
 
-    def __init__(self, limit: int, nice: int) -> None:
+    def __init__(self, limit: int, nice: int, explain_parts: int = 1) -> None:
+        # every gate full at once never queues, an explanation's extra forest slices included
         self._pool = ThreadPoolExecutor(
-            max_workers=limit * len(CLASSES),  # every gate full at once never queues
+            max_workers=limit * (len(CLASSES) + explain_parts - 1),
             thread_name_prefix="costly",
             initializer=_lower_priority,
             initargs=(nice,),
         )
+
+    @property
+    def executor(self) -> Executor:
+        """The pool itself, for work that splits itself over its threads (a forest's slices)."""
+        return self._pool
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` in a costly thread, with the caller's context (trace, request id)."""

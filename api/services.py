@@ -33,7 +33,7 @@ from scoring.clients import ClientBase
 from scoring.drift import REFERENCE_ROWS, reference_features
 from scoring.drift_window import ServedWindow, WindowSettings
 from scoring.errors import BundleError
-from scoring.model import ScoringModel
+from scoring.model import Explanation, ScoringModel
 from scoring.neighbors import NeighborIndex
 from scoring.schema import ID
 from scoring.shared import SharedTables, recall_source, remember_source, share, source_digest
@@ -61,14 +61,19 @@ class Services:
     probe: Probe = field(init=False)
     gates: dict[CostClass, Gate] = field(init=False)
     costly: CostlyPool = field(init=False)
+    explain_parts: int = field(init=False)  # forest slices of one on-the-fly explanation
     warmer: threading.Thread | None = field(default=None)
     # stored clients already in this worker's drift window (ids in memory only, never stored)
     counted: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.gates = gates(self.settings.api_costly_concurrency)
+        self.explain_parts = self.settings.api_explain_parts or self.model.explain_parts(
+            len(os.sched_getaffinity(0))
+        )
+        self.model.forest_slices(self.explain_parts)  # built now, before workers fork
         self.costly = CostlyPool(
-            self.settings.api_costly_concurrency, self.settings.api_costly_nice
+            self.settings.api_costly_concurrency, self.settings.api_costly_nice, self.explain_parts
         )
         sys.setswitchinterval(self.settings.api_gil_switch_ms / 1000)
         self.probe = Probe(
@@ -76,6 +81,11 @@ class Services:
             timeout_s=self.settings.ready_probe_timeout_s,
             cache_s=self.settings.ready_cache_s,
         )
+
+    def explain_now(self, x: np.ndarray) -> Explanation:
+        """Exact SHAP of one model-ready row, on the calling (costly) thread, the forest split
+        over the costly pool in ``explain_parts`` slices."""
+        return self.model.explain(x, executor=self.costly.executor, parts=self.explain_parts)
 
     def served(self, rows: np.ndarray) -> None:
         """Model-ready rows of applications just scored (their decisions already audited): into

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # (bench/results/load.md).
     api_costly_concurrency: int = Field(default=1, ge=1, le=64)
     api_costly_nice: int = Field(default=10, ge=0, le=19)
+    # Slices of the forest one on-the-fly explanation is computed in at once, on the costly
+    # threads (SHAP is additive over trees: same values, ~1/n of the latency). 0: 2 when the
+    # worker may use two or more CPUs and the forest is large enough to gain (ScoringModel.
+    # explain_parts), else 1.
+    api_explain_parts: int = Field(default=0, ge=0, le=8)
     # How long a thread holding the GIL (a counterfactual search is Python-heavy) keeps it
     # before the event loop may take it back (sys.setswitchinterval; Python's default is 5 ms,
     # which a cheap request pays at each of its waits for the GIL while a search runs).

@@ -105,7 +105,9 @@ async def client_explanation(
     if store.cached_row(client_id) is None:
         # cache still warming: TreeSHAP on the fly, off the event loop, capped
         with ctx.services.gates["explain"].slot():
-            expl = await ctx.services.costly.run(model.explain, store.feature_row(client_id))
+            expl = await ctx.services.costly.run(
+                ctx.services.explain_now, store.feature_row(client_id)
+            )
         await audit.decision(expl, client_id=client_id)
         ctx.services.served_client(client_id)
         return responses.explanation(expl, model, client_id, top, lang, group)

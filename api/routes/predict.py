@@ -99,7 +99,7 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Response:
 
         def compute() -> CoreExplanation:
             # the client's own feature path: their auxiliary history is kept under the changes
-            return model.explain(store.features_of(raw).to_numpy(dtype=np.float64)[0])
+            return services.explain_now(store.features_of(raw).to_numpy(dtype=np.float64)[0])
 
         fingerprint = input_hash({"client_id": body.client_id, "changes": body.changes or {}})
     else:
@@ -107,7 +107,7 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Response:
         x, _ = model.vector(body.features or {})
 
         def compute() -> CoreExplanation:
-            return model.explain(x)
+            return services.explain_now(x)
 
         fingerprint = input_hash(body.features)
     # the explain class's slot, held in the handler (as a dependency it cost a generator and an

@@ -74,3 +74,40 @@ def test_costly_work_runs_below_the_workers_priority(make_client: Callable[..., 
         cid = int(services.store.ids[0])
         assert client.get(f"/v1/clients/{cid}/counterfactual", headers=HEADERS).status_code == 200
     sys.setswitchinterval(0.005)  # Python's default, for the tests that follow
+
+
+def test_an_explanation_split_over_the_costly_threads_serves_the_same_body(
+    make_client: Callable[..., Any],
+) -> None:
+    """API_EXPLAIN_PARTS slices the forest over the costly pool: the record's and the stored
+    client's on-the-fly explanations are the model's own (to float rounding), and the pool has
+    a thread for every slice of a full explain gate on top of the other classes."""
+    with make_client(api_explain_parts=3, api_warm_cache=False) as client:
+        services = services_of(client.app)
+        assert services.explain_parts == 3
+        assert len(services.model.forest_slices(3)) == 3
+        assert services.costly.executor._max_workers == 5  # type: ignore[attr-defined]
+        model, cid = services.model, int(services.store.ids[0])
+        x = services.store.feature_row(cid)
+        whole = model.explain(x)
+        names = model.feature_names
+        record = {n: (None if v != v else float(v)) for n, v in zip(names, x, strict=True)}
+        for body in ({"client_id": cid}, {"features": record}):
+            got = client.post("/v1/explain", json={**body, "top": 50}, headers=HEADERS)
+            assert got.status_code == 200, got.text
+            answer = got.json()
+            assert answer["decision"] == whole.decision
+            assert answer["raw_score"] == pytest.approx(whole.raw_score, abs=1e-12)
+            shap = {c["feature"]: c["shap"] for c in answer["contributions"]}
+            for name, value in shap.items():
+                assert value == pytest.approx(whole.shap[names.index(name)], abs=1e-12)
+        stored = client.get(f"/v1/clients/{cid}/explanation?top=50", headers=HEADERS)
+        assert stored.status_code == 200
+        assert stored.json()["raw_score"] == pytest.approx(whole.raw_score, abs=1e-12)
+
+
+def test_the_split_follows_the_forest_and_the_cpus(make_client: Callable[..., Any]) -> None:
+    with make_client(api_warm_cache=False) as client:
+        services = services_of(client.app)
+        cpus = len(os.sched_getaffinity(0))
+        assert services.explain_parts == services.model.explain_parts(cpus)
