@@ -116,7 +116,10 @@ def session(master: str | None) -> SparkSession:
                 .config("spark.python.daemon.module", DAEMON_MODULE)
                 # the driver is the executor: a short job on a few cores, where the JIT's and
                 # the parallel collector's threads cost more than they return (docs/batch.md)
-                .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
+                .config(
+                    "spark.driver.extraJavaOptions",
+                    os.environ.get("SCORING_SPARK_JAVA_OPTIONS", LOCAL_JAVA_OPTIONS),
+                )
             )
     return builder.getOrCreate()
 
