@@ -378,19 +378,16 @@ class ScoringModel:
         matrix = np.ascontiguousarray(X, dtype="float64")
         if self.booster is None:
             return self.ensemble.contributions(matrix, threads)
-        slices = self.forest_slices(parts if executor is not None else 1)
-        if not slices:
-            return np.asarray(
-                self.booster.predict(matrix, pred_contrib=True, num_threads=threads),
-                dtype="float64",
-            )
-        assert executor is not None  # nosec B101: slices only with one
 
         def part(booster: Any) -> np.ndarray:
             return np.asarray(
                 booster.predict(matrix, pred_contrib=True, num_threads=threads), dtype="float64"
             )
 
+        slices = self.forest_slices(parts if executor is not None else 1)
+        if not slices:
+            return part(self.booster)
+        assert executor is not None  # nosec B101: slices only with one
         pending = [executor.submit(part, booster) for booster in slices[1:]]
         total = part(slices[0])
         for future, booster in zip(pending, slices[1:], strict=True):
