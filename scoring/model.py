@@ -147,6 +147,18 @@ class ScoringModel:
         self._slices: dict[int, list[Any]] = {}  # forest_slices, by number of parts
         self._slicing = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (a spawned worker gets the model): the lock and the slice boosters stay
+        behind, the copy builds its own slices when it needs them."""
+        state = self.__dict__.copy()
+        state["_slices"] = {}
+        del state["_slicing"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._slicing = threading.Lock()
+
     @classmethod
     def load(cls, path: Path) -> ScoringModel:
         return cls(load_bundle(Path(path)))
@@ -384,10 +396,9 @@ class ScoringModel:
                 booster.predict(matrix, pred_contrib=True, num_threads=threads), dtype="float64"
             )
 
-        slices = self.forest_slices(parts if executor is not None else 1)
-        if not slices:
+        slices = self.forest_slices(parts) if executor is not None else []
+        if executor is None or not slices:
             return part(self.booster)
-        assert executor is not None  # nosec B101: slices only with one
         pending = [executor.submit(part, booster) for booster in slices[1:]]
         total = part(slices[0])
         for future, booster in zip(pending, slices[1:], strict=True):

@@ -94,3 +94,17 @@ def test_explanations_split_at_once_on_one_model_do_not_mix(lgbm: ScoringModel) 
         for _ in range(5):
             got = np.vstack([f.result() for f in [pool.submit(one, i) for i in range(len(x))]])
             np.testing.assert_allclose(got, whole, rtol=0, atol=1e-12)
+
+
+def test_a_pickled_model_explains_the_same_and_slices_again(lgbm: ScoringModel) -> None:
+    """A spawned worker gets the model pickled: the lock and the slices stay behind."""
+    import pickle
+
+    x = rows(lgbm)
+    lgbm.forest_slices(2)  # slices built before the copy are not in it
+    copy = pickle.loads(pickle.dumps(lgbm))
+    assert copy._slices == {}
+    with ThreadPoolExecutor(1) as pool:
+        split = copy.contributions(x, executor=pool, parts=2)
+    np.testing.assert_allclose(split, lgbm.contributions(x), rtol=0, atol=1e-12)
+    assert len(copy.forest_slices(2)) == 2
