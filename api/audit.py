@@ -116,19 +116,19 @@ class AuditEntry:
     input_hash: str | None = None
     threshold: float | None = None
     decision_reason: str | None = None
+    # how input_hash was computed (revision 0004; NULL in rows written before it, which all
+    # hashed the sorted-key JSON of what was posted): JSON_HASH_KIND or ROW_HASH_KIND
+    input_hash_kind: str | None = None
+
+
+JSON_HASH_KIND = "json-v1"  # ``input_hash``: a request that names a stored client
 
 
 def input_hash(payload: Any) -> str:
-    """Stable fingerprint of an input record (never the record itself)."""
+    """``json-v1`` fingerprint of a request (never the request itself): the SHA-256 of its
+    sorted-key JSON. Records of features get ``ScoringModel.row_hashes`` (row-v1) instead."""
     data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     return hashlib.sha256(data).hexdigest()
-
-
-def input_hashes(payloads: Sequence[Any]) -> list[str]:
-    """``input_hash`` of many records (a batch), with one serialiser set-up."""
-    option = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-    dumps, sha256 = orjson.dumps, hashlib.sha256
-    return [sha256(dumps(payload, option=option)).hexdigest() for payload in payloads]
 
 
 def audit_table(name: str, metadata: MetaData) -> Table:
@@ -149,6 +149,8 @@ def audit_table(name: str, metadata: MetaData) -> Table:
         # revision 0002 (api/migrations): NULL in rows written before it
         Column("threshold", Float, nullable=True),
         Column("decision_reason", String(32), nullable=True),
+        # revision 0004: NULL in rows written before it (their hashes are json-v1)
+        Column("input_hash_kind", String(16), nullable=True),
     )
 
 

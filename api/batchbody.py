@@ -67,18 +67,6 @@ def checked(
         raise
 
 
-def as_floats(features: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The records with their integers as floats, as the schema gives them (``{"a": 2}`` is
-    ``{"a": 2.0}``): the input hash of a record does not depend on the route it came through.
-    Only records holding an integer are copied (``Rows.has_ints`` says whether any does)."""
-    return [
-        {k: float(v) if type(v) is int else v for k, v in f.items()}
-        if int in set(map(type, f.values()))
-        else f
-        for f in features
-    ]
-
-
 def _shape_error() -> dict[str, Any]:
     return {
         "loc": ("body", "records"),

@@ -14,13 +14,14 @@ from fastapi.security import APIKeyHeader
 from starlette.routing import BaseRoute
 
 from api import security
-from api.audit import AuditEntry, AuditLog, Commit
+from api.audit import JSON_HASH_KIND, AuditEntry, AuditLog, Commit
 from api.errors import NotReadyError
 from api.jsonbody import OrjsonRoute
 from api.schemas import Message
 from api.services import Services
 from api.store import ClientStore
 from scoring.decision import Decision
+from scoring.fingerprint import ROW_HASH_KIND
 from scoring.model import RowScores, ScoringModel
 from scoring.neighbors import NeighborIndex
 
@@ -56,8 +57,13 @@ class Auditor:
     route: str
 
     def entry(
-        self, score: Scored, client_id: int | None = None, input_hash: str | None = None
+        self,
+        score: Scored,
+        client_id: int | None = None,
+        input_hash: str | None = None,
+        hash_kind: str = JSON_HASH_KIND,
     ) -> AuditEntry:
+        """The row of one decision; ``hash_kind`` says how ``input_hash`` was computed."""
         return AuditEntry(
             request_id=self.request_id,
             key_name=self.key_name,
@@ -69,24 +75,34 @@ class Auditor:
             input_hash=input_hash,
             threshold=score.threshold,
             decision_reason=score.decision_reason,
+            input_hash_kind=None if input_hash is None else hash_kind,
         )
 
     async def decision(
-        self, score: Scored, client_id: int | None = None, input_hash: str | None = None
+        self,
+        score: Scored,
+        client_id: int | None = None,
+        input_hash: str | None = None,
+        hash_kind: str = JSON_HASH_KIND,
     ) -> None:
         """Log one decision served; returns once it is committed (else AuditUnavailableError)."""
-        await self.log.begin(self.entry(score, client_id, input_hash))
+        await self.log.begin(self.entry(score, client_id, input_hash, hash_kind))
 
     def begin_decision(
-        self, score: Scored, client_id: int | None = None, input_hash: str | None = None
+        self,
+        score: Scored,
+        client_id: int | None = None,
+        input_hash: str | None = None,
+        hash_kind: str = JSON_HASH_KIND,
     ) -> Commit:
         """Queue the row of one decision now; awaiting the result waits for its commit (the
         response is built meanwhile, and sent only once the row is committed)."""
-        return self.log.begin(self.entry(score, client_id, input_hash))
+        return self.log.begin(self.entry(score, client_id, input_hash, hash_kind))
 
     def batch_entries(self, scores: RowScores, input_hashes: Sequence[str]) -> list[AuditEntry]:
-        """The rows of a batch's decisions (``ScoringModel.decide_rows``), one per record: the
-        fields of ``entry``, without one score object per record."""
+        """The rows of a batch's decisions (``ScoringModel.decide_rows``), one per record, with
+        their records' row-v1 hashes: the fields of ``entry``, without one score object per
+        record."""
         rid, key, route = self.request_id, self.key_name, self.route
         version, threshold = scores.model_version, scores.threshold
         return [
@@ -100,6 +116,7 @@ class Auditor:
                 input_hash=h,
                 threshold=threshold,
                 decision_reason=r,
+                input_hash_kind=ROW_HASH_KIND,
             )
             for p, d, r, h in zip(
                 scores.probability, scores.decision, scores.reason, input_hashes, strict=True

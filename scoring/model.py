@@ -30,6 +30,7 @@ from scoring.decision import (
     decide_all,
 )
 from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
+from scoring.fingerprint import names_digest, row_hashes
 from scoring.metadata import BundleMetadata, FeatureInfo
 from scoring.plausibility import plausibility
 from scoring.reference import By, Distribution, classes_for, distribution
@@ -71,7 +72,6 @@ class Rows:
 
     matrix: np.ndarray  # (records, features); NaN: missing
     names: np.ndarray  # the feature names, as an object array
-    has_ints: bool  # some value was given as an integer (not a float)
 
     def missing(self) -> list[list[str]]:
         """Each row's missing feature names, in the model's order."""
@@ -142,6 +142,7 @@ class ScoringModel:
         )
         self._position = {name: i for i, name in enumerate(self.feature_names)}
         self._names = np.asarray(self.feature_names, dtype=object)
+        self._row_prefix = names_digest(self.feature_names)
         refer = bundle.metadata.refer
         self.policy = ReferPolicy(tuple(refer.features), refer.max_missing)
         self._slices: dict[int, list[Any]] = {}  # forest_slices, by number of parts
@@ -173,6 +174,11 @@ class ScoringModel:
     def decide(self, probability: float, missing: Collection[str] = ()) -> Verdict:
         """The decision (scoring.decision) on a probability, given the features missing."""
         return decide(probability, self.threshold, self.policy, missing)
+
+    def row_hashes(self, matrix: np.ndarray) -> list[str]:
+        """The audit fingerprint of each model-ready row (``scoring.fingerprint``, row-v1): one
+        per record of a batch's matrix, or of one ``vector``."""
+        return row_hashes(matrix, self._row_prefix)
 
     def missing_in(self, x: np.ndarray) -> set[str]:
         """Names of the features that are NaN in a model-ready row."""
@@ -259,15 +265,12 @@ class ScoringModel:
         if unknown:
             raise UnknownFeatureError(sorted(unknown))
         width = len(self.feature_names)
-        has_ints = False
         if not values:
             matrix = np.full((len(records), width), np.nan, dtype="float64")
         else:
             # bool is an int and numpy takes text for numbers: both are refused, by type
-            types = set(map(type, values))
-            if not types <= _PLAIN_NUMBERS:
+            if not set(map(type, values)) <= _PLAIN_NUMBERS:
                 self._refuse_types(values, np.concatenate(parts))
-            has_ints = int in types
             flat = np.array(values, dtype="float64")  # None -> NaN: missing
             if np.count_nonzero(~np.isfinite(flat)) != values.count(None):
                 self._refuse_nonfinite(values, flat, np.concatenate(parts))
@@ -275,7 +278,7 @@ class ScoringModel:
         check = plausibility()
         for row in check.implausible_rows(matrix, self.feature_names).tolist():
             check.check_features(records[row])  # raises, naming the field
-        return Rows(matrix, self._names, has_ints)
+        return Rows(matrix, self._names)
 
     def _place(
         self,

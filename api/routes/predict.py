@@ -7,7 +7,7 @@ from fastapi import Depends, Response
 from pydantic import TypeAdapter
 
 from api import batchbody, rawbodies, responses
-from api.audit import input_hash, input_hashes
+from api.audit import JSON_HASH_KIND, input_hash
 from api.costly import costly
 from api.deps import Ctx, protected_router
 from api.errors import PayloadTooLargeError
@@ -21,6 +21,7 @@ from api.schemas import (
     Prediction,
     PredictRequest,
 )
+from scoring.fingerprint import ROW_HASH_KIND
 from scoring.model import Explanation as CoreExplanation
 
 EXPLANATION_JSON = TypeAdapter(Explanation)
@@ -46,7 +47,7 @@ async def predict(body: PredictRequest, ctx: Ctx) -> Response:
     model, audit = ctx.model, ctx.auditor
     x, missing = model.vector(body.features)
     score = model.score(x)
-    await audit.decision(score, input_hash=input_hash(body.features))
+    await audit.decision(score, input_hash=model.row_hashes(x)[0], hash_kind=ROW_HASH_KIND)
     ctx.services.served(x)
     return rawbodies.prediction(score, missing)
 
@@ -78,9 +79,8 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> Response:
     else:
         probabilities = np.empty(0)
     scores = model.decide_rows(probabilities, rows.matrix)
-    hashed = batchbody.as_floats(features) if rows.has_ints else features
     if features:
-        await audit.decisions(audit.batch_entries(scores, input_hashes(hashed)))
+        await audit.decisions(audit.batch_entries(scores, model.row_hashes(rows.matrix)))
         services.served(rows.matrix)
     return rawbodies.batch_prediction(scores, rows.missing())
 
@@ -102,6 +102,7 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Response:
             return services.explain_now(store.features_of(raw).to_numpy(dtype=np.float64)[0])
 
         fingerprint = input_hash({"client_id": body.client_id, "changes": body.changes or {}})
+        kind = JSON_HASH_KIND
     else:
         client_id = None
         x, _ = model.vector(body.features or {})
@@ -109,12 +110,14 @@ async def explain(body: ExplainRequest, ctx: Ctx) -> Response:
         def compute() -> CoreExplanation:
             return services.explain_now(x)
 
-        fingerprint = input_hash(body.features)
+        fingerprint, kind = model.row_hashes(x)[0], ROW_HASH_KIND
     # the explain class's slot, held in the handler (as a dependency it cost a generator and an
     # exit stack per request): one model call, in a costly thread
     with services.gates["explain"].slot():
         expl = await services.costly.run(compute)
-    committed = audit.begin_decision(expl, client_id=client_id, input_hash=fingerprint)
+    committed = audit.begin_decision(
+        expl, client_id=client_id, input_hash=fingerprint, hash_kind=kind
+    )
     try:  # the body is built while the audit writer commits the row
         answer = responses.explanation(expl, model, client_id, body.top, body.lang, body.group)
         content = EXPLANATION_JSON.dump_json(answer, by_alias=True)

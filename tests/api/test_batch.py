@@ -108,19 +108,32 @@ def test_batch_errors_name_the_record_and_the_field(make_client: Callable[..., A
         ]
 
 
-def test_batch_input_hashes_match_one_record_at_a_time(make_client: Callable[..., Any]) -> None:
-    """An integer is a float to the schema ({"a": 2} is {"a": 2.0}): the audit's input hash of a
-    record is the same whether it came alone or in a batch."""
+def test_a_record_has_one_input_hash_whichever_route_carries_it(
+    make_client: Callable[..., Any],
+) -> None:
+    """The audit's input hash of a record is its model-ready row's (row-v1): the same alone, in a
+    batch or explained, written with integers or floats, null or omitted; a stored client's
+    request is hashed as JSON (json-v1)."""
     with make_client() as client:
         services = services_of(client.app)  # type: ignore[arg-type]
-        a, b = services.model.feature_names[:2]
+        model = services.model
+        a, b = model.feature_names[:2]
+        other = float(model.reference[b].dropna().iloc[0])
         record = {"features": {a: 1, b: None}}
         assert client.post("/v1/predict", json=record, headers=HEADERS).status_code == 200
-        batch = {"records": [record, {"features": {a: 1.0}}]}
+        batch = {"records": [record, {"features": {a: 1.0}}, {"features": {a: 1.0, b: other}}]}
         assert client.post("/v1/predict/batch", json=batch, headers=HEADERS).status_code == 200
-        hashes = [row["input_hash"] for row in services.audit.rows()]
-        assert hashes[0] == hashes[1]
-        assert hashes[2] != hashes[1]
+        explain = {"features": {b: None, a: 1.0}}
+        assert client.post("/v1/explain", json=explain, headers=HEADERS).status_code == 200
+        stored = {"client_id": int(services.store.ids[0])}
+        assert client.post("/v1/explain", json=stored, headers=HEADERS).status_code == 200
+        rows = services.audit.rows()
+        hashes = [row["input_hash"] for row in rows]
+        assert [row["input_hash_kind"] for row in rows] == ["row-v1"] * 5 + ["json-v1"]
+        assert hashes[0] == hashes[1] == hashes[2] == hashes[4]
+        assert hashes[3] != hashes[0]
+        x, _ = model.vector({a: 1.0})
+        assert hashes[0] == model.row_hashes(x)[0]
 
 
 def test_batch_body_is_the_schema_s_and_refuses_what_it_refuses(

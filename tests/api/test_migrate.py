@@ -1,6 +1,6 @@
 """Versioned audit schema: an audit table created before migrations (with rows) is upgraded in
 place, no row lost, and new rows carry the threshold and the decision reason; one at revision
-0002 gains the drift window's table (0003), no row lost."""
+0002 gains the drift window's table (0003) and the kind of the input hash (0004), no row lost."""
 
 from __future__ import annotations
 
@@ -93,13 +93,14 @@ def test_a_fresh_database_starts_at_the_latest_revision(tmp_path: Path) -> None:
     try:
         assert revision(log.engine, "decision_audit") == HEAD
         columns = {c["name"] for c in inspect(log.engine).get_columns("decision_audit")}
-        assert {"threshold", "decision_reason"} <= columns
+        assert {"threshold", "decision_reason", "input_hash_kind"} <= columns
     finally:
         log.stop()
 
 
 def from_revision_2_keeps_rows(url: str, table: str) -> None:
-    """A database at revision 0002 with audit rows gains the drift window (0003), rows kept."""
+    """A database at revision 0002 with audit rows gains the drift window (0003) and the input
+    hash's kind (0004, NULL in the old rows: their hashes are all json-v1), rows kept."""
     engine = make_engine(url)
     try:
         upgrade(engine, table, "0002")
@@ -119,13 +120,14 @@ def from_revision_2_keeps_rows(url: str, table: str) -> None:
         log = AuditLog(url, table)
         log.start()
         try:
-            assert revision(log.engine, table) == HEAD == "0003"
+            assert revision(log.engine, table) == HEAD == "0004"
             rows = log.rows()
             columns = {c["name"] for c in inspect(log.engine).get_columns(drift_table_name(table))}
         finally:
             log.stop()
         assert [row["request_id"] for row in rows] == [f"r2-{i}" for i in range(120)]
         assert all(row["threshold"] == pytest.approx(0.4) for row in rows)
+        assert all(row["input_hash_kind"] is None for row in rows)
         assert columns == {"minute", "features", "vector"}
     finally:
         drop_tables(engine, table)

@@ -207,7 +207,6 @@ def test_rows_match_vector_whatever_the_order_of_names(
     for label, records in batches.items():
         rows = model.rows(records)
         assert rows.matrix.shape == (len(records), width), label
-        assert not rows.has_ints
         missing = rows.missing()
         for i, record in enumerate(records):
             x, names = model.vector(record)
@@ -215,10 +214,9 @@ def test_rows_match_vector_whatever_the_order_of_names(
             assert missing[i] == names, label
 
 
-def test_rows_flag_integers_and_name_the_first_bad_value(model: ScoringModel) -> None:
+def test_rows_take_integers_as_floats_and_name_the_first_bad_value(model: ScoringModel) -> None:
     a, b = model.feature_names[:2]
-    assert model.rows([{a: 1.5}, {a: 2}]).has_ints
-    assert model.rows([{a: 1.5}, {b: None}]).has_ints is False
+    np.testing.assert_array_equal(model.rows([{a: 2}, {a: 2.0}]).matrix[:, 0], [2.0, 2.0])
     with pytest.raises(InvalidFeatureValueError, match=f"feature {b}: must be a finite"):
         model.rows([{a: 1.0, b: None}, {a: 1.0, b: math.inf}])
     with pytest.raises(InvalidFeatureValueError, match=f"feature {a}: expected a number"):
