@@ -43,6 +43,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import ColumnClause
 
+from api.bulkinsert import BulkInsert
+
 log = logging.getLogger("api.drift")
 
 GRAIN_S = 60  # a row's time: the minute it was served
@@ -96,6 +98,7 @@ class DriftStore:
     ) -> None:
         self.engine = engine
         self.table = drift_table(audit_table, MetaData())
+        self._bulk = BulkInsert(self.table, engine, ("minute", "features", "vector"))
         self.features = len(feature_names)
         self.fingerprint = fingerprint(feature_names)
         self.max_rows = max_rows
@@ -158,13 +161,11 @@ class DriftStore:
     def _insert(self, rows: np.ndarray) -> bool:
         rows = np.ascontiguousarray(rows[self._rng.permutation(len(rows))], dtype="<f4")
         minute = int(self._clock() // GRAIN_S)
-        params = [
-            {"minute": minute, "features": self.fingerprint, "vector": row.tobytes()}
-            for row in rows
-        ]
+        features = self.fingerprint
+        params = self._bulk.params([minute, features, row.tobytes()] for row in rows)
         try:
             with self.engine.begin() as conn:
-                conn.execute(self.table.insert(), params)
+                conn.exec_driver_sql(self._bulk.sql, params)
         except Exception as exc:
             self.dropped += len(rows)
             log.warning("drift rows not written (%d dropped): %s", len(rows), type(exc).__name__)
