@@ -124,6 +124,28 @@ def test_the_writer_bounds_the_window_by_rows_and_age(database: dict[str, str]) 
         engine.dispose()
 
 
+def test_a_write_of_more_than_the_window_writes_only_its_newest_rows(
+    database: dict[str, str],
+) -> None:
+    """Rows a write would prune at once are never written (a batch load's excess)."""
+    url, table = database["database_url"], database.get("audit_table", "decision_audit")
+    engine = make_engine(url)
+    upgrade(engine, table)
+    store = DriftStore(engine, table, ["a", "b"], max_rows=30, max_age_s=3600, prune_s=0.0,
+                       clock=Clock())  # fmt: skip
+    try:
+        for start in (0, 25, 50):  # three batches queued before the writer comes
+            block = np.arange(start, start + 25, dtype="float32")
+            store.add(np.column_stack([block, block]))
+        assert store.write()
+        assert sorted(store.snapshot(0.0)[0][:, 0].tolist()) == list(range(45, 75))
+        assert store.written == 30
+    finally:
+        if url.startswith("postgresql"):
+            drop_tables(engine, table)
+        engine.dispose()
+
+
 def test_a_drift_row_that_fails_never_fails_the_decision(
     make_client: Callable[..., Any], tmp_path: Path
 ) -> None:
