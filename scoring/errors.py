@@ -39,15 +39,27 @@ class ImplausibleValueError(ScoringError):
     """A value is a number, but outside the documented valid range of its field."""
 
     def __init__(
-        self, name: str, value: float, low: float | None, high: float | None, note: str = ""
+        self,
+        name: str,
+        value: float,
+        low: float | None,
+        high: float | None,
+        note: str = "",
+        where: str = "",
     ) -> None:
         self.name = name
         self.value = value
         self.low = low
         self.high = high
+        self.note = note
         valid = describe_range(low, high)
         more = f" ({note})" if note else ""
-        super().__init__(f"{name}: {value:g} is outside the valid range {valid}{more}")
+        at = f"{where}: " if where else ""
+        super().__init__(f"{at}{name}: {value:g} is outside the valid range {valid}{more}")
+
+    def at(self, where: str) -> ImplausibleValueError:
+        """The same refusal, saying where it is (a batch's row: ``record 3``)."""
+        return ImplausibleValueError(self.name, self.value, self.low, self.high, self.note, where)
 
 
 def describe_range(low: float | None, high: float | None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from scoring.decision import (
     decide,
     decide_all,
 )
-from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
+from scoring.errors import ImplausibleValueError, InvalidFeatureValueError, UnknownFeatureError
 from scoring.fingerprint import names_digest, row_hashes
 from scoring.metadata import BundleMetadata, FeatureInfo
 from scoring.plausibility import plausibility
@@ -119,6 +119,13 @@ def forest_spans(iterations: int, parts: int) -> list[tuple[int, int]]:
     parts = max(1, min(parts, iterations))
     bounds = [iterations * k // parts for k in range(parts + 1)]
     return [(a, b - a) for a, b in pairwise(bounds)]
+
+
+def refuse_not_finite(feature: str, record: int) -> NoReturn:
+    """Raise: record ``record`` of a columnar batch gives ``feature`` a NaN or an infinity."""
+    raise InvalidFeatureValueError(
+        feature, f"record {record}: must be a finite number (NaN and infinity are not)"
+    )
 
 
 class ScoringModel:
@@ -278,6 +285,36 @@ class ScoringModel:
         check = plausibility()
         for row in check.implausible_rows(matrix, self.feature_names).tolist():
             check.check_features(records[row])  # raises, naming the field
+        return Rows(matrix, self._names)
+
+    def column_rows(self, columns: Mapping[str, np.ndarray], n: int) -> Rows:
+        """Model-ready rows of a columnar batch of ``n`` records (a binary batch body, e.g.
+        Arrow): ``{feature: float64 values}``, NaN where the record's value is missing. A column
+        the model does not know, or of another length, is refused; so is an infinite value or a
+        value outside the feature's valid range, naming the feature and the record (its row
+        index). Telling a NaN sent as a value from a null is the decoder's job: it refuses the
+        former (``refuse_not_finite``) before this."""
+        position = self._position
+        unknown = [name for name in columns if name not in position]
+        if unknown:
+            raise UnknownFeatureError(unknown)
+        matrix = np.full((n, len(self.feature_names)), np.nan, dtype="float64")
+        for name, values in columns.items():
+            if len(values) != n:
+                raise InvalidFeatureValueError(name, f"{len(values)} values for {n} records")
+            matrix[:, position[name]] = values
+        bad = np.isinf(matrix)
+        if bad.any():
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            refuse_not_finite(self.feature_names[col], row)
+        check = plausibility()
+        for row in check.implausible_rows(matrix, self.feature_names)[:1].tolist():
+            given = {name: matrix[row, position[name]] for name in columns}
+            record = {name: float(v) for name, v in given.items() if not np.isnan(v)}
+            try:
+                check.check_features(record)
+            except ImplausibleValueError as exc:
+                raise exc.at(f"record {row}") from None
         return Rows(matrix, self._names)
 
     def _place(

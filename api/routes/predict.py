@@ -6,7 +6,8 @@ import numpy as np
 from fastapi import Depends, Response
 from pydantic import TypeAdapter
 
-from api import batchbody, rawbodies, responses
+from api import arrowbody, batchbody, rawbodies, responses
+from api.arrowbody import ARROW_STREAM, ArrowRecords, accepts_arrow
 from api.audit import JSON_HASH_KIND, input_hash
 from api.costly import costly
 from api.deps import Ctx, protected_router
@@ -64,22 +65,35 @@ async def predict(body: PredictRequest, ctx: Ctx) -> Response:
     },
     summary="Score up to API_BATCH_MAX model-ready records",
     dependencies=[Depends(costly("batch"))],
+    openapi_extra={
+        "requestBody": {
+            "description": "JSON records, or an Arrow IPC stream (`Content-Type: "
+            f"{ARROW_STREAM}`): one numeric column per feature, one row per record, null for "
+            "a missing value (docs/api.md#batches-in-arrow)",
+            "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
+@accepts_arrow
 async def predict_batch(body: BatchRequest, ctx: Ctx) -> Response:
     # one matrix for the whole batch (checked in one vectorised pass), one model call, the
     # decisions in one pass, the audit rows committed together, the body written by orjson
     model, services, audit = ctx.model, ctx.services, ctx.auditor
     limit = services.settings.api_batch_max
-    records: object = body.records  # not validated yet (api/batchbody.py)
-    if isinstance(records, list) and len(records) > limit:
-        raise PayloadTooLargeError(f"records: at most {limit} per request")
-    features, rows = batchbody.checked(records, model.rows)
-    if features:
+    records: object = body.records  # not validated yet (api/batchbody.py, api/arrowbody.py)
+    if isinstance(records, ArrowRecords):
+        rows = model.column_rows(*arrowbody.columns(records, limit))
+    else:
+        if isinstance(records, list) and len(records) > limit:
+            raise PayloadTooLargeError(f"records: at most {limit} per request")
+        rows = batchbody.checked(records, model.rows)[1]
+    some = len(rows.matrix) > 0
+    if some:
         probabilities = await services.costly.run(model.predict_proba, rows.matrix)
     else:
         probabilities = np.empty(0)
     scores = model.decide_rows(probabilities, rows.matrix)
-    if features:
+    if some:
         await audit.decisions(audit.batch_entries(scores, model.row_hashes(rows.matrix)))
         services.served(rows.matrix)
     return rawbodies.batch_prediction(scores, rows.missing())

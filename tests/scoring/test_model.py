@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.errors import InvalidFeatureValueError, UnknownFeatureError
+from scoring.errors import ImplausibleValueError, InvalidFeatureValueError, UnknownFeatureError
 from scoring.model import ScoringModel, sigmoid
 
 
@@ -237,3 +237,32 @@ def test_decide_rows_match_score_of_row_by_row(
         assert scores.reason[i] == one.decision_reason
         assert scores.missing_key[i] == list(one.missing_key_features)
     assert (scores.threshold, scores.model_version) == (model.threshold, model.version)
+
+
+def test_column_rows_are_the_rows_of_the_same_records(model: ScoringModel) -> None:
+    """A columnar batch (any subset and order of features) gives the matrix of its records."""
+    names = model.feature_names
+    x = model.reference[names].to_numpy(dtype="float64")[:6].copy()
+    x[::2, 3] = np.nan
+    given = names[::-2]  # every other feature, in reverse order
+    records = [
+        {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, row, strict=True)
+         if n in given}
+        for row in x
+    ]  # fmt: skip
+    columns = {n: x[:, names.index(n)] for n in given}
+    np.testing.assert_array_equal(model.column_rows(columns, 6).matrix, model.rows(records).matrix)
+    assert model.column_rows({}, 0).matrix.shape == (0, len(names))
+
+
+def test_column_rows_refuse_naming_the_feature_and_the_record(model: ScoringModel) -> None:
+    a = model.feature_names[0]
+    ok = float(model.reference[a].dropna().iloc[0])
+    with pytest.raises(UnknownFeatureError, match="NOPE"):
+        model.column_rows({"NOPE": np.ones(2)}, 2)
+    with pytest.raises(InvalidFeatureValueError, match=f"feature {a}: 3 values for 2 records"):
+        model.column_rows({a: np.ones(3)}, 2)
+    with pytest.raises(InvalidFeatureValueError, match=f"feature {a}: record 1: must be a finite"):
+        model.column_rows({a: np.array([ok, -np.inf])}, 2)
+    with pytest.raises(ImplausibleValueError, match=f"^record 2: {a}: -5 is outside"):
+        model.column_rows({a: np.array([ok, np.nan, -5.0])}, 3)
