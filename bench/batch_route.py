@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 KEY = "bench-key"
 HEADERS = {"X-API-Key": KEY, "Content-Type": "application/json"}
+ARROW_HEADERS = {"X-API-Key": KEY, "Content-Type": "application/vnd.apache.arrow.stream"}
 
 
 def free_port() -> int:
@@ -82,13 +83,20 @@ class Server:
             time.sleep(0.3)
         raise RuntimeError(f"{self.name} not ready")
 
-    def round(self, method: str, path: str, bodies: list[bytes], n: int) -> dict[str, float]:
+    def round(
+        self,
+        method: str,
+        path: str,
+        bodies: list[bytes],
+        n: int,
+        headers: dict[str, str] = HEADERS,
+    ) -> dict[str, float]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         latencies: list[float] = []
         before = cpu_s(self.process.pid)
         for i in range(n):
             started = time.perf_counter()
-            conn.request(method, path, bodies[i % len(bodies)] if bodies else None, HEADERS)
+            conn.request(method, path, bodies[i % len(bodies)] if bodies else None, headers)
             response = conn.getresponse()
             body = response.read()
             if response.status != 200:
@@ -99,6 +107,14 @@ class Server:
             "cpu_ms_per_request": used / n * 1e3,
             "p50_ms": float(np.median(latencies)) * 1e3,
         }
+
+    def takes_arrow(self, body: bytes) -> bool:
+        """Whether this checkout's batch route takes an Arrow body (older ones do not)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request("POST", "/v1/predict/batch", body, ARROW_HEADERS)
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
 
     def stop(self) -> None:
         self.process.terminate()
@@ -143,7 +159,20 @@ def floor(bundle: Path, rows: np.ndarray, explained: int = 200) -> dict[str, Any
     }
 
 
-def payloads(bundle: Path, clients: Path) -> tuple[np.ndarray, bytes, list[bytes]]:
+def arrow_stream(rows: np.ndarray, names: list[str]) -> bytes:
+    """The rows as an Arrow IPC stream, one float64 column per feature, null where NaN."""
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    table = pa.table({n: pa.array(rows[:, i], mask=np.isnan(rows[:, i])) for i, n in
+                      enumerate(names)})  # fmt: skip
+    sink = pa.BufferOutputStream()
+    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def payloads(bundle: Path, clients: Path) -> tuple[np.ndarray, bytes, list[bytes], bytes]:
     from scoring.clients import ClientBase
     from scoring.model import ScoringModel
 
@@ -157,12 +186,12 @@ def payloads(bundle: Path, clients: Path) -> tuple[np.ndarray, bytes, list[bytes
     ]
     batch = json.dumps({"records": [{"features": r} for r in records]}).encode()
     explain = [json.dumps({"features": r}).encode() for r in records[:200]]
-    return rows, batch, explain
+    return rows, batch, explain, arrow_stream(rows, names)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     bundle, clients = Path(args.bundle).resolve(), Path(args.clients).resolve()  # any cwd
-    rows, batch, explain = payloads(bundle, clients)
+    rows, batch, explain, arrow = payloads(bundle, clients)
     work = Path(tempfile.mkdtemp(prefix="bench-batch-route-"))
     trees = {"this checkout": ROOT}
     if args.against:
@@ -172,10 +201,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                enumerate(trees.items())}  # fmt: skip
     points: dict[str, dict[str, list[dict[str, float]]]] = {n: {} for n in servers}
     try:
-        for server in servers.values():
+        arrow_too: dict[str, bool] = {}
+        for name, server in servers.items():
             server.wait_ready()
             server.round("POST", "/v1/predict/batch", [batch], 3)  # warm
             server.round("POST", "/v1/explain", explain, 50)
+            arrow_too[name] = server.takes_arrow(arrow)
         for round_no in range(args.rounds):
             order = list(servers.items())
             for name, server in order if round_no % 2 == 0 else order[::-1]:  # no order bias
@@ -186,6 +217,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     ("health", "GET", "/health", [], args.explains),
                 ):
                     points[name].setdefault(route, []).append(server.round(method, path, bodies, n))
+                if arrow_too[name]:
+                    point = server.round(
+                        "POST", "/v1/predict/batch", [arrow], args.batches, ARROW_HEADERS
+                    )
+                    points[name].setdefault("batch-arrow", []).append(point)
     finally:
         for server in servers.values():
             server.stop()
@@ -222,7 +258,10 @@ def goals(report: dict[str, Any], routes: dict[str, list[dict[str, float]]]) -> 
 
     contrib = fl["pred_contrib_1_cpu_ms"]
     batch_cpu = median("batch", "cpu_ms_per_request")
+    arrow = {"arrow_batch_rows_per_cpu_s_vs_model": fl["predict_1000_cpu_ms"] / median(
+        "batch-arrow", "cpu_ms_per_request")} if "batch-arrow" in routes else {}  # fmt: skip
     return {
+        **arrow,
         "batch_rows_per_cpu_s_vs_model": fl["predict_1000_cpu_ms"] / batch_cpu,
         "explain_minus_health_p50_vs_pred_contrib": (
             median("explain", "p50_ms") - median("health", "p50_ms")
@@ -272,17 +311,22 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Goals of issue 13 (median rounds): batch rows per server CPU second / the model's "
-        "(goal >= 0.5); on-the-fly explanation (explain p50 - /health p50) / pred_contrib p50 "
-        "(goal <= 1.3), and the same in server CPU.",
+        "(goal >= 0.5), the same 1,000 records as JSON and as an Arrow stream (a checkout "
+        "whose route does not take Arrow: -); on-the-fly explanation (explain p50 - /health "
+        "p50) / pred_contrib p50 (goal <= 1.3), and the same in server CPU.",
         "",
-        "| checkout | batch rows/CPU s vs model | (explain - health) p50 / pred_contrib | "
+        "| checkout | batch rows/CPU s vs model, JSON | Arrow batch CPU ms / 1,000 records | "
+        "Arrow batch rows/CPU s vs model | (explain - health) p50 / pred_contrib | "
         "(explain - health) CPU / pred_contrib |",
-        "|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for name, routes in report["rounds"].items():
         g = goals(report, routes)
+        arrow = g.get("arrow_batch_rows_per_cpu_s_vs_model")
         lines.append(
             f"| {name} | {g['batch_rows_per_cpu_s_vs_model']:.3f} | "
+            f"{_cell(routes, 'batch-arrow', 'cpu_ms_per_request')} | "
+            f"{'-' if arrow is None else f'{arrow:.3f}'} | "
             f"{g['explain_minus_health_p50_vs_pred_contrib']:.2f} | "
             f"{g['explain_minus_health_cpu_vs_pred_contrib']:.2f} |"
         )

@@ -59,6 +59,9 @@ _SCORE = ("probability", "decision", "threshold", "model_version")
 _EXPLANATION = (*_SCORE, "base_value", "raw_score", "contributions", "rest", "reasons")
 
 
+ARROW = "application/vnd.apache.arrow.stream"
+
+
 def _timeout(value: float | httpx.Timeout) -> httpx.Timeout:
     if isinstance(value, httpx.Timeout):
         return value
@@ -249,6 +252,16 @@ class ApiClient:
         one call; ``items`` come back in the order of ``records``."""
         payload = {"records": [{"features": dict(record)} for record in records]}
         return _expect(self._post("/v1/predict/batch", payload), ("items",), BatchPrediction)
+
+    def predict_batch_arrow(self, stream: bytes) -> BatchPrediction:
+        """``POST /v1/predict/batch`` with an Arrow IPC stream (``pyarrow.ipc.new_stream``,
+        ``polars.DataFrame.write_ipc_stream``): one numeric column per feature, one row per
+        record, null for a missing value. The answer of ``predict_batch`` for the same records,
+        for a fraction of the server's CPU; this package needs no Arrow library to send it."""
+        body = self._request(
+            "POST", "/v1/predict/batch", content=bytes(stream), headers={"Content-Type": ARROW}
+        )
+        return _expect(body, ("items",), BatchPrediction)
 
     def explain(
         self,
