@@ -22,17 +22,17 @@ imported).
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import importlib
 import os
 import shutil
 import tempfile
-from ctypes.util import find_library
 from pathlib import Path
 from typing import Any, ClassVar
 
 from uvicorn_worker import UvicornWorker
+
+from scoring.allocator import bound_allocators
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -63,29 +63,6 @@ def on_starting(server: Any) -> None:
         os.environ[MULTIPROC_ENV] = str(folder)
     bound_allocators()
     preload()
-
-
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # mallopt parameters (glibc's malloc.h)
-MMAP_THRESHOLD = 1 << 20  # blocks of 1 MiB and more get pages of their own, unmapped when freed
-ARENA_MAX = 2
-
-
-def bound_allocators() -> None:
-    """Make memory freed after loading go back to the system, in the master and so in every
-    worker it forks (measured at 300k + 50k clients: a worker kept ~190 MiB of freed buffers).
-
-    - Arrow allocates from the system allocator instead of its mimalloc pool, which kept freed
-      segments resident; ARROW_DEFAULT_MEMORY_POOL is read when pyarrow is first imported, which
-      is below, in ``preload``.
-    - glibc: a fixed mmap threshold (a fixed value also stops glibc raising it after each large
-      free, which put table-sized buffers on the heap, where they fragment) and at most two
-      arenas (each thread that loads tables otherwise gets one, trimmed badly)."""
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-    name = find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "mallopt"):  # glibc only
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        libc.mallopt(M_ARENA_MAX, ARENA_MAX)
 
 
 # The app's modules and, through them, its libraries; then what a worker imports lazily while it

@@ -3,8 +3,6 @@ neighbour index, audit log, rate limiter, and the background fill of the batch c
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -28,6 +26,7 @@ from api.ratelimit import RateLimiter, make_limiter
 from api.readiness import Probe
 from api.settings import Settings
 from api.store import ClientStore
+from scoring.allocator import release_heap
 from scoring.batch import score_clients
 from scoring.clients import ClientBase
 from scoring.drift import REFERENCE_ROWS, reference_features
@@ -336,23 +335,3 @@ def freeze_loaded() -> None:
     loaded objects are frozen. ``Services.close`` unfreezes."""
     gc.collect()
     gc.freeze()
-
-
-def release_heap() -> None:
-    """Hand freed memory back to the system, so that it stops counting in this worker's RSS.
-
-    Reading the client tables goes through Arrow, whose mimalloc pool keeps what it freed (about
-    2 GiB per worker at 50k clients with their auxiliary tables, measured), and glibc keeps freed
-    heap pages likewise. Neither is in use once the store is built."""
-    gc.collect()
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except ImportError:  # pragma: no cover - pyarrow comes with pandas' parquet support
-        pass
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        libc = ctypes.CDLL(libc_name)
-        if hasattr(libc, "malloc_trim"):  # glibc only
-            libc.malloc_trim(0)

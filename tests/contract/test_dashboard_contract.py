@@ -29,6 +29,18 @@ from api.settings import Settings
 from dashboard.api_client import ScoringApi
 from tests.contract.typecheck import Components, Schema, typeddict_mismatches
 
+
+def _arrow_stream(columns: dict[str, list[float | None]]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
 # method -> (how to call it, the TypedDict of the whole response body)
 CALLS: dict[str, tuple[Callable[[ApiClient], Any], type]] = {
     "health": (lambda c: c.health(), api_client.Health),
@@ -44,6 +56,10 @@ CALLS: dict[str, tuple[Callable[[ApiClient], Any], type]] = {
     ),
     "predict_batch": (
         lambda c: c.predict_batch([{"EXT_SOURCE_2": 0.5}, {}]),
+        api_client.BatchPrediction,
+    ),
+    "predict_batch_arrow": (
+        lambda c: c.predict_batch_arrow(_arrow_stream({"EXT_SOURCE_2": [0.5, None]})),
         api_client.BatchPrediction,
     ),
     "explain": (
@@ -161,7 +177,12 @@ class Recorder:
                 assert value in schema["enum"], f"{name}={value!r} is not one of {schema['enum']}"
 
     def _check_body(self, operation: Schema, request: httpx.Request) -> None:
-        body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        media = request.headers.get("content-type", "").split(";")[0].strip()
+        content = operation["requestBody"]["content"]
+        assert media in content, f"{request.url.path}: the API takes no {media} body"
+        if media != "application/json":  # a binary body: its media type is what is declared
+            return
+        body_schema = content["application/json"]["schema"]
         document = {**body_schema, "components": self.openapi["components"]}
         jsonschema.validate(httpx.Response(200, content=request.content).json(), document)
 
