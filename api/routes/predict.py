@@ -82,7 +82,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> Response:
     limit = services.settings.api_batch_max
     records: object = body.records  # not validated yet (api/batchbody.py, api/arrowbody.py)
     if isinstance(records, ArrowRecords):
-        rows = model.column_rows(*arrowbody.columns(records, limit))
+        rows = model.column_rows(*arrowbody.columns(records, limit, len(model.feature_names)))
     else:
         if isinstance(records, list) and len(records) > limit:
             raise PayloadTooLargeError(f"records: at most {limit} per request")

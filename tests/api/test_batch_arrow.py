@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc
 
@@ -114,6 +115,20 @@ def test_arrow_batches_refused_name_the_feature_and_the_record(
             response = post(data)
             assert response.status_code == status, (text, response.text[:300])
             assert text in response.text, response.text[:300]
+        # compressed, 100,000 records fit in a few kB: refused before they are all decoded
+        many = pa.table({a: pa.array(np.full(100_000, ok))})
+        sink = pa.BufferOutputStream()
+        options = pyarrow.ipc.IpcWriteOptions(compression="zstd")
+        with pyarrow.ipc.new_stream(sink, many.schema, options=options) as writer:
+            writer.write_table(many, max_chunksize=5)
+        response = post(sink.getvalue().to_pybytes())
+        assert response.status_code == 413
+        assert "at most 10" in response.text
+        width = len(services.model.feature_names)
+        wide = pa.table({f"C{i}": [1.0] for i in range(width + 1)})
+        response = post(stream(wide))
+        assert response.status_code == 422
+        assert f"at most {width} columns" in response.text
         twice = pa.Table.from_arrays([pa.array([ok]), pa.array([ok])], names=[a, a])
         response = post(stream(twice))
         assert response.status_code == 422
