@@ -326,6 +326,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         summary = run_spark(args.bundle, args.input, args.out, options, args.master)
     else:
+        from scoring.allocator import bound_allocators
+
+        # the process's allocators, set by the process: what a chunk frees goes back to the
+        # system, so memory stays flat as rows grow (docs/batch.md)
+        bound_allocators()
         summary = run_pandas(args.bundle, args.input, args.out, options)
     print(
         f"{summary.scored} applications scored ({summary.refused} refused), "

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoring.allocator import bound_allocators, release_heap
+from scoring.allocator import release_heap
 from scoring.data import TEST_TABLE, TRAIN_TABLE, find_table_files, read_table
 from scoring.decision import decide_all, missing_key_counts
 from scoring.errors import DataValidationError
@@ -351,7 +351,6 @@ def run_pandas(
     options = options or BatchOptions()
     from tqdm import tqdm
 
-    bound_allocators()  # what a chunk frees goes back to the system: memory flat as rows grow
     model = ScoringModel.load(bundle)
     source = BatchInput.find(input_path)
     file = str(source.applications)
@@ -391,7 +390,7 @@ def run_pandas(
             rejected += len(rejects)
             bar.update(len(raw))
             del raw, scores, rejects  # freed before the next chunk is read: one chunk at a time
-            release_heap(collect=False)
+            release_heap(collect=False)  # with bound_allocators (the CLI): memory flat
     return BatchSummary(scored, refused, rejected, out / SCORES_DIR, out / REJECTS_DIR)
 
 
