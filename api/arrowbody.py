@@ -56,25 +56,11 @@ def columns(
     import pyarrow as pa
     import pyarrow.ipc
 
-    try:
+    try:  # a malformed stream may show at its start or in any later batch
         reader = pyarrow.ipc.open_stream(records.data)
-    except (pa.ArrowException, ValueError, OSError) as exc:
-        raise _invalid(("body",), f"the body is not an Arrow IPC stream ({exc})") from None
-    schema = reader.schema
-    if len(schema) > max_columns:
-        raise _invalid(("body",), f"at most {max_columns} columns (one per feature)")
-    seen: set[str] = set()
-    for field in schema:
-        if field.name in seen:
-            raise _invalid(("body", field.name), f"column {field.name} is given twice")
-        seen.add(field.name)
-        kind = field.type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
-            raise InvalidFeatureValueError(
-                field.name, f"expected a numeric column (integers, floats or nulls), got {kind}"
-            )
-    batches, n = [], 0
-    try:
+        schema = reader.schema
+        _check_schema(schema, max_columns)
+        batches, n = [], 0
         for batch in reader:
             n += batch.num_rows
             if n > limit:
@@ -96,6 +82,25 @@ def columns(
                 refuse_not_finite(field.name, int(np.flatnonzero(nan & ~nulls)[0]))
         out[field.name] = values
     return out, n
+
+
+def _check_schema(schema: Any, max_columns: int) -> None:
+    """Refuse, before any record is read, what no batch could be: too many columns, one given
+    twice, one that is not numbers."""
+    import pyarrow as pa
+
+    if len(schema) > max_columns:
+        raise _invalid(("body",), f"at most {max_columns} columns (one per feature)")
+    seen: set[str] = set()
+    for field in schema:
+        if field.name in seen:
+            raise _invalid(("body", field.name), f"column {field.name} is given twice")
+        seen.add(field.name)
+        kind = field.type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+            raise InvalidFeatureValueError(
+                field.name, f"expected a numeric column (integers, floats or nulls), got {kind}"
+            )
 
 
 def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
