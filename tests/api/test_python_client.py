@@ -94,14 +94,12 @@ def test_every_method_reads_what_the_api_serves(api: ApiClient, client_ids: list
     assert batch["items"][0]["probability"] == pytest.approx(score["probability"])
     assert batch["items"][1]["decision"] == "refer"  # an empty record is never granted
     import pyarrow as pa
-    import pyarrow.ipc
+
+    from tests.api.test_batch_arrow import stream
 
     table = pa.table({name: pa.array([value, None], type=pa.float64())
                       for name, value in features.items()})  # fmt: skip
-    sink = pa.BufferOutputStream()
-    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    assert api.predict_batch_arrow(sink.getvalue().to_pybytes()) == batch
+    assert api.predict_batch_arrow(stream(table)) == batch
     assert api.explain(features, top=2)["raw_score"] == pytest.approx(expl["raw_score"])
     what_if = api.explain_changes(first, {"AMT_CREDIT": 250000.0}, top=2)
     assert what_if["client_id"] == first
