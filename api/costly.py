@@ -75,18 +75,26 @@ def costly(name: CostClass) -> Callable[[Request], AsyncIterator[None]]:
     return hold
 
 
-def _lower_priority(nice: int) -> None:
-    """Thread initializer: this thread (Linux: a thread id is a PRIO_PROCESS target) runs
-    `nice` steps below the process. Elsewhere, or when refused, it runs at the same priority."""
-    if nice <= 0:
-        return
+def _lower_priority(target: int) -> None:
+    """Thread initializer: this thread (Linux: a thread id is a PRIO_PROCESS target) runs at
+    nice `target`. An absolute value, fixed when the pool is made: a pool thread is started by
+    whichever thread submits (an explanation's slice, by another costly thread) and inherits
+    that thread's nice, so a relative step would stack. Elsewhere, or when refused, the thread
+    keeps the priority it was given."""
     try:
         tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, 0) + nice)
-        )
+        if os.getpriority(os.PRIO_PROCESS, tid) != target:
+            os.setpriority(os.PRIO_PROCESS, tid, target)
     except (AttributeError, OSError) as exc:
         log.warning("costly threads keep the normal priority: %s", type(exc).__name__)
+
+
+def costly_nice(nice: int) -> int | None:
+    """The nice value of the costly threads: `nice` steps below the calling thread's (the
+    worker's), at most MAX_NICE; None when there is no step or no such call (not Linux)."""
+    if nice <= 0 or not hasattr(os, "getpriority"):
+        return None
+    return min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, 0) + nice)
 
 
 class CostlyPool:
@@ -94,11 +102,12 @@ class CostlyPool:
 
     def __init__(self, limit: int, nice: int, explain_parts: int = 1) -> None:
         # every gate full at once never queues, an explanation's extra forest slices included
+        target = costly_nice(nice)
         self._pool = ThreadPoolExecutor(
             max_workers=limit * (len(CLASSES) + explain_parts - 1),
             thread_name_prefix="costly",
-            initializer=_lower_priority,
-            initargs=(nice,),
+            initializer=None if target is None else _lower_priority,
+            initargs=() if target is None else (target,),
         )
 
     @property

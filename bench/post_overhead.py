@@ -82,7 +82,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from bench.batch_route import payloads
 
     bundle, clients = Path(args.bundle).resolve(), Path(args.clients).resolve()
-    _, _, bodies = payloads(bundle, clients)
+    _, _, bodies, _ = payloads(bundle, clients)
     work = Path(tempfile.mkdtemp(prefix="bench-post-overhead-"))
     settings = Settings(
         scoring_bundle=bundle, scoring_clients=clients, scoring_cache=work / "cache",

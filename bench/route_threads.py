@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=600)
     args = parser.parse_args(argv)
     bundle, clients = Path(args.bundle).resolve(), Path(args.clients).resolve()
-    _, batch, records = payloads(bundle, clients)
+    _, batch, records, _ = payloads(bundle, clients)
     server = Server(ROOT, bundle, clients, Path(tempfile.mkdtemp(prefix="route-threads-")), "t")
     try:
         server.wait_ready()

@@ -76,6 +76,27 @@ def test_costly_work_runs_below_the_workers_priority(make_client: Callable[..., 
     sys.setswitchinterval(0.005)  # Python's default, for the tests that follow
 
 
+def test_a_costly_thread_started_by_another_has_the_same_priority(
+    make_client: Callable[..., Any],
+) -> None:
+    """A forest slice is submitted from a costly thread, so the pool's next thread is started
+    (and inherits its nice) there: it still runs API_COSTLY_NICE steps below the worker, not
+    twice that."""
+    with make_client(api_costly_nice=5, api_explain_parts=2, api_warm_cache=False) as client:
+        services = services_of(client.app)
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        pool = services.costly.executor
+
+        def nice() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        def outer() -> tuple[int, int]:
+            return nice(), pool.submit(nice).result(timeout=10)
+
+        first, started_by_it = asyncio.run(services.costly.run(outer))
+        assert first == started_by_it == min(19, own + 5)
+
+
 def test_an_explanation_split_over_the_costly_threads_serves_the_same_body(
     make_client: Callable[..., Any],
 ) -> None:
