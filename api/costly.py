@@ -106,8 +106,7 @@ class CostlyPool:
         self._pool = ThreadPoolExecutor(
             max_workers=limit * (len(CLASSES) + explain_parts - 1),
             thread_name_prefix="costly",
-            initializer=None if target is None else _lower_priority,
-            initargs=() if target is None else (target,),
+            initializer=None if target is None else functools.partial(_lower_priority, target),
         )
 
     @property

@@ -1,7 +1,9 @@
 """One row's exact SHAP computed whole against computed in forest slices on several threads
 (``ScoringModel.contributions(..., executor=, parts=)``), for a small and a large forest: the
 latency (p50, p99) and the process CPU per call, rounds interleaved. It sets where splitting
-starts to pay (``scoring.model.SPLIT_MIN_LEAVES``).
+starts to pay (``scoring.model.SPLIT_MIN_LEAVES``). Slices are cut as the model cuts them (equal
+TreeSHAP cost, scoring/forest.py) and, beside them, as it cut them before (equal numbers of
+boosting rounds), the same rows in the same rounds.
 
     python bench/explain_split.py --rounds 5
 
@@ -53,6 +55,23 @@ def one_round(
             "cpu_ms": cpu_ms}  # fmt: skip
 
 
+def equal_rounds(model: Any, parts: int) -> Any:
+    """A copy of `model` (same booster) whose `parts` slices hold equal numbers of rounds."""
+    import copy
+
+    import lightgbm as lgb
+
+    from scoring.forest import forest_spans
+
+    other = copy.copy(model)  # its slices are its own (ScoringModel.__getstate__)
+    text = model.booster.model_to_string
+    other._slices[parts] = [
+        lgb.Booster(model_str=text(start_iteration=start, num_iteration=count))
+        for start, count in forest_spans([1.0] * model.iterations, parts)
+    ]
+    return other
+
+
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     from scoring.clients import ClientBase
     from scoring.model import ScoringModel
@@ -63,17 +82,25 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             model = ScoringModel.load(path)
             rows = ClientBase.load(ROOT / "var/demo/data", model.builder).features()
             x = rows[model.feature_names].to_numpy(dtype="float64")
-            for parts in args.parts:
-                model.forest_slices(parts)
-                one_round(model, x, parts, pool, 30)  # warm-up
-            rounds: dict[int, list[dict[str, float]]] = {p: [] for p in args.parts}
+            variants = [(1, "whole", model)] + [
+                (parts, split, model if split == "equal cost" else equal_rounds(model, parts))
+                for parts in args.parts
+                if parts > 1
+                for split in ("equal cost", "equal rounds")
+            ]
+            for parts, _, variant in variants:
+                variant.forest_slices(parts)
+                one_round(variant, x, parts, pool, 30)  # warm-up
+            rounds: list[list[dict[str, float]]] = [[] for _ in variants]
+            order = list(range(len(variants)))
             for r in range(args.rounds):
-                for parts in args.parts if r % 2 == 0 else args.parts[::-1]:
-                    rounds[parts].append(one_round(model, x, parts, pool, args.calls))
-            for parts, points in rounds.items():
+                for i in order if r % 2 == 0 else order[::-1]:
+                    parts, _, variant = variants[i]
+                    rounds[i].append(one_round(variant, x, parts, pool, args.calls))
+            for (parts, split, _), points in zip(variants, rounds, strict=True):
                 found.append({
                     "bundle": label, "trees": model.iterations, "leaves": model.leaves,
-                    "parts": parts,
+                    "parts": parts, "split": split,
                     **{k: round(float(np.median([p[k] for p in points])), 4)
                        for k in ("p50_ms", "p99_ms", "cpu_ms")},
                 })  # fmt: skip
@@ -90,15 +117,16 @@ def markdown(report: dict[str, Any]) -> str:
         "machine). Each cell: the median over the rounds (interleaved, order reversed every "
         "round); ratios are to the same bundle's whole forest in this run.",
         "",
-        "| bundle | trees | leaves | parts | p50 ms | p99 ms | CPU ms per call | p50 / whole | "
-        "CPU / whole |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| bundle | trees | leaves | parts | slices of | p50 ms | p99 ms | CPU ms per call | "
+        "p50 / whole | CPU / whole |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     whole = {r["bundle"]: r for r in report["results"] if r["parts"] == 1}
     for r in report["results"]:
         w = whole[r["bundle"]]
         lines.append(
-            f"| {r['bundle']} | {r['trees']} | {r['leaves']} | {r['parts']} | {r['p50_ms']} | "
+            f"| {r['bundle']} | {r['trees']} | {r['leaves']} | {r['parts']} | "
+            f"{r.get('split', 'equal rounds' if r['parts'] > 1 else 'whole')} | {r['p50_ms']} | "
             f"{r['p99_ms']} | {r['cpu_ms']} | {r['p50_ms'] / w['p50_ms']:.2f} | "
             f"{r['cpu_ms'] / w['cpu_ms']:.2f} |"
         )

@@ -31,6 +31,7 @@ from scoring.decision import (
 )
 from scoring.errors import ImplausibleValueError, InvalidFeatureValueError, UnknownFeatureError
 from scoring.fingerprint import names_digest, row_hashes
+from scoring.forest import forest_spans, round_costs
 from scoring.metadata import BundleMetadata, FeatureInfo
 from scoring.plausibility import plausibility
 from scoring.reference import By, Distribution, classes_for, distribution
@@ -111,14 +112,6 @@ def sigmoid(x: float) -> float:
 # pred_contrib) handing half of it to a second thread cost more than it saved, at ~18,000 leaves
 # (4.3 ms) it halved the latency (bench/results/explain-split.md).
 SPLIT_MIN_LEAVES = 6000
-
-
-def forest_spans(iterations: int, parts: int) -> list[tuple[int, int]]:
-    """``(start_iteration, num_iteration)`` of `parts` consecutive, near-equal slices of a
-    forest of `iterations` boosting rounds (fewer slices when there are fewer rounds)."""
-    parts = max(1, min(parts, iterations))
-    bounds = [iterations * k // parts for k in range(parts + 1)]
-    return [(a, b - a) for a, b in pairwise(bounds)]
 
 
 def refuse_not_finite(feature: str, record: int) -> NoReturn:
@@ -446,10 +439,10 @@ class ScoringModel:
         return total
 
     def forest_slices(self, parts: int) -> list[Any]:
-        """The booster's forest as `parts` boosters of consecutive trees (``forest_spans``),
-        built once per `parts`; [] for one part or an ensemble. Each slice is a booster of its
-        own: LightGBM keeps a prediction's tree range in the booster, so two ranges predicted at
-        once on one booster would mix."""
+        """The booster's forest as `parts` boosters of consecutive trees of equal TreeSHAP cost
+        (``forest_spans`` over ``round_costs``), built once per `parts`; [] for one part or an
+        ensemble. Each slice is a booster of its own: LightGBM keeps a prediction's tree range
+        in the booster, so two ranges predicted at once on one booster would mix."""
         if self.booster is None or parts <= 1 or self.iterations <= 1:
             return []
         with self._slicing:
@@ -459,7 +452,7 @@ class ScoringModel:
                 text = self.booster.model_to_string
                 self._slices[parts] = [
                     lgb.Booster(model_str=text(start_iteration=start, num_iteration=count))
-                    for start, count in forest_spans(self.iterations, parts)
+                    for start, count in forest_spans(self.round_costs, parts)
                 ]
             return self._slices[parts]
 
@@ -471,6 +464,17 @@ class ScoringModel:
             return 0
         best = int(self.booster.best_iteration)
         return best if best > 0 else int(self.booster.current_iteration())
+
+    @cached_property
+    def round_costs(self) -> list[float]:
+        """TreeSHAP cost of each boosting round the booster predicts with (scoring/forest.py);
+        [] for an ensemble."""
+        if self.booster is None:
+            return []
+        return round_costs(
+            self.booster.model_to_string(num_iteration=self.iterations),
+            int(self.booster.num_model_per_iteration()),
+        )
 
     @cached_property
     def leaves(self) -> int:

@@ -7,21 +7,60 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from scoring.model import SPLIT_MIN_LEAVES, ScoringModel, forest_spans
+from scoring.forest import forest_spans, round_costs
+from scoring.model import SPLIT_MIN_LEAVES, ScoringModel
 
 
 def test_spans_cover_the_forest_in_order() -> None:
-    assert forest_spans(10, 1) == [(0, 10)]
-    assert forest_spans(10, 3) == [(0, 3), (3, 3), (6, 4)]
-    assert forest_spans(2, 5) == [(0, 1), (1, 1)]  # never an empty slice
-    assert forest_spans(7, 0) == [(0, 7)]
+    equal = [1.0] * 10
+    assert forest_spans(equal, 1) == [(0, 10)]
+    assert forest_spans(equal, 3) == [(0, 3), (3, 3), (6, 4)]
+    assert forest_spans([1.0, 1.0], 5) == [(0, 1), (1, 1)]  # never an empty slice
+    assert forest_spans([1.0] * 7, 0) == [(0, 7)]
     for total, parts in [(588, 2), (353, 4), (1, 2)]:
-        spans = forest_spans(total, parts)
+        spans = forest_spans(np.random.default_rng(total).uniform(1, 9, total).tolist(), parts)
         assert spans[0][0] == 0
         assert sum(n for _, n in spans) == total
+        assert all(n >= 1 for _, n in spans)
         assert all(a + n == b for (a, n), (b, _) in pairwise(spans))
+
+
+def test_spans_share_the_cost_not_the_rounds() -> None:
+    """Deeper late trees: the first slice takes more rounds, each slice half the cost."""
+    assert forest_spans([1, 1, 1, 1, 4, 4], 2) == [(0, 4), (4, 2)]
+    assert forest_spans([9, 1, 1, 1], 2) == [(0, 1), (1, 3)]
+    assert forest_spans([1, 1, 1, 1, 1, 1, 6, 6], 3) == [(0, 6), (6, 1), (7, 1)]
+    assert forest_spans([100, 1, 1], 3) == [(0, 1), (1, 1), (2, 1)]  # each slice one round
+
+
+def test_a_round_costs_its_leaves_depth_squared(lgbm: ScoringModel) -> None:
+    import lightgbm as lgb
+
+    assert lgbm.booster is not None
+    text = lgbm.booster.model_to_string(num_iteration=lgbm.iterations)
+    costs = round_costs(text)
+    assert len(costs) == lgbm.iterations == len(lgbm.round_costs)
+    assert costs == lgbm.round_costs
+    frame = lgbm.booster.trees_to_dataframe()
+    leaves = frame[frame["split_feature"].isna() & (frame["tree_index"] < lgbm.iterations)]
+    depth = np.maximum(leaves["node_depth"].to_numpy() - 1, 1)  # the root is node_depth 1
+    expected = pd.Series(depth**2).groupby(leaves["tree_index"].to_numpy()).sum()
+    assert costs == expected.astype(float).tolist()
+    stump = lgb.Booster(model_str=text).model_to_string(num_iteration=1)
+    assert round_costs(stump) == costs[:1]
+
+
+def test_rounds_of_several_trees_add_up() -> None:
+    one = "tree\nversion=v4\n\nTree=0\nnum_leaves=1\nleaf_value=0.1\n\n"
+    two = (
+        "Tree=1\nnum_leaves=3\nleft_child=-1 -2\nright_child=1 -3\nleaf_value=1 2 3\n\n"
+        "end of trees\n\nfeature_importances:\nleft_child=9\n"
+    )
+    assert round_costs(one + two) == [1.0, 1 + 4 + 4]
+    assert round_costs(one + two, trees_per_round=2) == [10.0]
 
 
 @pytest.fixture(scope="module")
