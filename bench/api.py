@@ -78,6 +78,9 @@ class RouteResult:
     server_cores: float = 0.0
     others_cores: float = 0.0
     rounds_rps: list[float] = field(default_factory=list)
+    rounds_p50_ms: list[float] = field(default_factory=list)
+    # the in-process floor (pred_contrib p50) timed just before each round, where one is asked
+    rounds_floor_ms: list[float] = field(default_factory=list)
 
 
 def http_request(method: str, path: str, body: bytes | None = None) -> bytes:
@@ -186,25 +189,36 @@ Plan = list[tuple[str, Sequence[bytes], int]]
 
 
 def measure(
-    targets: Sequence[tuple[int, Sequence[int], Plan]], seconds: float, repeat: int
+    targets: Sequence[tuple[int, Sequence[int], Plan]],
+    seconds: float,
+    repeat: int,
+    floors: dict[str, Callable[[], float]] | None = None,
 ) -> list[list[RouteResult]]:
     """Each point of every (port, server pids, plan) ``repeat`` times, rounds interleaved across
     points and servers; keep the round with the best throughput.
 
     The machine is shared: other processes steal the CPU for seconds at a time. The best round is
-    the closest to what the code itself can do; every round's req/s is kept in ``rounds_rps``."""
+    the closest to what the code itself can do; every round's req/s and p50 are kept
+    (``rounds_rps``, ``rounds_p50_ms``). `floors` (route -> a timing of the in-process floor)
+    are timed again just before each round of their route (``rounds_floor_ms``): the machine's
+    speed drifts within a run, so a ratio to the floor is taken round by round."""
     points = [(t, slot) for t, (_, _, plan) in enumerate(targets) for slot in range(len(plan))]
     rounds: dict[tuple[int, int], list[RouteResult]] = {point: [] for point in points}
+    floor_ms: dict[tuple[int, int], list[float]] = {point: [] for point in points}
     for _ in range(repeat):
         for t, slot in points:
             port, pids, plan = targets[t]
             route, requests, concurrency = plan[slot]
+            if floors and route in floors:
+                floor_ms[(t, slot)].append(round(floors[route](), 4))
             rounds[(t, slot)].append(load(port, route, requests, concurrency, seconds, pids))
     best: list[list[RouteResult]] = [[] for _ in targets]
     for t, slot in points:
         attempts = rounds[(t, slot)]
         chosen = max(attempts, key=lambda r: r.rps)
         chosen.rounds_rps = [r.rps for r in attempts]
+        chosen.rounds_p50_ms = [r.p50_ms for r in attempts]
+        chosen.rounds_floor_ms = floor_ms[(t, slot)]
         best[t].append(chosen)
         print(_line(chosen), flush=True)
     return best
@@ -275,6 +289,9 @@ def api_env(bundle: Path, clients: Path, work: Path, name: str) -> dict[str, str
 
 
 # -- in-process floor -------------------------------------------------------------------------
+FLOOR_CALLS = 300  # pred_contrib calls timed before each on-the-fly round
+
+
 def timed(fn: Any, rows: np.ndarray, n: int) -> dict[str, float]:
     samples = []
     for i in range(n):
@@ -544,7 +561,12 @@ def uptime_load() -> list[float]:
 
 
 def run_api(
-    bundle: Path, clients: Path, work: Path, requests: dict[str, list[bytes]], args: Any
+    bundle: Path,
+    clients: Path,
+    work: Path,
+    requests: dict[str, list[bytes]],
+    args: Any,
+    floors: dict[str, Callable[[], float]] | None = None,
 ) -> tuple[list[RouteResult], dict[str, float], float]:
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
@@ -556,7 +578,10 @@ def run_api(
         cache_s = wait_ready(port, "/ready", 600, want=b'"cache":"ready"') + ready_s
         ready_s = round(time.perf_counter() - began - (cache_s - ready_s), 2)
         [results] = measure(
-            [(port, [server.pid], api_plan(requests, args.routes))], args.duration, args.repeat
+            [(port, [server.pid], api_plan(requests, args.routes))],
+            args.duration,
+            args.repeat,
+            floors,
         )
         rss = peak_rss_mib(server.pid)
     finally:
@@ -681,7 +706,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         int(i) for i in ClientBase.load(clients, ScoringModel.load(bundle).builder).features().index
     ]
     requests = api_requests(ids, rows, names)
-    results, startup, api_rss = run_api(bundle, clients, work, requests, args)
+    from bench.api_goals import ON_THE_FLY
+
+    model = ScoringModel.load(bundle)
+
+    def contrib_p50_ms() -> float:  # the on-the-fly goal's floor, again before each round
+        return timed(lambda x: model.contributions(x, threads=1), rows, FLOOR_CALLS)["p50_ms"]
+
+    results, startup, api_rss = run_api(
+        bundle, clients, work, requests, args, {ON_THE_FLY: contrib_p50_ms}
+    )
     phases = set(args.phases)
     seed: list[RouteResult] = []
     seed_rss = float("nan")

@@ -76,6 +76,34 @@ def test_on_the_fly_is_held_to_the_floor_plus_health() -> None:
     assert not late.met
 
 
+def test_with_a_floor_per_round_the_ratio_is_the_median_of_the_rounds() -> None:
+    """The machine slowed down in the last round: explain and the floor together. A floor
+    timed once would read the slowdown as overhead; round by round it cancels out."""
+    api = [
+        point(HEALTH, 1, p50_ms=0.2, rounds_p50_ms=[0.2, 0.3, 0.2]),
+        point(
+            ON_THE_FLY,
+            1,
+            p50_ms=2.8,
+            rounds_p50_ms=[2.8, 2.5, 4.1],
+            rounds_floor_ms=[2.0, 2.0, 3.0],
+        ),
+    ]
+    goal = on_the_fly_vs_floor(api, 2.0)
+    assert goal is not None
+    assert goal.value == 1.3  # the rounds: 1.3, 1.1, 1.3
+    assert goal.met
+    assert "(4.100 - 0.200) / 3.000 = 1.300" in goal.detail
+    api[1]["rounds_p50_ms"] = [3.0, 2.9, 4.1]  # 1.4, 1.3, 1.3: still met, at the median
+    assert on_the_fly_vs_floor(api, 2.0).met  # type: ignore[union-attr]
+    api[1]["rounds_p50_ms"] = [3.0, 2.9, 4.4]  # 1.4, 1.3, 1.4
+    late = on_the_fly_vs_floor(api, 2.0)
+    assert late is not None and late.value == 1.4 and not late.met
+    api[1]["rounds_floor_ms"] = [2.0]  # not one per round: the single floor is used
+    single = on_the_fly_vs_floor(api, 2.0)
+    assert single is not None and single.value == 1.3  # (2.8 - 0.2) / 2.0
+
+
 def test_the_seed_baseline_must_be_within_30_percent_of_the_seed() -> None:
     found = seed_faithful(report()["seed_baseline"])
     assert [(g.value, g.met) for g in found] == [(0.9, True), (0.455, False)]
