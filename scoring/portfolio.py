@@ -213,10 +213,10 @@ def rejects_frame(
 
 
 def _top_reasons(
-    model: ScoringModel, X: np.ndarray, top: int, threads: int
+    model: ScoringModel, X: np.ndarray, shap: np.ndarray, top: int
 ) -> dict[str, np.ndarray]:
-    """Top-K contributions per row by |SHAP|, ties by feature name (as top_contributions)."""
-    shap = model.contributions(X, threads=threads)[:, :-1]
+    """Top-K contributions per row by |SHAP| (`shap`: the rows' contributions, without the
+    base value), ties by feature name (as top_contributions)."""
     names = np.array(model.feature_names, dtype=object)
     ranks = np.broadcast_to(np.argsort(np.argsort(names.astype(str))), shap.shape)
     order = np.lexsort((ranks, -np.abs(shap)), axis=1)[:, :top]
@@ -245,7 +245,14 @@ def score_applications(
     if aggregates is None:
         aggregates = model.builder.aggregates({})
     ids, X, _ = model.builder.matrix(applications, aggregates=aggregates)
-    probability = model.predict_proba(X, threads=threads)
+    if explain_top:
+        # the probability from the explanation itself, as the API's explanations give it
+        # (ScoringModel.explain): base + contributions is the raw score, so no second pass
+        contributions = model.contributions(X, threads=threads)
+        shap = contributions[:, :-1]
+        probability = 1.0 / (1.0 + np.exp(-(contributions[:, -1] + shap.sum(axis=1))))
+    else:
+        probability = model.predict_proba(X, threads=threads)
     counts = missing_key_counts(X, model.feature_names, model.policy)
     verdicts = decide_all(probability, model.threshold, model.policy, counts)
     data: dict[str, object] = {
@@ -256,7 +263,7 @@ def score_applications(
         "model_version": model.version,
     }
     if explain_top:
-        data.update(_top_reasons(model, X, explain_top, threads))
+        data.update(_top_reasons(model, X, shap, explain_top))
     return pd.DataFrame(data).reindex(columns=columns)
 
 
