@@ -98,10 +98,13 @@ def test_with_a_floor_per_round_the_ratio_is_the_median_of_the_rounds() -> None:
     assert on_the_fly_vs_floor(api, 2.0).met  # type: ignore[union-attr]
     api[1]["rounds_p50_ms"] = [3.0, 2.9, 4.4]  # 1.4, 1.3, 1.4
     late = on_the_fly_vs_floor(api, 2.0)
-    assert late is not None and late.value == 1.4 and not late.met
+    assert late is not None
+    assert late.value == 1.4
+    assert not late.met
     api[1]["rounds_floor_ms"] = [2.0]  # not one per round: the single floor is used
     single = on_the_fly_vs_floor(api, 2.0)
-    assert single is not None and single.value == 1.3  # (2.8 - 0.2) / 2.0
+    assert single is not None
+    assert single.value == 1.3  # (2.8 - 0.2) / 2.0
 
 
 def test_the_seed_baseline_must_be_within_30_percent_of_the_seed() -> None:
