@@ -699,15 +699,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bundle, clients, why = resolve_bundle(args, work)
     load_at_start = uptime_load()
     floor, rows, names, ids = in_process_floor(bundle, clients)
-    from scoring.clients import ClientBase
+    from bench.api_goals import ON_THE_FLY
     from scoring.model import ScoringModel
 
-    ids = [
-        int(i) for i in ClientBase.load(clients, ScoringModel.load(bundle).builder).features().index
-    ]
     requests = api_requests(ids, rows, names)
-    from bench.api_goals import ON_THE_FLY
-
     model = ScoringModel.load(bundle)
 
     def contrib_p50_ms() -> float:  # the on-the-fly goal's floor, again before each round
@@ -733,8 +728,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "path": str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle),
             "features": len(names),
             "clients": len(ids),
-            "model": model_kind(ScoringModel.load(bundle)),
-            "trees": trees(ScoringModel.load(bundle)),
+            "model": model_kind(model),
+            "trees": trees(model),
             "why": why,
         },
         "startup": startup,
