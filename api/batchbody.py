@@ -7,13 +7,22 @@ core's business (``ScoringModel.matrix`` refuses, in one vectorised pass, what i
 number or null). Whenever the fast path refuses something, the body is validated again by the
 schema, so a bad body gets exactly the 422 it always got: pydantic's errors, naming the record's
 index and the field (``["body", "records", 3, "features", "AMT_CREDIT"]``); only what the schema
-accepts and the core refuses (an unknown or implausible feature) keeps the core's message."""
+accepts and the core refuses (an unknown or implausible feature) keeps the core's message.
+
+A JSON body is first decoded by msgspec against the schema's shape (``typed_body``): every
+record ``{"features": {name: number | null}}`` and nothing else, every number finite (an integer
+as a float). What it accepts the schema accepts, and its values need no type or finiteness scan
+(``TypedRecords``, ``ScoringModel.rows(typed=True)``): 1.9 + 1.6 ms of a 1,000-record batch, and
+its decode is a little faster than orjson's. Anything else it refuses, and the body is parsed
+and checked as above, so a bad body gets the same 422 as always."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
+import msgspec
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -21,7 +30,40 @@ from api.schemas import PredictRequest
 from scoring.errors import ScoringError
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 _RECORDS: TypeAdapter[list[PredictRequest]] = TypeAdapter(list[PredictRequest])
+
+
+class _TypedRecord(msgspec.Struct, forbid_unknown_fields=True):
+    features: dict[str, float | None]
+
+
+class _TypedBatch(msgspec.Struct, forbid_unknown_fields=True):
+    records: list[_TypedRecord]
+
+
+_TYPED = msgspec.json.Decoder(_TypedBatch)
+
+
+@dataclass(frozen=True, slots=True)
+class TypedRecords:
+    """The records of a batch body that ``typed_body`` decoded: each one's features, every
+    value a finite float or None, in the body's order."""
+
+    features: list[dict[str, float | None]]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def typed_body(body: bytes) -> dict[str, TypedRecords] | None:
+    """``{"records": TypedRecords}`` of a JSON batch body of exactly the schema's shape with
+    finite numbers or nulls for values; None for any other body (then parsed as usual)."""
+    try:
+        batch = _TYPED.decode(body)
+    except msgspec.DecodeError:  # malformed, another shape, a value of another type
+        return None
+    return {"records": TypedRecords([record.features for record in batch.records])}
 
 
 def feature_records(records: object) -> list[Mapping[str, Any]] | None:
@@ -50,12 +92,17 @@ def schema_errors(records: object) -> None:
         ) from None
 
 
-def checked(
-    records: object, build: Callable[[list[Mapping[str, Any]]], T]
-) -> tuple[list[Mapping[str, Any]], T]:
+class Build(Protocol[T_co]):
+    def __call__(self, records: Sequence[Mapping[str, Any]], *, typed: bool = ...) -> T_co: ...
+
+
+def checked(records: object, build: Build[T]) -> tuple[Sequence[Mapping[str, Any]], T]:
     """The ``features`` of every record and ``build(features)`` (e.g. the model's rows), where a
     refusal, of the shape here or of a value by ``build``, is first checked against the
-    schema."""
+    schema; records that ``typed_body`` decoded are built ``typed`` (the schema accepts them:
+    a refusal is the core's)."""
+    if isinstance(records, TypedRecords):  # the schema's shape and types: only the core checks
+        return records.features, build(records.features, typed=True)
     features = feature_records(records)
     if features is None:
         schema_errors(records)

@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 from starlette.routing import BaseRoute
 
 from api import security
-from api.audit import JSON_HASH_KIND, AuditEntry, AuditLog, Commit
+from api.audit import JSON_HASH_KIND, AuditEntry, AuditLog, Commit, EntryBatch
 from api.errors import NotReadyError
 from api.jsonbody import OrjsonRoute
 from api.schemas import Message
@@ -99,33 +99,26 @@ class Auditor:
         response is built meanwhile, and sent only once the row is committed)."""
         return self.log.begin(self.entry(score, client_id, input_hash, hash_kind))
 
-    def batch_entries(self, scores: RowScores, input_hashes: Sequence[str]) -> list[AuditEntry]:
+    def batch_entries(self, scores: RowScores, input_hashes: Sequence[str]) -> EntryBatch:
         """The rows of a batch's decisions (``ScoringModel.decide_rows``), one per record, with
-        their records' row-v1 hashes: the fields of ``entry``, without one score object per
-        record."""
-        rid, key, route = self.request_id, self.key_name, self.route
-        version, threshold = scores.model_version, scores.threshold
-        return [
-            AuditEntry(
-                request_id=rid,
-                key_name=key,
-                route=route,
-                model_version=version,
-                probability=p,
-                decision=d,
-                input_hash=h,
-                threshold=threshold,
-                decision_reason=r,
-                input_hash_kind=ROW_HASH_KIND,
-            )
-            for p, d, r, h in zip(
-                scores.probability, scores.decision, scores.reason, input_hashes, strict=True
-            )
-        ]
+        their records' row-v1 hashes: the fields of ``entry`` as columns (``EntryBatch``),
+        without one object per record."""
+        return EntryBatch(
+            request_id=self.request_id,
+            key_name=self.key_name,
+            route=self.route,
+            model_version=scores.model_version,
+            threshold=scores.threshold,
+            input_hash_kind=ROW_HASH_KIND,
+            probability=scores.probability,
+            decision=scores.decision,
+            decision_reason=scores.reason,
+            input_hash=input_hashes,
+        )
 
     async def decisions(self, entries: Sequence[AuditEntry]) -> None:
         """Log the decisions of a batch, committed together."""
-        await self.log.record(*entries)
+        await self.log.begin_all(entries)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from api.audit import JSON_HASH_KIND, input_hash
 from api.costly import costly
 from api.deps import Ctx, protected_router
 from api.errors import PayloadTooLargeError
+from api.jsonbody import typed_json
 from api.schemas import (
     BatchPrediction,
     BatchRequest,
@@ -75,6 +76,7 @@ async def predict(body: PredictRequest, ctx: Ctx) -> Response:
     },
 )
 @accepts_arrow
+@typed_json(batchbody.typed_body)
 async def predict_batch(body: BatchRequest, ctx: Ctx) -> Response:
     # one matrix for the whole batch (checked in one vectorised pass), one model call, the
     # decisions in one pass, the audit rows committed together, the body written by orjson
@@ -84,7 +86,7 @@ async def predict_batch(body: BatchRequest, ctx: Ctx) -> Response:
     if isinstance(records, ArrowRecords):
         rows = model.column_rows(*arrowbody.columns(records, limit, len(model.feature_names)))
     else:
-        if isinstance(records, list) and len(records) > limit:
+        if isinstance(records, list | batchbody.TypedRecords) and len(records) > limit:
             raise PayloadTooLargeError(f"records: at most {limit} per request")
         rows = batchbody.checked(records, model.rows)[1]
     some = len(rows.matrix) > 0

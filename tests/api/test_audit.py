@@ -23,7 +23,9 @@ from api.audit import (
     AuditLog,
     AuditRowError,
     AuditUnavailableError,
+    EntryBatch,
     _Pending,
+    check_entries,
     check_entry,
     entry_row,
     input_hash,
@@ -301,6 +303,107 @@ def test_a_row_that_would_not_fit_is_refused_by_name_before_queueing(
     assert check_entry(entry(1), sqlite_log.limits) is None
 
 
+def batch_of(n: int, **columns: list[Any]) -> EntryBatch:
+    """A batch's audit rows: ``n`` records of one request, ``columns`` replacing its lists."""
+    lists: dict[str, list[Any]] = {
+        "probability": [(i % 10) / 10 for i in range(n)],
+        "decision": ["grant", "refuse", "refer"] * (n // 3) + ["grant"] * (n % 3),
+        "decision_reason": [None if i % 2 else "below_threshold" for i in range(n)],
+        "input_hash": [input_hash({"i": i}) for i in range(n)],
+        **columns,
+    }
+    return EntryBatch(
+        request_id="req-batch",
+        key_name="alice",
+        route="/v1/predict/batch",
+        model_version="v1",
+        threshold=0.25,
+        input_hash_kind="row-v1",
+        **lists,
+    )
+
+
+def test_a_batch_of_entries_is_its_records_entries_and_is_stored_as_them(
+    sqlite_log: AuditLog,
+) -> None:
+    batch = batch_of(5)
+    one = batch[3]
+    assert one == AuditEntry(
+        request_id="req-batch",
+        key_name="alice",
+        route="/v1/predict/batch",
+        model_version="v1",
+        probability=0.3,
+        decision="grant",
+        input_hash=input_hash({"i": 3}),
+        threshold=0.25,
+        decision_reason=None,
+        input_hash_kind="row-v1",
+    )
+    assert batch[1:3] == [batch[1], batch[2]]
+    assert list(batch) == [batch[i] for i in range(5)]
+
+    async def both() -> None:  # the batch as columns, and the same rows one entry each
+        await sqlite_log.begin_all(batch)
+        await sqlite_log.record(*(replace(e, request_id="req-entries") for e in batch))
+
+    asyncio.run(both())
+    stored = sqlite_log.rows()
+    columns, entries = (
+        [{k: v for k, v in r.items() if k not in ("id", "at", "request_id")} for r in stored
+         if r["request_id"] == rid]
+        for rid in ("req-batch", "req-entries")
+    )  # fmt: skip
+    assert len(columns) == 5
+    assert columns == entries
+    assert [r["decision_reason"] for r in columns] == [batch[i].decision_reason for i in range(5)]
+
+
+def test_a_batch_with_columns_of_different_lengths_is_an_error() -> None:
+    with pytest.raises(ValueError, match="different lengths"):
+        batch_of(3, input_hash=["a" * 64])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "field"),
+    [
+        ("probability", float("nan"), "probability"),
+        ("probability", 1.5, "probability"),
+        ("probability", -0.1, "probability"),
+        ("probability", None, "probability"),
+        ("probability", True, "probability"),
+        ("probability", "0.5", "probability"),
+        ("decision", "maybe", "decision"),
+        ("decision_reason", "x" * 33, "decision_reason"),
+        ("input_hash", "f" * 65, "input_hash"),
+        ("input_hash", 7, "input_hash"),
+    ],
+)
+def test_a_batch_is_refused_by_name_where_one_of_its_entries_would_be(
+    sqlite_log: AuditLog, column: str, value: Any, field: str
+) -> None:
+    """The column checks of a batch refuse what ``check_entry`` refuses in one of its records,
+    with the same message; a batch of valid rows passes."""
+    good = batch_of(4)
+    assert check_entries(good, sqlite_log.limits) is None
+    values = list(getattr(good, column))
+    values[2] = value
+    bad = batch_of(4, **{column: values})
+    with pytest.raises(AuditRowError, match=field) as entries:
+        check_entry(bad[2], sqlite_log.limits)
+    with pytest.raises(AuditRowError) as columns:
+        check_entries(bad, sqlite_log.limits)
+    assert str(columns.value) == str(entries.value)
+
+
+@pytest.mark.parametrize(("field", "value"), [("request_id", "r" * 65), ("threshold", 2.0)])
+def test_a_batch_whose_request_fields_would_not_fit_is_refused_by_name(
+    sqlite_log: AuditLog, field: str, value: Any
+) -> None:
+    with pytest.raises(AuditRowError, match=field):
+        check_entries(replace(batch_of(3), **{field: value}), sqlite_log.limits)
+
+
 def test_a_row_the_driver_refuses_fails_alone_in_its_group_commit(sqlite_log: AuditLog) -> None:
     """A value the driver cannot send (an integer beyond SQLite's 64 bits: OverflowError, not a
     database error) that got past the checks fails its request only, as a refused row."""
@@ -337,7 +440,7 @@ def test_rows_written_by_the_compiled_insert_are_those_of_table_insert(
     log._ensure_schema()
     now = datetime.now(UTC)
     one = replace(entry(3), threshold=0.25, decision_reason="below_threshold")
-    sql, params = log._inserter.rows(now, [replace(one, request_id="compiled")])
+    sql, params = log._inserter.rows(now, [[replace(one, request_id="compiled")]])
     with log.engine.begin() as conn:
         conn.exec_driver_sql(sql, params)
         conn.execute(log.table.insert(), [dict(entry_row(one), request_id="core", at=now)])

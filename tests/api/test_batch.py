@@ -161,3 +161,103 @@ def test_batch_body_is_the_schema_s_and_refuses_what_it_refuses(
         bad = dataclasses.replace(scores, probability=[math.nan, *scores.probability[1:]])
         with pytest.raises(ValueError, match="probability"):
             rawbodies.batch_prediction(bad, rows.missing())
+
+
+def test_a_body_of_the_schema_s_shape_is_decoded_typed_and_gives_the_parsed_rows(
+    make_client: Callable[..., Any],
+) -> None:
+    """``typed_body`` takes exactly the schema's shape with numbers or nulls: its rows are those
+    of the parsed body (integers as floats, -0.0, nulls, names in any order, an empty record),
+    and a value the core refuses is refused with the same message either way."""
+    import pytest
+
+    from api import batchbody
+    from scoring.errors import ScoringError
+
+    with make_client() as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        model = services.model
+        first, second = (r["features"] for r in full_records(services, 2))
+        integral = [k for k, v in first.items() if v is not None and float(v).is_integer()]
+        zero = next(k for k, v in second.items() if v == 0.0)
+        good = [
+            {"features": {k: int(v) if k in integral else v for k, v in first.items()}},
+            {"features": dict(reversed({**second, zero: -0.0}.items()))},
+            {"features": {}},
+        ]
+        body = orjson.dumps({"records": good})
+        typed = batchbody.typed_body(body)
+        assert typed is not None
+        records = typed["records"]
+        assert isinstance(records, batchbody.TypedRecords)
+        assert len(records) == 3
+        assert integral
+        assert {type(records.features[0][k]) for k in integral} == {float}
+        assert list(records.features[1]) == list(good[1]["features"])  # the body's order
+        assert math.copysign(1.0, records.features[1][zero]) == -1.0
+        typed_rows = batchbody.checked(records, model.rows)[1]
+        parsed_rows = batchbody.checked(orjson.loads(body)["records"], model.rows)[1]
+        np.testing.assert_array_equal(typed_rows.matrix, parsed_rows.matrix)
+        assert typed_rows.missing() == parsed_rows.missing()
+        assert model.row_hashes(typed_rows.matrix) == model.row_hashes(parsed_rows.matrix)
+        name = model.feature_names[0]
+        for refused in ({"NOT_A_FEATURE": 1.0}, {name: 1e300}):
+            bad = orjson.dumps({"records": [*good, {"features": refused}]})
+            typed = batchbody.typed_body(bad)
+            assert typed is not None
+            with pytest.raises(ScoringError) as from_typed:
+                batchbody.checked(typed["records"], model.rows)
+            with pytest.raises(ScoringError) as from_parsed:
+                batchbody.checked(orjson.loads(bad)["records"], model.rows)
+            assert str(from_typed.value) == str(from_parsed.value)
+
+
+def test_a_body_of_another_shape_or_type_is_left_to_the_schema() -> None:
+    from api import batchbody
+
+    others = [
+        b'{"records": [{"features": {"A": true}}]}',
+        b'{"records": [{"features": {"A": "1.5"}}]}',
+        b'{"records": [{"features": {"A": NaN}}]}',
+        b'{"records": [{"features": {"A": 1e400}}]}',
+        b'{"records": [{"features": {"A": [1]}}]}',
+        b'{"records": [{"features": {"A": 1}, "extra": 1}]}',
+        b'{"records": [{"features": {"A": 1}}], "extra": 1}',
+        b'{"records": [{"features": [1]}]}',
+        b'{"records": [{}]}',
+        b'{"records": [7]}',
+        b'{"records": "not a list"}',
+        b'{"records": [{"features": {"A": 1}}]',
+        b"[]",
+    ]
+    for body in others:
+        assert batchbody.typed_body(body) is None, body
+    assert batchbody.typed_body(b'{"records": []}') == {"records": batchbody.TypedRecords([])}
+
+
+def test_the_batch_route_builds_a_typed_body_s_rows_typed(
+    make_client: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """A well-formed JSON batch skips the type scans (``rows(typed=True)``); one the typed
+    decode refuses is checked as before (the 422s above)."""
+    with make_client() as client:
+        services = services_of(client.app)  # type: ignore[arg-type]
+        model = services.model
+        calls: list[bool] = []
+        real = model.rows
+
+        def spy(records: Any, *, typed: bool = False) -> Any:
+            calls.append(typed)
+            return real(records, typed=typed)
+
+        monkeypatch.setattr(model, "rows", spy)
+        records = full_records(services, 3)
+        answer = client.post("/v1/predict/batch", json={"records": records}, headers=HEADERS)
+        assert answer.status_code == 200
+        assert calls == [True]
+        alone = client.post("/v1/predict", json=records[2], headers=HEADERS).json()
+        assert answer.json()["items"][2]["probability"] == alone["probability"]
+        name = model.feature_names[0]
+        refused = {"records": [{"features": {name: True}}]}
+        assert client.post("/v1/predict/batch", json=refused, headers=HEADERS).status_code == 422
+        assert calls == [True, False]  # not the typed decode's: parsed and checked as before

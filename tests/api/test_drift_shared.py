@@ -137,6 +137,9 @@ def test_a_write_of_more_than_the_window_writes_only_its_newest_rows(
         for start in (0, 25, 50):  # three batches queued before the writer comes
             block = np.arange(start, start + 25, dtype="float32")
             store.add(np.column_stack([block, block]))
+        # the first batch left the queue when the third came: the two newer fill the window
+        assert store.pending == 2
+        assert store.superseded == 25
         assert store.write()
         assert sorted(store.snapshot(0.0)[0][:, 0].tolist()) == list(range(45, 75))
         assert store.written == 30

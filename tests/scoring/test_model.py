@@ -219,8 +219,25 @@ def test_rows_take_integers_as_floats_and_name_the_first_bad_value(model: Scorin
     np.testing.assert_array_equal(model.rows([{a: 2}, {a: 2.0}]).matrix[:, 0], [2.0, 2.0])
     with pytest.raises(InvalidFeatureValueError, match=f"feature {b}: must be a finite"):
         model.rows([{a: 1.0, b: None}, {a: 1.0, b: math.inf}])
+    with pytest.raises(InvalidFeatureValueError, match=f"feature {b}: must be a finite"):
+        model.rows([{a: None, b: None}, {a: None, b: math.nan}])  # a NaN among the nulls
     with pytest.raises(InvalidFeatureValueError, match=f"feature {a}: expected a number"):
         model.rows([{b: 1.0}, {a: "1.5"}])
+
+
+def test_typed_rows_are_the_checked_rows_and_still_check_names_and_ranges(
+    model: ScoringModel,
+) -> None:
+    """``typed``: values known to be finite floats or None skip the type scans only."""
+    a, b = model.feature_names[:2]
+    records = [{a: 2.0, b: None}, {b: float(model.reference[b].dropna().iloc[0])}, {}]
+    np.testing.assert_array_equal(
+        model.rows(records, typed=True).matrix, model.rows(records).matrix
+    )
+    with pytest.raises(UnknownFeatureError):
+        model.rows([{"NOT_A_FEATURE": 1.0}], typed=True)
+    with pytest.raises(ImplausibleValueError):
+        model.rows([{"AMT_CREDIT": -5.0}], typed=True)
 
 
 def test_decide_rows_match_score_of_row_by_row(
