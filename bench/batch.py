@@ -94,6 +94,18 @@ class Measure:
     cpu_s: float
     rss_mib: float
     pss_mib: float
+    cpu_by_kind: dict[str, float]  # CPU s of the driver, the JVM, the Python workers, others
+
+
+def kind_of(proc: psutil.Process, root: int) -> str:
+    """What a process of the tree is: the command's own (driver), the JVM (spark-submit
+    execs java), a Python worker of Spark's, or something else (a shell, a chmod)."""
+    if proc.pid == root:
+        return "driver"
+    name = proc.name()
+    if name == "java":
+        return "jvm"
+    return "python workers" if name.startswith("python") else "other"
 
 
 def run(command: list[str]) -> Measure:
@@ -102,6 +114,7 @@ def run(command: list[str]) -> Measure:
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parent = psutil.Process(process.pid)
     cpu: dict[int, float] = {}
+    kinds: dict[int, str] = {}
     rss = pss = 0
     while process.poll() is None:
         try:
@@ -113,6 +126,7 @@ def run(command: list[str]) -> Measure:
             try:
                 times = proc.cpu_times()
                 memory = proc.memory_full_info()
+                kinds[proc.pid] = kind_of(proc, parent.pid)  # again: a process may exec
             except psutil.Error:
                 continue
             cpu[proc.pid] = times.user + times.system
@@ -124,7 +138,10 @@ def run(command: list[str]) -> Measure:
     process.wait()
     if process.returncode != 0:
         raise RuntimeError(process.stderr.read().decode()[-2000:] if process.stderr else "")
-    return Measure(seconds, sum(cpu.values()), rss / 2**20, pss / 2**20)
+    by_kind: dict[str, float] = {}
+    for pid, used in cpu.items():
+        by_kind[kinds[pid]] = by_kind.get(kinds[pid], 0.0) + used
+    return Measure(seconds, sum(cpu.values()), rss / 2**20, pss / 2**20, by_kind)
 
 
 KEY = ("bundle", "rows", "engine", "explain_top")
@@ -219,6 +236,11 @@ def main() -> None:
                         "floor_rows_per_cpu_s": round(speeds[base]),
                         "ratio_per_core": round(per_s / _cores(label) / speeds[base], 3),
                         "ratio_cpu": round(per_cpu / speeds[base], 3),
+                        "cpu_s_by_process": {
+                            k: round(v, 1) for k, v in sorted(measure.cpu_by_kind.items())
+                        },
+                        # the floor's CPU s for these rows: what each process's share compares to
+                        "floor_cpu_s": round(size / speeds[base], 1),
                         "peak_rss_mib": round(measure.rss_mib),
                         "peak_pss_mib": round(measure.pss_mib),
                         "load_average": [round(v, 2) for v in os.getloadavg()],
@@ -259,6 +281,29 @@ def markdown(
             f"{r['ratio_cpu']:.3f} | {r['peak_rss_mib']} | {r['peak_pss_mib']} | "
             f"{' '.join(map(str, r['load_average']))} | {r['measured_at'][:16]} |"
         )
+    split = [r for r in rows if "cpu_s_by_process" in r]
+    if split:
+        lines += [
+            "",
+            "## Where the CPU goes",
+            "",
+            "CPU s of each kind of process of a run (the command's own interpreter: driver; "
+            "Spark's JVM; the Python workers it forks), next to the floor's CPU s for the same "
+            "rows (the model call alone, one thread).",
+            "",
+            "| bundle | rows | engine | explain | driver | JVM | Python workers | other | "
+            "floor CPU s | JVM / floor | workers / floor | measured |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in split:
+            kinds, base = r["cpu_s_by_process"], r["floor_cpu_s"]
+            lines.append(
+                f"| {r['bundle']} | {r['rows']} | {r['engine']} | {r['explain_top']} | "
+                f"{kinds.get('driver', 0)} | {kinds.get('jvm', 0)} | "
+                f"{kinds.get('python workers', 0)} | {kinds.get('other', 0)} | {base} | "
+                f"{kinds.get('jvm', 0) / base:.2f} | "
+                f"{kinds.get('python workers', 0) / base:.2f} | {r['measured_at'][:16]} |"
+            )
     lines += [
         "",
         "## Steady state (marginal between two sizes of the same run)",

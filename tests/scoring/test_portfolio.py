@@ -142,6 +142,13 @@ def test_spark_engine_equals_the_api_path_and_rejects_bad_rows(
     summary = run_spark(demo_bundle, demo_clients_folder, tmp_path / "out", options, "local[2]")
     assert (summary.scored, summary.rejected) == (len(expected), 0)
     _assert_same(tmp_path / "out", expected, model)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    assert active is not None
+    # a worker's Arrow batches are bounded by rows, with no size check after each row
+    assert active.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "128"
+    assert active.conf.get("spark.sql.execution.arrow.maxBytesPerBatch") == str(2**31 - 1)
     raw = _bad_rows(demo_clients)
     raw.to_csv(tmp_path / "applications.csv", index=False)  # Spark reads CSV cells as text
     run_spark(demo_bundle, tmp_path / "applications.csv", tmp_path / "bad", options, "local[2]")
