@@ -257,16 +257,15 @@ class EntryBatch(Sequence[AuditEntry]):
         )
 
     def shared(self) -> AuditEntry:
-        """An entry with the request's fields and the first record's (or valid stand-ins):
-        what the per-request fields are checked on, once."""
-        first = self[0] if len(self) else None
+        """An entry with the request's fields and valid stand-ins for the records' (checked
+        column by column): what the per-request fields are checked on, once."""
         return AuditEntry(
             request_id=self.request_id,
             key_name=self.key_name,
             route=self.route,
             model_version=self.model_version,
-            probability=first.probability if first else 0.0,
-            decision=first.decision if first else "grant",
+            probability=0.0,
+            decision="grant",
             threshold=self.threshold,
             input_hash_kind=self.input_hash_kind,
         )
