@@ -20,6 +20,10 @@ bundle is any trained bundle (the demo one by default).
 
     python bench/batch.py --bundle var/demo/bundle --sizes 50000 100000 --engines pandas spark
 
+`--engines spark-io` runs the Spark engine with ``--spark-io spark`` (Spark reads the
+applications, sends their columns to the Python workers and writes what they return) beside
+the default, where the workers read the file and write the part files themselves.
+
 Writes bench/results/batch.json and batch.md.
 """
 
@@ -57,6 +61,12 @@ def applications(rows: int, folder: Path) -> Path:
     return path
 
 
+# what --engines names: the engine, its extra options, the suffix of its label
+ENGINES: dict[str, tuple[str, list[str], str]] = {
+    "pandas": ("pandas", [], ""),
+    "spark": ("spark", [], ""),  # the Python workers read and write the files (the default)
+    "spark-io": ("spark", ["--spark-io", "spark"], ", Spark's reader"),
+}
 FLOOR_ROWS = 100_000  # the floor's rows/s is per row: timed on the first rows at most
 
 
@@ -199,7 +209,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bundle", type=Path, default=ROOT / "var" / "demo" / "bundle")
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 100_000])
-    parser.add_argument("--engines", nargs="+", default=["pandas", "spark"])
+    parser.add_argument("--engines", nargs="+", choices=list(ENGINES), default=["pandas", "spark"])
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--explain", type=int, nargs="+", default=[0, 3], help="top-K values")
     args = parser.parse_args()
@@ -216,11 +226,13 @@ def main() -> None:
                     out = str(Path(tmp) / f"out-{engine}")
                     command = [
                         sys.executable, "-m", "scoring", "batch", "--bundle", str(args.bundle),
-                        "--input", str(path), "--out", out, "--engine", engine,
+                        "--input", str(path), "--out", out, "--engine", ENGINES[engine][0],
                         "--explain-top", str(explain), "--quiet", "--master", args.master,
+                        *ENGINES[engine][1],
                     ]  # fmt: skip
                     measure = run(command)
                     label = engine if engine == "pandas" else f"spark {args.master}"
+                    label += ENGINES[engine][2]
                     per_s = size / measure.seconds
                     per_cpu = size / measure.cpu_s
                     row = {

@@ -320,6 +320,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         threads=args.threads,
         progress=not args.quiet,
+        spark_io=args.spark_io,
     )
     if args.engine == "spark":
         from scoring.portfolio_spark import run_spark
@@ -526,6 +527,11 @@ def build_parser(prog: str = "python -m scoring") -> argparse.ArgumentParser:
         "--explain-top", type=_non_negative_int, default=0, help="top-K SHAP reasons per client"
     )
     batch.add_argument("--master", default=None, help="Spark master (default: the active session)")
+    batch.add_argument(
+        "--spark-io", choices=["workers", "spark"], default="workers",
+        help="who reads a Parquet input and writes the results: the Python workers (paths every "
+        "executor sees) or Spark",
+    )  # fmt: skip
     batch.add_argument("--chunk-rows", type=_positive_int, default=50_000, help="rows per chunk")
     batch.add_argument("--threads", type=_positive_int, default=1, help="LightGBM threads (pandas)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")

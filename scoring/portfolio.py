@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -54,6 +55,9 @@ class BatchOptions:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     threads: int = 1  # LightGBM threads per chunk (pandas engine)
     progress: bool = True
+    # Spark engine: who reads a Parquet input and writes the results, the Python workers (paths
+    # every executor sees) or Spark (any storage Spark reaches; more CPU: docs/batch.md)
+    spark_io: str = "workers"
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,19 @@ def prepare_out(out: Path) -> None:
         (out / sub).mkdir(parents=True)
 
 
+def write_part(out: Path, part: int, scores: pd.DataFrame, rejects: pd.DataFrame) -> None:
+    """Part `part` of the scores (and of the rejects, when there are any), each file written
+    under a name readers skip and then renamed: a part file is whole or absent, and a part
+    written again (a Spark task retried) replaces the first."""
+    for sub, frame in ((SCORES_DIR, scores), (REJECTS_DIR, rejects)):
+        if sub == REJECTS_DIR and not len(frame):
+            continue
+        final = out / sub / f"part-{part:05d}.parquet"
+        staged = final.with_name(f"_{final.name}.{os.getpid()}")
+        frame.to_parquet(staged, index=False)
+        staged.replace(final)
+
+
 def run_pandas(
     bundle: Path, input_path: Path, out: Path, options: BatchOptions | None = None
 ) -> BatchSummary:
@@ -389,9 +406,7 @@ def run_pandas(
                 model, raw, aggregates, file, options.explain_top, options.threads, earlier
             )
             seen = _sorted_union(seen, ids[usable].astype("int64"))
-            scores.to_parquet(out / SCORES_DIR / f"part-{part:05d}.parquet", index=False)
-            if len(rejects):
-                rejects.to_parquet(out / REJECTS_DIR / f"part-{part:05d}.parquet", index=False)
+            write_part(out, part, scores, rejects)
             scored += len(scores)
             refused += int((scores["decision"] == "refuse").sum())
             rejected += len(rejects)

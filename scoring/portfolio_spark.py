@@ -13,15 +13,22 @@ Synapse or HDInsight (docs/batch.md):
 - repeated SK_ID_CURR are found by a window over two narrow columns (id, input position): only
   the positions of the repeats (rejects, usually none) reach the driver, and they are broadcast
   back, so the wide application rows are never sorted nor shuffled by id;
-- when the input is typed (Parquet: SK_ID_CURR and every numeric column of a numeric type, so
-  no cell can hold text), Spark decides every row check itself (a missing or non-integer id, a
-  repeated id), writes those rejects (reason + the whole row as JSON) and sends to the Python
-  workers only the rows that pass and only the columns the transform reads (SK_ID_CURR and
-  ``APPLICATION_INPUTS``); text input (CSV) sends every column and the workers check them;
-- applications are scored by ``mapInArrow`` in Arrow batches (each made a pandas frame of one
-  block per column, not consolidated), straight from the file scan
-  (spread over the cores first when the file has fewer parts than there are cores); the result
-  is written as Parquet part files, rejects apart, with no collect of results to the driver.
+- a Parquet input is read by the Python workers themselves (``--spark-io workers``, the
+  default; scoring/spark_fragments.py): Spark hands each worker a fragment of the file (a row
+  group, or a range of one) with, per row, the rank of its id in input order (a window over
+  the narrow id rows) and its client's aggregates; the worker reads the fragment's columns
+  that the transform reads (all of them when the file is not typed), scores them and writes the
+  fragment's part files; the driver gets one row of counts per fragment;
+- otherwise (a CSV, or ``--spark-io spark`` for storage only Spark reaches) Spark reads the
+  applications: when the input is typed (Parquet: SK_ID_CURR and every numeric column of a
+  numeric type, so no cell can hold text), Spark decides every row check itself (a missing or
+  non-integer id, a repeated id), writes those rejects (reason + the whole row as JSON) and
+  sends to the Python workers only the rows that pass and only the columns the transform reads
+  (SK_ID_CURR and ``APPLICATION_INPUTS``); text input (CSV) sends every column and the workers
+  check them; applications are scored by ``mapInArrow`` in Arrow batches (each made a pandas
+  frame of one block per column, not consolidated), straight from the file scan (spread over
+  the cores first when the file has fewer parts than there are cores); Spark writes the result
+  as Parquet part files, rejects apart, with no collect of results to the driver.
 """
 
 from __future__ import annotations
@@ -53,9 +60,15 @@ from scoring.portfolio import (
     BatchSummary,
     check_columns,
     output_columns,
+    parse_rows,
+    prepare_out,
+    rejects_frame,
+    score_applications,
     score_raw,
+    write_part,
 )
 from scoring.schema import ID, NUMERIC_COLUMNS
+from scoring.spark_fragments import Fragment, client_keys, plan, read_range
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -67,6 +80,8 @@ KEY = "_key"  # the client id as a long, the join key of the aggregates
 ROW = "_row"  # input order, to keep the first of repeated ids
 _ID = "_id"  # the client id as a number, in the search for repeats
 BUCKET = "_bucket"
+FRAG = "_frag"  # the fragment of the input a row is in (the workers' reader)
+_N = "_n"  # the rank of a row among the rows of its id, in input order
 _REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
 LOCAL_SHUFFLE_PARTITIONS = 8
 DAEMON_MODULE = "scoring.spark_daemon"
@@ -226,6 +241,34 @@ def _result_schema(explain_top: int) -> StructType:
     return StructType(fields)
 
 
+def _result(scores: pd.DataFrame, rejects: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Scores and rejects as one frame of the result schema (a reject's columns null for a
+    score, and the other way round)."""
+    rejected = pd.DataFrame(
+        {
+            _REJECT_ID: rejects[ID].to_numpy(),
+            _REJECT_REASON: rejects["reason"].to_numpy(),
+            _REJECT_ROW: rejects["row"].to_numpy(),
+        }
+    )
+    scores = scores.assign(**{_REJECT_ID: None, _REJECT_REASON: None, _REJECT_ROW: None})
+    return pd.concat(
+        [scores, rejected.reindex(columns=[*columns, *rejected.columns])], ignore_index=True
+    ).astype({ID: "Int64"})
+
+
+def _history(batch: pd.DataFrame, columns: list[str]) -> pd.DataFrame | None:
+    """The aggregates joined to a batch (its `columns`), indexed by client key, one row per
+    client (None: no auxiliary table)."""
+    if not columns:
+        return None
+    keys = batch[KEY]
+    known = keys.notna().to_numpy()
+    aggregates = batch.loc[known, columns]  # the history columns only
+    aggregates.index = pd.Index(keys[known].astype("int64"), name=ID)
+    return aggregates[~aggregates.index.duplicated()].astype("float64")
+
+
 def _scorer(
     payload: Broadcast[bytes],
     key: str,
@@ -248,13 +291,7 @@ def _scorer(
             batch = record.to_pandas(split_blocks=True)
             del record
             history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
-            aggregates = None
-            if history:
-                keys = batch[KEY]
-                known = keys.notna().to_numpy()
-                aggregates = batch.loc[known, history]  # the history columns only
-                aggregates.index = pd.Index(keys[known].astype("int64"), name=ID)
-                aggregates = aggregates[~aggregates.index.duplicated()].astype("float64")
+            aggregates = _history(batch, history)
             scores, rejects = score_raw(
                 model,
                 batch,  # read column by column: no copy of the wide batch
@@ -266,18 +303,7 @@ def _scorer(
                 row_columns=app_columns,
                 inputs=inputs,
             )
-            rejected = pd.DataFrame(
-                {
-                    _REJECT_ID: rejects[ID].to_numpy(),
-                    _REJECT_REASON: rejects["reason"].to_numpy(),
-                    _REJECT_ROW: rejects["row"].to_numpy(),
-                }
-            )
-            scores = scores.assign(**{_REJECT_ID: None, _REJECT_REASON: None, _REJECT_ROW: None})
-            result = pd.concat(
-                [scores, rejected.reindex(columns=[*columns, *rejected.columns])],
-                ignore_index=True,
-            ).astype({ID: "Int64"})
+            result = _result(scores, rejects, columns)
             yield pa.RecordBatch.from_pandas(result, schema=schema, preserve_index=False)
 
     return score
@@ -351,41 +377,138 @@ def reject_rows(rows: DataFrame, key: Column, columns: list[str]) -> DataFrame:
     )
 
 
-def run_spark(
-    bundle: Path,
-    input_path: Path,
+def _fragment_ids(fragments: list[Fragment]) -> Any:
+    """The narrow rows of the fragments whose indices a task gets: fragment, input position,
+    client key (read by the Python worker from the file: the id column only)."""
+
+    def read(indices: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        for batch in indices:
+            for index in batch.column(0).to_pylist():
+                fragment = fragments[index]
+                ids = pd.concat(list(read_range(fragment, [ID], fragment.rows)))[ID]
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.array(np.full(len(ids), index, dtype=np.int32)),
+                        pa.array(np.arange(len(ids), dtype=np.int64) + fragment.position),
+                        pa.array(client_keys(ids)),
+                    ],
+                    names=[FRAG, ROW, KEY],
+                )
+
+    return read
+
+
+def _fragment_scorer(
+    payload: Broadcast[bytes],
+    key: str,
+    fragments: list[Fragment],
     out: Path,
-    options: BatchOptions | None = None,
-    master: str | None = None,
+    explain_top: int,
+    batch_rows: int,
+    inputs: list[str] | None,
+) -> Any:
+    """A fragment scored by the worker that reads it: its rows from the file (the columns the
+    transform reads when the input is typed, the whole row again for a reject), and from Spark,
+    per row, whether its id came earlier in the input and its client's aggregates. The worker
+    writes the fragment's part files itself and returns only its counts."""
+
+    def score(group: pd.DataFrame) -> pd.DataFrame:
+        model = model_of(payload, key)
+        index = int(group[FRAG].to_numpy()[0])
+        fragment = fragments[index]
+        group = group.sort_values(ROW, ignore_index=True)
+        expected = np.arange(fragment.rows, dtype=np.int64) + fragment.position
+        if not np.array_equal(group[ROW].to_numpy(dtype=np.int64), expected):
+            changed = f"{fragment.path}: row group {fragment.group} changed during the run"
+            raise RuntimeError(changed)
+        aggregates = _history(group, [c for c in group.columns if not c.startswith("_")])
+        repeated = ((group[_N] > 1) & group[KEY].notna()).to_numpy()
+        del group
+        read = None if inputs is None else [ID, *inputs]
+        scored, rejected, offset = [], [], 0
+        for raw in read_range(fragment, read, batch_rows):
+            rows = parse_rows(raw, repeated[offset : offset + len(raw)], inputs)
+            scored.append(score_applications(model, rows.valid, aggregates, explain_top, 1))
+            if not pd.isna(rows.problems).all():
+                if read is not None:  # a reject shows the whole row: read it again
+                    start = fragment.start + offset
+                    whole = Fragment(fragment.path, fragment.group, start, start + len(raw), 0)
+                    raw = pd.concat(list(read_range(whole, None, batch_rows)), ignore_index=True)
+                rejected.append(rejects_frame(raw, rows.problems))
+            offset += len(raw)
+        scores = pd.concat(scored, ignore_index=True)
+        rejects = pd.concat(rejected, ignore_index=True) if rejected else scores.iloc[:0]
+        write_part(out, index, scores, rejects)
+        refused = int((scores["decision"] == "refuse").sum())
+        counts = {"scored": len(scores), "refused": refused, "rejected": len(rejects)}
+        return pd.DataFrame({FRAG: [index], **{k: [v] for k, v in counts.items()}})
+
+    return score
+
+
+def _by_workers(
+    spark: SparkSession,
+    model: ScoringModel,
+    source: BatchInput,
+    scorer: tuple[Broadcast[bytes], str],
+    out: Path,
+    options: BatchOptions,
+    inputs: list[str] | None,
 ) -> BatchSummary:
-    """Score a portfolio with Spark into ``out/scores`` and ``out/rejects`` (Parquet datasets)."""
-    from pyspark import StorageLevel
+    """Score with the Python workers reading the applications from the file and writing the
+    part files (scoring/spark_fragments.py): Spark shuffles only the narrow (fragment,
+    position, key) rows, for the repeated ids and the join of the aggregates, grouped back by
+    fragment for the workers; the driver collects one row of counts per fragment."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as sf
 
-    options = options or BatchOptions()
-    model = ScoringModel.load(bundle)  # fails here, on the driver, for a bad bundle
-    source = BatchInput.find(input_path)
-    file = str(source.applications)
-    if out.exists() and not out.is_dir():
-        raise DataValidationError(str(out), None, "--out must be a folder")
-    spark = session(master)
-    spark.sparkContext.setLogLevel("ERROR")
-    # Arrow batches of at most SPARK_BATCH_ROWS: a Python worker holds one batch (as Arrow, as
-    # pandas, as features) at a time, so its memory is set by the batch, not by the input
     batch_rows = min(options.chunk_rows, SPARK_BATCH_ROWS)
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
-    # ...and by rows only: under a byte limit Spark sums the size of every Arrow vector after
-    # each row it writes (BatchedPythonArrowInput), a quarter of the JVM task threads' CPU on
-    # 1M rows (24.7 against 32.3 s, JFR); INT_MAX is the value that turns that check off
-    spark.conf.set("spark.sql.execution.arrow.maxBytesPerBatch", str(NO_BYTE_LIMIT))
-    packed = bundle_bytes(bundle)
-    payload = spark.sparkContext.broadcast(packed)
-    digest = hashlib.sha256(packed).hexdigest()
+    fragments = plan(source.applications, spark.sparkContext.defaultParallelism, batch_rows)
+    if not fragments:
+        raise DataValidationError(str(source.applications), None, "the file has no rows")
+    prepare_out(out)
+    ids = spark.range(len(fragments), numPartitions=len(fragments)).mapInArrow(
+        _fragment_ids(fragments), f"{FRAG} int, {ROW} long, {KEY} long"
+    )
+    rows = ids.withColumn(_N, sf.row_number().over(Window.partitionBy(KEY).orderBy(ROW)))
+    buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
+    for history in aggregates(spark, model, source, buckets):
+        rows = rows.join(history, KEY, "left")
+    counts = (
+        rows.groupBy(FRAG)
+        .applyInPandas(
+            _fragment_scorer(*scorer, fragments, out, options.explain_top, batch_rows, inputs),
+            f"{FRAG} int, scored long, refused long, rejected long",
+        )
+        .collect()
+    )
+    return BatchSummary(
+        sum(int(c["scored"]) for c in counts),
+        sum(int(c["refused"]) for c in counts),
+        sum(int(c["rejected"]) for c in counts),
+        out / SCORES_DIR,
+        out / REJECTS_DIR,
+    )
+
+
+def _read_by_spark(
+    spark: SparkSession,
+    model: ScoringModel,
+    source: BatchInput,
+    scorer: tuple[Broadcast[bytes], str],
+    options: BatchOptions,
+    narrow: bool,
+) -> tuple[DataFrame, DataFrame | None, int]:
+    """The result rows, the applications read by Spark (a CSV, or ``--spark-io spark``),
+    the rejects Spark found itself (a typed input) and how many."""
+    from pyspark.sql import functions as sf
+
+    file = str(source.applications)
     apps = read(spark, source.applications)
     app_columns = list(apps.columns)
-    check_columns(app_columns, file)
     key = sf.col(ID).try_cast("double")
-    narrow = typed(apps.schema)  # Spark makes the row checks: the workers get what they read
     # the position in the input: the same for a scan of the same file (same splits)
     apps = apps.withColumn(ROW, sf.monotonically_increasing_id())
     skipped = repeated_rows(apps, key, bad_ids=narrow)
@@ -405,9 +528,54 @@ def run_spark(
     for history in aggregates(spark, model, source, buckets):
         apps = apps.join(history, KEY, "left")
     result = apps.mapInArrow(
-        _scorer(payload, digest, sent, file, options.explain_top, repeats, inputs),
+        _scorer(*scorer, sent, file, options.explain_top, repeats, inputs),
         _result_schema(options.explain_top),
-    ).persist(StorageLevel.DISK_ONLY)  # scored once, read by the two writes and the counts
+    )
+    return result, spark_rejects, len(skipped) if narrow else 0
+
+
+def run_spark(
+    bundle: Path,
+    input_path: Path,
+    out: Path,
+    options: BatchOptions | None = None,
+    master: str | None = None,
+) -> BatchSummary:
+    """Score a portfolio with Spark into ``out/scores`` and ``out/rejects`` (Parquet datasets)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    options = options or BatchOptions()
+    model = ScoringModel.load(bundle)  # fails here, on the driver, for a bad bundle
+    source = BatchInput.find(input_path)
+    if out.exists() and not out.is_dir():
+        raise DataValidationError(str(out), None, "--out must be a folder")
+    spark = session(master)
+    spark.sparkContext.setLogLevel("ERROR")
+    # Arrow batches of at most SPARK_BATCH_ROWS: a Python worker holds one batch (as Arrow, as
+    # pandas, as features) at a time, so its memory is set by the batch, not by the input
+    batch_rows = min(options.chunk_rows, SPARK_BATCH_ROWS)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+    # ...and by rows only: under a byte limit Spark sums the size of every Arrow vector after
+    # each row it writes (BatchedPythonArrowInput), a quarter of the JVM task threads' CPU on
+    # 1M rows (24.7 against 32.3 s, JFR); INT_MAX is the value that turns that check off
+    spark.conf.set("spark.sql.execution.arrow.maxBytesPerBatch", str(NO_BYTE_LIMIT))
+    schema = read(spark, source.applications).schema  # the file's columns, no row read
+    check_columns(schema.names, str(source.applications))
+    narrow = typed(schema)  # no cell can hold text: the workers parse what the transform reads
+    packed = bundle_bytes(bundle)
+    payload = spark.sparkContext.broadcast(packed)
+    scorer = (payload, hashlib.sha256(packed).hexdigest())
+    if options.spark_io == "workers" and source.applications.name.lower().endswith(".parquet"):
+        try:
+            inputs = APPLICATION_INPUTS if narrow else None
+            return _by_workers(spark, model, source, scorer, out, options, inputs)
+        finally:
+            payload.unpersist()
+    scored, spark_rejects, spark_rejected = _read_by_spark(
+        spark, model, source, scorer, options, narrow
+    )
+    result = scored.persist(StorageLevel.DISK_ONLY)  # scored once: two writes and the counts
     try:
         scores = result.filter(sf.col(_REJECT_REASON).isNull()).select(
             *output_columns(options.explain_top)
@@ -429,12 +597,11 @@ def run_spark(
     finally:
         result.unpersist()
         payload.unpersist()
-        repeats.unpersist()
     assert counts is not None  # an aggregate always has one row  # nosec B101
     return BatchSummary(
         int(counts["scored"] or 0),
         int(counts["refused"] or 0),
-        int(counts["rejected"] or 0) + (len(skipped) if narrow else 0),
+        int(counts["rejected"] or 0) + spark_rejected,
         out / SCORES_DIR,
         out / REJECTS_DIR,
     )

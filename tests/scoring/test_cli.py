@@ -322,3 +322,28 @@ def test_train_with_tuning(
     assert 0.01 <= params["learning_rate"] <= 0.1  # from the search space, not the default
     assert params["learning_rate"] != 0.02
     assert 4 <= params["num_leaves"] <= 64
+
+
+def test_batch_passes_who_does_the_spark_io(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--spark-io reaches the Spark engine (workers by default); another value exits 2."""
+    import scoring.portfolio_spark as spark_engine
+    from scoring.portfolio import BatchOptions, BatchSummary
+
+    given: list[BatchOptions] = []
+
+    def fake(
+        bundle: Path, source: Path, out: Path, options: BatchOptions, master: str | None
+    ) -> BatchSummary:
+        given.append(options)
+        return BatchSummary(1, 0, 0, out / "scores", out / "rejects")
+
+    monkeypatch.setattr(spark_engine, "run_spark", fake)
+    common = ["batch", "--bundle", "b", "--input", "i", "--out", str(tmp_path), "--engine", "spark"]
+    assert main(common) == 0
+    assert main([*common, "--spark-io", "spark"]) == 0
+    assert [o.spark_io for o in given] == ["workers", "spark"]
+    with pytest.raises(SystemExit) as caught:
+        main([*common, "--spark-io", "jvm"])
+    assert caught.value.code == 2

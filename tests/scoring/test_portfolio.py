@@ -127,18 +127,22 @@ def test_a_missing_column_stops_the_run_before_any_write(
 
 
 @pytest.mark.slow
-def test_spark_engine_equals_the_api_path_and_rejects_bad_rows(
+@pytest.mark.parametrize("reader", ["workers", "spark"])
+def test_spark_engine_equals_the_api_path(
     demo_bundle: Path,
     demo_clients_folder: Path,
-    demo_clients: Path,
     model: ScoringModel,
     expected: pd.DataFrame,
     tmp_path: Path,
+    reader: str,
 ) -> None:
+    """The demo clients and their auxiliary tables (aggregated and joined in Spark), the
+    applications read by the Python workers (a one-row-group file: a range per core) or by
+    Spark."""
     pytest.importorskip("pyspark")
     from scoring.portfolio_spark import run_spark
 
-    options = BatchOptions(explain_top=TOP, chunk_rows=128, progress=False)
+    options = BatchOptions(explain_top=TOP, chunk_rows=128, progress=False, spark_io=reader)
     summary = run_spark(demo_bundle, demo_clients_folder, tmp_path / "out", options, "local[2]")
     assert (summary.scored, summary.rejected) == (len(expected), 0)
     _assert_same(tmp_path / "out", expected, model)
@@ -149,6 +153,16 @@ def test_spark_engine_equals_the_api_path_and_rejects_bad_rows(
     # a worker's Arrow batches are bounded by rows, with no size check after each row
     assert active.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "128"
     assert active.conf.get("spark.sql.execution.arrow.maxBytesPerBatch") == str(2**31 - 1)
+
+
+@pytest.mark.slow
+def test_spark_engine_rejects_bad_rows_of_a_csv(
+    demo_bundle: Path, demo_clients: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyspark")
+    from scoring.portfolio_spark import run_spark
+
+    options = BatchOptions(chunk_rows=128, progress=False)
     raw = _bad_rows(demo_clients)
     raw.to_csv(tmp_path / "applications.csv", index=False)  # Spark reads CSV cells as text
     run_spark(demo_bundle, tmp_path / "applications.csv", tmp_path / "bad", options, "local[2]")
@@ -156,36 +170,41 @@ def test_spark_engine_equals_the_api_path_and_rejects_bad_rows(
 
 
 def _bad_typed_rows(demo_clients: Path) -> pd.DataFrame:
-    """Typed demo applications (Parquet) with a missing id, a fractional id and a repeated id."""
+    """Typed demo applications (Parquet) with a missing id, a fractional id and two repeated
+    ids (one in the rows just after its first, one 28 rows later)."""
     raw = pd.read_parquet(demo_clients).head(40)
     raw[ID] = raw[ID].astype("float64")
     raw.loc[3, ID] = np.nan
     raw.loc[4, ID] = 100.5
     raw.loc[7, ID] = raw.loc[5, ID]
+    raw.loc[30, ID] = raw.loc[2, ID]
     return raw
 
 
 @pytest.mark.slow
-def test_spark_engine_checks_typed_rows_itself_with_the_pandas_engines_rejects(
-    demo_bundle: Path, demo_clients: Path, tmp_path: Path
+@pytest.mark.parametrize("reader", ["workers", "spark"])
+def test_spark_engine_checks_typed_rows_with_the_pandas_engines_rejects(
+    demo_bundle: Path, demo_clients: Path, tmp_path: Path, reader: str
 ) -> None:
-    """A typed (Parquet) input: Spark rejects the bad ids and sends the workers only the
-    transform's columns; the rejects are the pandas engine's (ids, reasons, whole rows)."""
+    """A typed (Parquet) input, in row groups of 8 rows: read by the Python workers (each a
+    fragment, the repeats found by Spark across fragments) or by Spark (which rejects the bad
+    ids itself), only the transform's columns are parsed; the rejects are the pandas
+    engine's (ids, reasons, whole rows)."""
     pytest.importorskip("pyspark")
     from scoring.portfolio_spark import run_spark, session, typed
 
     raw = _bad_typed_rows(demo_clients)
-    raw.to_parquet(tmp_path / "applications.parquet", index=False)
+    raw.to_parquet(tmp_path / "applications.parquet", index=False, row_group_size=8)
     raw.to_csv(tmp_path / "applications.csv", index=False)
     spark = session("local[2]")
     assert typed(spark.read.parquet(str(tmp_path / "applications.parquet")).schema)
     csv = spark.read.option("header", True).csv(str(tmp_path / "applications.csv"))
     assert not typed(csv.schema)  # text cells: the workers check every column
-    options = BatchOptions(chunk_rows=16, progress=False)
+    options = BatchOptions(chunk_rows=16, progress=False, spark_io=reader)
     source = tmp_path / "applications.parquet"
     summary = run_spark(demo_bundle, source, tmp_path / "spark", options, "local[2]")
     run_pandas(demo_bundle, source, tmp_path / "pandas", options)
-    assert (summary.scored, summary.rejected) == (37, 3)
+    assert (summary.scored, summary.rejected) == (36, 4)
 
     def rejects(out: Path) -> list[tuple[object, str, dict[str, object]]]:
         frame = pd.read_parquet(out / "rejects")
