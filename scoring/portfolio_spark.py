@@ -81,6 +81,7 @@ ROW = "_row"  # input order, to keep the first of repeated ids
 _ID = "_id"  # the client id as a number, in the search for repeats
 BUCKET = "_bucket"
 FRAG = "_frag"  # the fragment of the input a row is in (the workers' reader)
+_PART = "_part"  # the key that sends a fragment's rows to the fragment's own partition
 _N = "_n"  # the rank of a row among the rows of its id, in input order
 _REJECT_ID, _REJECT_REASON, _REJECT_ROW = "_reject_id", "_reject_reason", "_reject_row"
 LOCAL_SHUFFLE_PARTITIONS = 8
@@ -377,9 +378,31 @@ def reject_rows(rows: DataFrame, key: Column, columns: list[str]) -> DataFrame:
     )
 
 
-def _fragment_ids(fragments: list[Fragment]) -> Any:
-    """The narrow rows of the fragments whose indices a task gets: fragment, input position,
-    client key (read by the Python worker from the file: the id column only)."""
+def partition_keys(spark: SparkSession, partitions: int) -> list[int]:
+    """For each i < `partitions`, a long that ``repartition(partitions, column)`` sends to
+    partition i (found with Spark's own hash, the one hash partitioning uses): rows keyed by
+    their fragment's key make exactly one partition per fragment, where hashing the fragment
+    indices would pile several fragments into some partitions and leave others empty."""
+    from pyspark.sql import functions as sf
+
+    candidates = partitions * 64  # the chance that a partition gets none: about e**-64
+    while True:
+        found = (
+            spark.range(candidates)
+            .groupBy(sf.pmod(sf.hash("id"), sf.lit(partitions)).alias("partition"))
+            .agg(sf.min("id").alias("key"))
+            .collect()
+        )
+        keys = {int(r["partition"]): int(r["key"]) for r in found}
+        if len(keys) == partitions:
+            return [keys[i] for i in range(partitions)]
+        candidates *= 2
+
+
+def _fragment_ids(fragments: list[Fragment], keys: list[int]) -> Any:
+    """The narrow rows of the fragments whose indices a task gets: the fragment's partition
+    key (`keys`), the fragment, the input position and the client key (read by the Python
+    worker from the file: the id column only)."""
 
     def read(indices: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -390,11 +413,12 @@ def _fragment_ids(fragments: list[Fragment]) -> Any:
                 ids = pd.concat(list(read_range(fragment, [ID], fragment.rows)))[ID]
                 yield pa.RecordBatch.from_arrays(
                     [
+                        pa.array(np.full(len(ids), keys[index], dtype=np.int64)),
                         pa.array(np.full(len(ids), index, dtype=np.int32)),
                         pa.array(np.arange(len(ids), dtype=np.int64) + fragment.position),
                         pa.array(client_keys(ids)),
                     ],
-                    names=[FRAG, ROW, KEY],
+                    names=[_PART, FRAG, ROW, KEY],
                 )
 
     return read
@@ -469,15 +493,19 @@ def _by_workers(
     if not fragments:
         raise DataValidationError(str(source.applications), None, "the file has no rows")
     prepare_out(out)
+    keys = partition_keys(spark, len(fragments))
     ids = spark.range(len(fragments), numPartitions=len(fragments)).mapInArrow(
-        _fragment_ids(fragments), f"{FRAG} int, {ROW} long, {KEY} long"
+        _fragment_ids(fragments, keys), f"{_PART} long, {FRAG} int, {ROW} long, {KEY} long"
     )
     rows = ids.withColumn(_N, sf.row_number().over(Window.partitionBy(KEY).orderBy(ROW)))
     buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
     for history in aggregates(spark, model, source, buckets):
         rows = rows.join(history, KEY, "left")
     counts = (
-        rows.groupBy(FRAG)
+        # exactly one partition per fragment, which also clusters the rows as the grouping
+        # needs (it is by partition key first): no second shuffle
+        rows.repartition(len(fragments), _PART)
+        .groupBy(_PART, FRAG)
         .applyInPandas(
             _fragment_scorer(*scorer, fragments, out, options.explain_top, batch_rows, inputs),
             f"{FRAG} int, scored long, refused long, rejected long",

@@ -220,3 +220,20 @@ def test_spark_engine_checks_typed_rows_with_the_pandas_engines_rejects(
     expected = pd.read_parquet(tmp_path / "pandas" / "scores").set_index(ID).sort_index()
     pd.testing.assert_index_equal(scores.index, expected.index)
     np.testing.assert_allclose(scores["probability"], expected["probability"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_partition_keys_give_each_fragment_its_own_partition() -> None:
+    """Rows keyed by partition_keys land one key per partition, in order: the workers' reader
+    scores one fragment per task, none piled on a core."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import functions as sf
+
+    from scoring.portfolio_spark import partition_keys, session
+
+    spark = session("local[2]")
+    for n in (1, 2, 5, 37):
+        keys = partition_keys(spark, n)
+        frame = spark.createDataFrame([(k, i) for i, k in enumerate(keys)], "k long, i int")
+        placed = frame.repartition(n, "k").select("i", sf.spark_partition_id().alias("p"))
+        assert sorted((r["i"], r["p"]) for r in placed.collect()) == [(i, i) for i in range(n)]
