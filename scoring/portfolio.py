@@ -194,6 +194,11 @@ def _json_value(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
+def no_rejects() -> pd.DataFrame:
+    """The rejects of a chunk that has none."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+
+
 def rejects_frame(
     raw: pd.DataFrame, problems: np.ndarray, columns: list[str] | None = None
 ) -> pd.DataFrame:
@@ -201,7 +206,7 @@ def rejects_frame(
     default) as JSON."""
     bad = ~pd.isna(problems)
     if not bad.any():
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+        return no_rejects()
     rows = raw.loc[bad, columns] if columns is not None else raw[bad]
     return pd.DataFrame(
         {
@@ -368,6 +373,16 @@ def write_part(out: Path, part: int, scores: pd.DataFrame, rejects: pd.DataFrame
         staged.replace(final)
 
 
+DONE = "_SUCCESS"
+
+
+def mark_done(out: Path) -> None:
+    """Mark both folders complete once every part is written (Spark's committer writes the same
+    empty ``_SUCCESS``): a reader can tell a finished run from one cut short."""
+    for sub in (SCORES_DIR, REJECTS_DIR):
+        (out / sub / DONE).touch()
+
+
 def run_pandas(
     bundle: Path, input_path: Path, out: Path, options: BatchOptions | None = None
 ) -> BatchSummary:
@@ -413,6 +428,7 @@ def run_pandas(
             bar.update(len(raw))
             del raw, scores, rejects  # freed before the next chunk is read: one chunk at a time
             release_heap(collect=False)  # with bound_allocators (the CLI): memory flat
+    mark_done(out)
     return BatchSummary(scored, refused, rejected, out / SCORES_DIR, out / REJECTS_DIR)
 
 

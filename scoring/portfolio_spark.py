@@ -10,25 +10,27 @@ Synapse or HDInsight (docs/batch.md):
   bureau; each table is grouped into hash buckets of clients (a bucket holds every row of its
   clients) and aggregated there by the core's own aggregators (scoring/aggregates.py), and the
   per-client aggregates are joined to the applications in Spark, never in the driver;
-- repeated SK_ID_CURR are found by a window over two narrow columns (id, input position): only
-  the positions of the repeats (rejects, usually none) reach the driver, and they are broadcast
-  back, so the wide application rows are never sorted nor shuffled by id;
+- repeated SK_ID_CURR are found by a window over narrow columns (id, input position), so the
+  wide application rows are never sorted nor shuffled by id;
 - a Parquet input is read by the Python workers themselves (``--spark-io workers``, the
   default; scoring/spark_fragments.py): Spark hands each worker a fragment of the file (a row
   group, or a range of one) with, per row, the rank of its id in input order (a window over
   the narrow id rows) and its client's aggregates; the worker reads the fragment's columns
   that the transform reads (all of them when the file is not typed), scores them and writes the
-  fragment's part files; the driver gets one row of counts per fragment;
+  fragment's part files; the driver gets one row of counts per fragment and marks each
+  folder done (``_SUCCESS``) last;
 - otherwise (a CSV, or ``--spark-io spark`` for storage only Spark reaches) Spark reads the
   applications: when the input is typed (Parquet: SK_ID_CURR and every numeric column of a
   numeric type, so no cell can hold text), Spark decides every row check itself (a missing or
   non-integer id, a repeated id), writes those rejects (reason + the whole row as JSON) and
   sends to the Python workers only the rows that pass and only the columns the transform reads
   (SK_ID_CURR and ``APPLICATION_INPUTS``); text input (CSV) sends every column and the workers
-  check them; applications are scored by ``mapInArrow`` in Arrow batches (each made a pandas
-  frame of one block per column, not consolidated), straight from the file scan (spread over
-  the cores first when the file has fewer parts than there are cores); Spark writes the result
-  as Parquet part files, rejects apart, with no collect of results to the driver.
+  check them; only the positions of the repeats (rejects, usually none) reach the driver, and
+  they are broadcast back; applications are scored by ``mapInArrow`` in Arrow batches (each
+  made a pandas frame of one block per column, not consolidated), straight from the file scan
+  (spread over the cores first when the file has fewer parts than there are cores); Spark
+  writes the result as Parquet part files, rejects apart, with no collect of results to the
+  driver.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from scoring.portfolio import (
     BatchOptions,
     BatchSummary,
     check_columns,
+    mark_done,
+    no_rejects,
     output_columns,
     parse_rows,
     prepare_out,
@@ -463,7 +467,7 @@ def _fragment_scorer(
                 rejected.append(rejects_frame(raw, rows.problems))
             offset += len(raw)
         scores = pd.concat(scored, ignore_index=True)
-        rejects = pd.concat(rejected, ignore_index=True) if rejected else scores.iloc[:0]
+        rejects = pd.concat(rejected, ignore_index=True) if rejected else no_rejects()
         write_part(out, index, scores, rejects)
         refused = int((scores["decision"] == "refuse").sum())
         counts = {"scored": len(scores), "refused": refused, "rejected": len(rejects)}
@@ -512,6 +516,7 @@ def _by_workers(
         )
         .collect()
     )
+    mark_done(out)
     return BatchSummary(
         sum(int(c["scored"]) for c in counts),
         sum(int(c["refused"]) for c in counts),
@@ -528,9 +533,11 @@ def _read_by_spark(
     scorer: tuple[Broadcast[bytes], str],
     options: BatchOptions,
     narrow: bool,
+    broadcasts: list[Broadcast[Any]],
 ) -> tuple[DataFrame, DataFrame | None, int]:
     """The result rows, the applications read by Spark (a CSV, or ``--spark-io spark``),
-    the rejects Spark found itself (a typed input) and how many."""
+    the rejects Spark found itself (a typed input) and how many; what it broadcasts is added
+    to `broadcasts` (released once the result is written)."""
     from pyspark.sql import functions as sf
 
     file = str(source.applications)
@@ -541,6 +548,7 @@ def _read_by_spark(
     apps = apps.withColumn(ROW, sf.monotonically_increasing_id())
     skipped = repeated_rows(apps, key, bad_ids=narrow)
     repeats = spark.sparkContext.broadcast(np.empty(0, np.int64) if narrow else skipped)
+    broadcasts.append(repeats)
     spark_rejects: DataFrame | None = None
     if narrow and len(skipped):
         marks = sf.broadcast(spark.createDataFrame([(int(r),) for r in skipped], f"{ROW} long"))
@@ -600,8 +608,9 @@ def run_spark(
             return _by_workers(spark, model, source, scorer, out, options, inputs)
         finally:
             payload.unpersist()
+    broadcasts: list[Broadcast[Any]] = [payload]
     scored, spark_rejects, spark_rejected = _read_by_spark(
-        spark, model, source, scorer, options, narrow
+        spark, model, source, scorer, options, narrow, broadcasts
     )
     result = scored.persist(StorageLevel.DISK_ONLY)  # scored once: two writes and the counts
     try:
@@ -624,7 +633,8 @@ def run_spark(
         ).first()
     finally:
         result.unpersist()
-        payload.unpersist()
+        for broadcast in broadcasts:
+            broadcast.unpersist()
     assert counts is not None  # an aggregate always has one row  # nosec B101
     return BatchSummary(
         int(counts["scored"] or 0),

@@ -64,6 +64,15 @@ def expected(model: ScoringModel, client_base: ClientBase) -> pd.DataFrame:
     return _expected(model, client_base)
 
 
+def _assert_done(out: Path) -> None:
+    """Both folders are marked complete, and nothing but part files and the marker is left
+    (no staged part)."""
+    for sub in ("scores", "rejects"):
+        names = {p.name for p in (out / sub).iterdir() if not p.name.endswith(".crc")}
+        assert "_SUCCESS" in names
+        assert all(n == "_SUCCESS" or n.startswith("part-") for n in names), names
+
+
 def _bad_rows(demo_clients: Path) -> pd.DataFrame:
     """Demo applications with one bad id, one repeated id and one text amount."""
     raw = pd.read_parquet(demo_clients).head(40).astype({"AMT_INCOME_TOTAL": object})
@@ -102,6 +111,7 @@ def test_pandas_engine_equals_the_api_path(
     assert summary.refused == int((expected["decision"] == "refuse").sum())
     assert len(list((tmp_path / "out" / "scores").glob("part-*.parquet"))) > 1
     _assert_same(tmp_path / "out", expected, model)
+    _assert_done(tmp_path / "out")
 
 
 def test_pandas_engine_rejects_bad_rows_with_the_reason(
@@ -146,6 +156,7 @@ def test_spark_engine_equals_the_api_path(
     summary = run_spark(demo_bundle, demo_clients_folder, tmp_path / "out", options, "local[2]")
     assert (summary.scored, summary.rejected) == (len(expected), 0)
     _assert_same(tmp_path / "out", expected, model)
+    _assert_done(tmp_path / "out")
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
