@@ -95,6 +95,7 @@ NO_BYTE_LIMIT = 2**31 - 1  # spark.sql.execution.arrow.maxBytesPerBatch: no size
 LOCAL_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 _models: dict[str, ScoringModel] = {}  # per Python worker: bundle digest -> loaded bundle
+_no_history: dict[str, pd.DataFrame] = {}  # per Python worker: digest -> empty aggregates
 
 
 def bundle_bytes(bundle: Path) -> bytes:
@@ -262,11 +263,16 @@ def _result(scores: pd.DataFrame, rejects: pd.DataFrame, columns: list[str]) -> 
     ).astype({ID: "Int64"})
 
 
-def _history(batch: pd.DataFrame, columns: list[str]) -> pd.DataFrame | None:
+def _history(
+    batch: pd.DataFrame, columns: list[str], model: ScoringModel, key: str
+) -> pd.DataFrame:
     """The aggregates joined to a batch (its `columns`), indexed by client key, one row per
-    client (None: no auxiliary table)."""
+    client; without auxiliary tables, the model's empty aggregates, built once per worker (a
+    batch would otherwise build them again: 6.5 ms under cProfile, 0.65 µs a row of 10,000)."""
     if not columns:
-        return None
+        if key not in _no_history:
+            _no_history[key] = model.builder.aggregates({})
+        return _no_history[key]
     keys = batch[KEY]
     known = keys.notna().to_numpy()
     aggregates = batch.loc[known, columns]  # the history columns only
@@ -296,7 +302,7 @@ def _scorer(
             batch = record.to_pandas(split_blocks=True)
             del record
             history = [c for c in batch.columns if c not in app_columns and not c.startswith("_")]
-            aggregates = _history(batch, history)
+            aggregates = _history(batch, history, model, key)
             scores, rejects = score_raw(
                 model,
                 batch,  # read column by column: no copy of the wide batch
@@ -451,7 +457,8 @@ def _fragment_scorer(
         if not np.array_equal(group[ROW].to_numpy(dtype=np.int64), expected):
             changed = f"{fragment.path}: row group {fragment.group} changed during the run"
             raise RuntimeError(changed)
-        aggregates = _history(group, [c for c in group.columns if not c.startswith("_")])
+        history = [c for c in group.columns if not c.startswith("_")]
+        aggregates = _history(group, history, model, key)
         repeated = ((group[_N] > 1) & group[KEY].notna()).to_numpy()
         del group
         read = None if inputs is None else [ID, *inputs]
