@@ -13,7 +13,7 @@ Synapse or HDInsight (docs/batch.md):
 - repeated SK_ID_CURR are found by a window over narrow columns (id, input position), so the
   wide application rows are never sorted nor shuffled by id;
 - a Parquet input is read by the Python workers themselves (``--spark-io workers``, the
-  default; scoring/spark_fragments.py): Spark hands each worker a fragment of the file (a row
+  default; scoring/fragments.py): Spark hands each worker a fragment of the file (a row
   group, or a range of one) with, per row, the rank of its id in input order (a window over
   the narrow id rows) and its client's aggregates; the worker reads the fragment's columns
   that the transform reads (all of them when the file is not typed), scores them and writes the
@@ -51,6 +51,7 @@ import pandas as pd
 from scoring.aggregates import AGGREGATORS
 from scoring.errors import DataValidationError
 from scoring.features import APPLICATION_INPUTS
+from scoring.fragments import Fragment, plan, read_range
 from scoring.model import ScoringModel
 from scoring.portfolio import (
     BAD_ID,
@@ -61,6 +62,7 @@ from scoring.portfolio import (
     BatchOptions,
     BatchSummary,
     check_columns,
+    client_keys,
     mark_done,
     no_rejects,
     output_columns,
@@ -72,7 +74,6 @@ from scoring.portfolio import (
     write_part,
 )
 from scoring.schema import ID, NUMERIC_COLUMNS
-from scoring.spark_fragments import Fragment, client_keys, plan, read_range
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -192,11 +193,12 @@ def _bureau(bureau: pd.DataFrame, balance: pd.DataFrame) -> pd.DataFrame:
     return _finish(AGGREGATORS["bureau"](rows, tables))
 
 
-def aggregates(
-    spark: SparkSession, model: ScoringModel, source: BatchInput, buckets: int
-) -> list[DataFrame]:
-    """Per-client aggregates of each auxiliary table the model uses, computed in Spark."""
+def aggregates(spark: SparkSession, model: ScoringModel, source: BatchInput) -> list[DataFrame]:
+    """Per-client aggregates of each auxiliary table the model uses, computed in Spark (in as
+    many client buckets as ``spark.sql.shuffle.partitions``)."""
     from pyspark.sql import functions as sf
+
+    buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
 
     def bucketed(frame: DataFrame) -> DataFrame:
         return frame.withColumn(
@@ -493,7 +495,7 @@ def _by_workers(
     inputs: list[str] | None,
 ) -> BatchSummary:
     """Score with the Python workers reading the applications from the file and writing the
-    part files (scoring/spark_fragments.py): Spark shuffles only the narrow (fragment,
+    part files (scoring/fragments.py): Spark shuffles only the narrow (fragment,
     position, key) rows, for the repeated ids and the join of the aggregates, grouped back by
     fragment for the workers; the driver collects one row of counts per fragment."""
     from pyspark.sql import Window
@@ -509,8 +511,7 @@ def _by_workers(
         _fragment_ids(fragments, keys), f"{_PART} long, {FRAG} int, {ROW} long, {KEY} long"
     )
     rows = ids.withColumn(_N, sf.row_number().over(Window.partitionBy(KEY).orderBy(ROW)))
-    buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
-    for history in aggregates(spark, model, source, buckets):
+    for history in aggregates(spark, model, source):
         rows = rows.join(history, KEY, "left")
     counts = (
         # exactly one partition per fragment, which also clusters the rows as the grouping
@@ -537,6 +538,7 @@ def _read_by_spark(
     spark: SparkSession,
     model: ScoringModel,
     source: BatchInput,
+    apps: DataFrame,
     scorer: tuple[Broadcast[bytes], str],
     options: BatchOptions,
     narrow: bool,
@@ -548,7 +550,6 @@ def _read_by_spark(
     from pyspark.sql import functions as sf
 
     file = str(source.applications)
-    apps = read(spark, source.applications)
     app_columns = list(apps.columns)
     key = sf.col(ID).try_cast("double")
     # the position in the input: the same for a scan of the same file (same splits)
@@ -567,8 +568,7 @@ def _read_by_spark(
     inputs = APPLICATION_INPUTS if narrow else None
     sent = [ID, *APPLICATION_INPUTS] if narrow else app_columns
     apps = apps.select(*sent, ROW).withColumn(KEY, key.try_cast("long"))
-    buckets = int(spark.conf.get("spark.sql.shuffle.partitions") or LOCAL_SHUFFLE_PARTITIONS)
-    for history in aggregates(spark, model, source, buckets):
+    for history in aggregates(spark, model, source):
         apps = apps.join(history, KEY, "left")
     result = apps.mapInArrow(
         _scorer(*scorer, sent, file, options.explain_top, repeats, inputs),
@@ -603,9 +603,9 @@ def run_spark(
     # each row it writes (BatchedPythonArrowInput), a quarter of the JVM task threads' CPU on
     # 1M rows (24.7 against 32.3 s, JFR); INT_MAX is the value that turns that check off
     spark.conf.set("spark.sql.execution.arrow.maxBytesPerBatch", str(NO_BYTE_LIMIT))
-    schema = read(spark, source.applications).schema  # the file's columns, no row read
-    check_columns(schema.names, str(source.applications))
-    narrow = typed(schema)  # no cell can hold text: the workers parse what the transform reads
+    apps = read(spark, source.applications)  # lazy: the file's columns, no row read yet
+    check_columns(apps.columns, str(source.applications))
+    narrow = typed(apps.schema)  # no cell can hold text: the workers parse what the transform reads
     packed = bundle_bytes(bundle)
     payload = spark.sparkContext.broadcast(packed)
     scorer = (payload, hashlib.sha256(packed).hexdigest())
@@ -617,7 +617,7 @@ def run_spark(
             payload.unpersist()
     broadcasts: list[Broadcast[Any]] = [payload]
     scored, spark_rejects, spark_rejected = _read_by_spark(
-        spark, model, source, scorer, options, narrow, broadcasts
+        spark, model, source, apps, scorer, options, narrow, broadcasts
     )
     result = scored.persist(StorageLevel.DISK_ONLY)  # scored once: two writes and the counts
     try:

@@ -1,4 +1,4 @@
-"""The Spark engine's fragments (scoring/spark_fragments.py): the plan covers every row of a
+"""Parquet fragments (scoring/fragments.py): the plan covers every row of a
 Parquet file once, in order, and the reads give the rows the pandas engine reads."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from scoring.errors import DataValidationError
-from scoring.spark_fragments import Fragment, client_keys, plan, read_range
+from scoring.fragments import Fragment, plan, read_range
+from scoring.portfolio import client_keys
 
 
 def _file(tmp_path: Path, rows: int, group_rows: int) -> Path:
