@@ -290,14 +290,19 @@ def score_applications(
     return pd.DataFrame(data).reindex(columns=columns)
 
 
+def column_kind(column: str) -> str:
+    """The type of a scores column: the id an int64, the probability and the reasons' values
+    and SHAP values float64, the rest text ("string")."""
+    if column == ID:
+        return "int64"
+    if column == "probability" or column.endswith(("_value", "_shap")):
+        return "float64"
+    return "string"
+
+
 def _empty_scores(columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    for column in columns:
-        if column == ID:
-            frame[column] = frame[column].astype("int64")
-        elif column == "probability" or column.endswith(("_value", "_shap")):
-            frame[column] = frame[column].astype("float64")
-    return frame
+    kinds = {"int64": "int64", "float64": "float64", "string": "object"}
+    return pd.DataFrame({c: pd.Series(dtype=kinds[column_kind(c)]) for c in columns})
 
 
 def score_raw(
@@ -371,13 +376,23 @@ def prepare_out(out: Path) -> None:
 def write_part(out: Path, part: int, scores: pd.DataFrame, rejects: pd.DataFrame) -> None:
     """Part `part` of the scores (and of the rejects, when there are any), each file written
     under a name readers skip and then renamed: a part file is whole or absent, and a part
-    written again (a Spark task retried) replaces the first."""
+    written again (a Spark task retried) replaces the first. Each column has its type whatever
+    the part holds: a part with no scores, or whose rejects all lack an id, must not write a
+    column of nulls that the other parts' text contradicts (the dataset would not read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kinds = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
     for sub, frame in ((SCORES_DIR, scores), (REJECTS_DIR, rejects)):
         if sub == REJECTS_DIR and not len(frame):
             continue
+        if sub == SCORES_DIR:
+            schema = pa.schema([(c, kinds[column_kind(c)]) for c in frame.columns])
+        else:  # the id as given, as text
+            schema = pa.schema([(c, pa.string()) for c in frame.columns])
         final = out / sub / f"part-{part:05d}.parquet"
         staged = final.with_name(f"_{final.name}.{os.getpid()}")
-        frame.to_parquet(staged, index=False)
+        pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), staged)
         staged.replace(final)
 
 

@@ -63,6 +63,7 @@ from scoring.portfolio import (
     BatchSummary,
     check_columns,
     client_keys,
+    column_kind,
     mark_done,
     no_rejects,
     output_columns,
@@ -237,14 +238,8 @@ def aggregates(spark: SparkSession, model: ScoringModel, source: BatchInput) -> 
 def _result_schema(explain_top: int) -> StructType:
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-    def kind(column: str) -> Any:
-        if column == ID:
-            return LongType()
-        if column == "probability" or column.endswith(("_value", "_shap")):
-            return DoubleType()
-        return StringType()
-
-    fields = [StructField(c, kind(c)) for c in output_columns(explain_top)]
+    kinds = {"int64": LongType(), "float64": DoubleType(), "string": StringType()}
+    fields = [StructField(c, kinds[column_kind(c)]) for c in output_columns(explain_top)]
     fields += [StructField(c, StringType()) for c in (_REJECT_ID, _REJECT_REASON, _REJECT_ROW)]
     return StructType(fields)
 

@@ -126,6 +126,27 @@ def test_pandas_engine_rejects_bad_rows_with_the_reason(
     _assert_rejects(tmp_path / "out", raw)
 
 
+def test_parts_keep_their_column_types_whatever_a_chunk_holds(
+    demo_bundle: Path, demo_clients: Path, tmp_path: Path
+) -> None:
+    """A chunk whose only reject has no id, and a chunk with nothing to score: their parts
+    still type every column, so the datasets read whole."""
+    raw = _bad_typed_rows(demo_clients).head(8)  # row 3: no id, row 4: 100.5
+    raw.loc[[5, 6], ID] = np.nan
+    raw.loc[7, ID] = raw.loc[0, ID]  # rows 4-7: all rejects
+    raw.to_parquet(tmp_path / "applications.parquet", index=False)
+    options = BatchOptions(chunk_rows=4, progress=False)
+    summary = run_pandas(demo_bundle, tmp_path / "applications.parquet", tmp_path / "out", options)
+    assert (summary.scored, summary.rejected) == (3, 5)
+    rejects = pd.read_parquet(tmp_path / "out" / "rejects")
+    assert rejects[ID].isna().sum() == 3
+    assert "100.5" in set(rejects[ID])
+    scores = pd.read_parquet(tmp_path / "out" / "scores")
+    assert len(scores) == 3
+    assert scores[ID].dtype == "int64"
+    assert scores["decision"].dtype == object
+
+
 def test_a_missing_column_stops_the_run_before_any_write(
     demo_bundle: Path, demo_clients: Path, tmp_path: Path
 ) -> None:
