@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import sys
 import tarfile
@@ -460,14 +461,16 @@ def _fragment_scorer(
         del group
         read = None if inputs is None else [ID, *inputs]
         scored, rejected, offset = [], [], 0
-        for raw in read_range(fragment, read, batch_rows):
+        # a reject shows the whole row: the fragment read again with every column, as far as
+        # the batch of the reject (each batch decoded once however many batches have rejects)
+        whole_rows, taken = read_range(fragment, None, batch_rows), 0
+        for batch, raw in enumerate(read_range(fragment, read, batch_rows)):
             rows = parse_rows(raw, repeated[offset : offset + len(raw)], inputs)
             scored.append(score_applications(model, rows.valid, aggregates, explain_top, 1))
             if not pd.isna(rows.problems).all():
-                if read is not None:  # a reject shows the whole row: read it again
-                    start = fragment.start + offset
-                    whole = Fragment(fragment.path, fragment.group, start, start + len(raw), 0)
-                    raw = pd.concat(list(read_range(whole, None, batch_rows)), ignore_index=True)
+                if read is not None:
+                    raw = next(itertools.islice(whole_rows, batch - taken, None))
+                    taken = batch + 1
                 rejected.append(rejects_frame(raw, rows.problems))
             offset += len(raw)
         scores = pd.concat(scored, ignore_index=True)

@@ -232,7 +232,9 @@ def test_spark_engine_checks_typed_rows_with_the_pandas_engines_rejects(
     assert typed(spark.read.parquet(str(tmp_path / "applications.parquet")).schema)
     csv = spark.read.option("header", True).csv(str(tmp_path / "applications.csv"))
     assert not typed(csv.schema)  # text cells: the workers check every column
-    options = BatchOptions(chunk_rows=16, progress=False, spark_io=reader)
+    # batches of 4 rows: rejects in the first and the second batch of a fragment (rows 3, 4, 7)
+    # and in the second only (row 30), whose whole row is read past the first batch
+    options = BatchOptions(chunk_rows=4, progress=False, spark_io=reader)
     source = tmp_path / "applications.parquet"
     summary = run_spark(demo_bundle, source, tmp_path / "spark", options, "local[2]")
     run_pandas(demo_bundle, source, tmp_path / "pandas", options)
